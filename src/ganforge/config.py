@@ -1,0 +1,143 @@
+"""Typed configuration of a training run, with documented defaults and one-sentence validation errors."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, get_type_hints
+
+import yaml
+
+from ganforge.errors import GanforgeError
+
+
+@dataclass
+class TrainConfig:
+    """Everything the referee needs for one run; family-specific knobs go in `options`."""
+
+    model: str = "dcgan"  #: family name: vanilla, dcgan, cgan, vae, cyclegan, stylegan
+    data: Optional[str] = None  #: mnist, fashion-mnist, or an image folder; None: the family's default
+    loss: Optional[str] = None  #: adversarial loss from ganforge.losses; None: the family's default
+    steps: Optional[int] = None  #: training rounds (one G update each); None with no other budget: family default
+    epochs: Optional[float] = None  #: budget in passes over the data instead of steps
+    minutes: Optional[float] = None  #: budget in wall-clock minutes, total over resumes
+    batch_size: int = 64  #: images per D and per G update
+    seed: int = 0  #: seeds weights, noise and data order
+    out: str = "runs"  #: parent folder of run directories
+    name: Optional[str] = None  #: run directory name; None: <model>-<data>-<timestamp>
+    image_size: Optional[int] = None  #: training resolution; None: the family's default
+    channels: Optional[int] = None  #: 1 or 3; None: the data's own
+    lr_g: float = 2e-4  #: generator Adam learning rate (Radford et al. 2015)
+    lr_d: float = 2e-4  #: discriminator Adam learning rate
+    beta1: float = 0.5  #: Adam β1
+    beta2: float = 0.999  #: Adam β2
+    n_critic: int = 1  #: discriminator updates per generator update
+    gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
+    ema_decay: float = 0.999  #: decay of the generator's exponential moving average; 0 disables it
+    log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
+    sample_every: int = 250  #: steps between fixed-noise sample grids
+    checkpoint_every: int = 500  #: steps between checkpoints (one is always written at the end)
+    keep_checkpoints: int = 2  #: how many recent checkpoints to keep
+    device: str = "auto"  #: auto, cpu, cuda, cuda:N
+    precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
+    channels_last: str = "auto"  #: auto, on, off: NHWC memory format for convolutional players
+    options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
+
+    def to_dict(self) -> dict:
+        """A plain dict of every field, suitable for YAML."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build and validate a config from a dict, naming any unknown key."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in known:
+                raise GanforgeError(f"Unknown config key {key!r}; expected one of {', '.join(sorted(known))}.")
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise GanforgeError naming the first invalid value."""
+        hints = get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), hints[f.name])
+        for name in ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
+        for name in ("steps", "epochs", "minutes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a number > 0.")
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) <= 0:
+                raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected a number > 0.")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected 0 <= value < 1.")
+        if self.image_size is not None and self.image_size < 4:
+            raise GanforgeError(f"Config value image_size={self.image_size!r} is invalid; expected at least 4.")
+        if self.channels not in (None, 1, 3):
+            raise GanforgeError(f"Config value channels={self.channels!r} is invalid; expected 1 or 3.")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise GanforgeError(f"Config value precision={self.precision!r} is invalid; expected auto, fp32 or bf16.")
+        if self.channels_last not in ("auto", "on", "off"):
+            raise GanforgeError(f"Config value channels_last={self.channels_last!r} is invalid; expected auto, on or off.")
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    origin_args = getattr(hint, "__args__", None)
+    allowed = tuple(a for a in origin_args if a is not type(None)) if origin_args else (hint,)
+    if value is None:
+        if origin_args and type(None) in origin_args:
+            return
+        raise GanforgeError(f"Config value {name}=None is invalid; expected a {allowed[0].__name__}.")
+    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return
+    if isinstance(value, bool) and bool not in allowed:
+        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a {allowed[0].__name__}.")
+    if not isinstance(value, allowed):
+        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a {allowed[0].__name__}.")
+
+
+def resolve_options(options_cls: type, values: dict, family: str) -> Any:
+    """Validate a family's options dict against its dataclass, naming any unknown key or bad value."""
+    known = {f.name: f for f in dataclasses.fields(options_cls)}
+    hints = get_type_hints(options_cls)
+    for key, value in values.items():
+        if key not in known:
+            choices = ", ".join(sorted(known)) or "none"
+            raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected one of {choices}.")
+        _check_type(key, value, hints[key])
+    result = options_cls(**values)
+    check = getattr(result, "validate", None)
+    if check is not None:
+        check()
+    return result
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse a `key=value` command-line assignment, reading the value as YAML (numbers, booleans, lists)."""
+    if "=" not in text:
+        raise GanforgeError(f"Option {text!r} is invalid; expected key=value.")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().replace("-", "_"), value
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping from `path` with a clear error when it is missing or not a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise GanforgeError(f"Config file {str(p)!r} does not exist; expected a YAML file.")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise GanforgeError(f"Config file {str(p)!r} is not valid YAML ({exc.__class__.__name__}); expected a mapping.") from None
+    if not isinstance(data, dict):
+        raise GanforgeError(f"Config file {str(p)!r} holds {type(data).__name__}; expected a mapping of config keys.")
+    return data

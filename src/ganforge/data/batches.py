@@ -1,0 +1,64 @@
+"""Random batches from an in-memory dataset, reproducible and resumable to the exact batch."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ganforge.data.dataset import ImageDataset
+
+
+class BatchSource:
+    """Draws shuffled batches (without replacement within an epoch) from a dataset kept on the device.
+
+    Each epoch's order is a fixed function of (seed, epoch), so the state is two integers.
+    Images stay uint8 on the device and are scaled to [-1, 1] per batch.
+    """
+
+    def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, device: torch.device,
+                 channels_last: bool = False, rank: int = 0, world_size: int = 1):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.channels_last = channels_last
+        self.rank, self.world_size = rank, world_size
+        self.images = dataset.images.to(device)
+        self.labels = dataset.labels.to(device) if dataset.labels is not None else None
+        self.epoch, self.position = 0, 0
+        self._order = self._epoch_order(0)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches per pass over the data (per process)."""
+        return max(1, len(self.dataset) // (self.batch_size * self.world_size))
+
+    def _epoch_order(self, epoch: int) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=g)
+        usable = self.steps_per_epoch * self.batch_size * self.world_size
+        return order[:usable].view(-1, self.world_size, self.batch_size)[:, self.rank].to(self.device)
+
+    def next(self) -> dict[str, Tensor]:
+        """The next batch: {"images": float [-1, 1] (B, C, H, W), "labels": int64 (B,) if labelled}."""
+        if self.position >= self._order.shape[0]:
+            self.epoch += 1
+            self.position = 0
+            self._order = self._epoch_order(self.epoch)
+        index = self._order[self.position]
+        self.position += 1
+        images = self.images.index_select(0, index).float().mul_(2.0 / 255.0).sub_(1.0)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        batch = {"images": images}
+        if self.labels is not None:
+            batch["labels"] = self.labels.index_select(0, index)
+        return batch
+
+    def state_dict(self) -> dict:
+        """Where in the data stream this source stands."""
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a saved position."""
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self._order = self._epoch_order(self.epoch)

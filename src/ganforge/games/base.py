@@ -1,0 +1,139 @@
+"""The game contract: players, optimizers, and what one round of play is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.train.distributed import average_gradients
+
+Batch = dict  # str -> Tensor: "images" (float, [-1, 1]), optional "labels"; translation games use "a", "b"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how the players run: device, autocast dtype, memory format, process group size."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None = None  # None: full precision
+    channels_last: bool = False
+    world_size: int = 1
+    rank: int = 0
+
+    def place(self, module: nn.Module) -> nn.Module:
+        """Move a player to the device (and NHWC layout where configured)."""
+        module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the game must know about its data to size its players."""
+
+    channels: int
+    image_size: int
+    num_classes: int = 0  # 0: unlabelled
+    class_names: tuple = ()
+
+
+class Game:
+    """Owns its players and optimizers; says what a discriminator step and a generator step are.
+
+    Subclasses fill `players` (name -> module), `optimizers` (name -> optimizer) and name the
+    player that is sampled, averaged (EMA) and exported in `generator_name`.
+    """
+
+    critic_steps: int = 1  # discriminator steps per round; 0 for games without a discriminator
+    generator_name: str = "generator"
+
+    def __init__(self, runtime: Runtime, info: DataInfo):
+        self.runtime = runtime
+        self.info = info
+        self.players: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # --- one round --------------------------------------------------------------------------------
+    def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """Update the discriminator(s) on one batch; return named 0-d tensors to log."""
+        raise NotImplementedError
+
+    def generator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """Update the generator(s) on one batch; return named 0-d tensors to log."""
+        raise NotImplementedError
+
+    def set_phase(self, step: int, total_steps: int) -> None:
+        """Told before each round where training stands (schedules such as growth or lr decay)."""
+
+    # --- what a person sees -----------------------------------------------------------------------
+    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Fixed inputs for the progress grid, drawn from `generator` (CPU)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """Images in [-1, 1] that `generator` (the live or EMA copy) makes from `inputs`."""
+        raise NotImplementedError
+
+    def export_info(self) -> dict[str, Any]:
+        """Facts saved beside an exported generator (image size, channels, classes, family...)."""
+        return {"channels": self.info.channels, "image_size": self.info.image_size,
+                "num_classes": self.info.num_classes, "class_names": list(self.info.class_names)}
+
+    # --- plumbing shared by every game ----------------------------------------------------------------
+    @property
+    def generator(self) -> nn.Module:
+        """The player that is sampled, averaged and exported."""
+        return self.players[self.generator_name]
+
+    def update(self, optimizer: str, loss: Tensor) -> None:
+        """Backpropagate `loss` and step one optimizer, averaging gradients across processes."""
+        opt = self.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.runtime.world_size > 1:
+            average_gradients([p for g in opt.param_groups for p in g["params"]])
+        opt.step()
+
+    def train_mode(self, training: bool = True) -> None:
+        """Put every player in training (or eval) mode."""
+        for module in self.players.values():
+            module.train(training)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Players, optimizers and any extra state (pools, schedules) for a checkpoint."""
+        return {"players": {k: m.state_dict() for k, m in self.players.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "extra": self.extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` saved."""
+        for k, m in self.players.items():
+            m.load_state_dict(state["players"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("extra", {}))
+
+    def extra_state(self) -> dict[str, Any]:
+        """Game state beyond players and optimizers (tensors or JSON values)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what `extra_state` saved."""
+
+    def adam(self, module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+        """Adam over a player's parameters, fused where the device supports it."""
+        params = [p for p in module.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=lr, betas=betas, **fused_adam_kwargs(self.runtime.device))
+
+
+def fused_adam_kwargs(device: torch.device) -> dict:
+    """`fused=True` where this torch build has a fused Adam kernel for `device`, else nothing."""
+    if device.type == "cuda":
+        return {"fused": True}
+    if device.type == "cpu" and tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 4):
+        return {"fused": True}
+    return {}

@@ -1,0 +1,121 @@
+"""The rules of the game: adversarial losses over discriminator logits, regularizers, and L1 terms.
+
+Every adversarial loss is a pair of pure functions of raw discriminator outputs ("logits"):
+``discriminator(real_logits, fake_logits)`` and ``generator(fake_logits)``, both returning a scalar
+mean.  Probabilities appear only where they are shown to a person (``D(x) = sigmoid(logit)``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganforge.errors import GanforgeError
+
+
+# --- discriminator sides -------------------------------------------------------------------------
+def logistic_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log D(x)] - E[log(1 - D(G(z)))]: the discriminator's side of V(D, G) (Goodfellow et al. 2014)."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def hinge_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def wasserstein_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[D(G(z))] - E[D(x)]: the critic's side of the Wasserstein GAN (Arjovsky et al. 2017)."""
+    return fake.mean() - real.mean()
+
+
+def least_squares_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """½E[(D(x) - 1)²] + ½E[D(G(z))²] (Mao et al. 2017, targets a=0, b=1)."""
+    return 0.5 * ((real - 1.0).square().mean() + fake.square().mean())
+
+
+# --- generator sides -----------------------------------------------------------------------------
+def minimax_generator(fake: Tensor) -> Tensor:
+    """E[log(1 - D(G(z)))], minimized: the original saturating generator loss of the minimax game."""
+    return -F.softplus(fake).mean()
+
+
+def non_saturating_generator(fake: Tensor) -> Tensor:
+    """-E[log D(G(z))]: the non-saturating generator loss used in practice (Goodfellow et al. 2014, §3)."""
+    return F.softplus(-fake).mean()
+
+
+def hinge_generator(fake: Tensor) -> Tensor:
+    """-E[D(G(z))]: the generator's side of the hinge game."""
+    return -fake.mean()
+
+
+def least_squares_generator(fake: Tensor) -> Tensor:
+    """½E[(D(G(z)) - 1)²] (Mao et al. 2017, target c=1)."""
+    return 0.5 * (fake - 1.0).square().mean()
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """A named pair of discriminator and generator losses; `probabilistic` if sigmoid(logit) is P(real)."""
+
+    name: str
+    discriminator: Callable[[Tensor, Tensor], Tensor]
+    generator: Callable[[Tensor], Tensor]
+    probabilistic: bool
+    needs_gradient_penalty: bool = False
+
+
+LOSSES: dict[str, AdversarialLoss] = {
+    "minimax": AdversarialLoss("minimax", logistic_discriminator, minimax_generator, True),
+    "non_saturating": AdversarialLoss("non_saturating", logistic_discriminator, non_saturating_generator, True),
+    "hinge": AdversarialLoss("hinge", hinge_discriminator, hinge_generator, False),
+    "wasserstein": AdversarialLoss("wasserstein", wasserstein_discriminator, hinge_generator, False, True),
+    "least_squares": AdversarialLoss("least_squares", least_squares_discriminator, least_squares_generator, False),
+}
+
+
+def get_loss(name: str) -> AdversarialLoss:
+    """The adversarial loss registered under `name`, or a clear error listing the known ones."""
+    key = name.replace("-", "_")
+    if key not in LOSSES:
+        raise GanforgeError(f"Unknown loss {name!r}; expected one of {', '.join(sorted(LOSSES))}.")
+    return LOSSES[key]
+
+
+def discriminator_score(logits: Tensor, loss: AdversarialLoss) -> Tensor:
+    """Mean D output as shown to a person: P(real) for probabilistic losses, the raw score otherwise."""
+    return torch.sigmoid(logits).mean() if loss.probabilistic else logits.mean()
+
+
+# --- regularizers --------------------------------------------------------------------------------
+def _input_gradients(outputs: Tensor, inputs: Tensor) -> Tensor:
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad.flatten(1)
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+    """E[(‖∇D(x̂)‖₂ - 1)²] at random interpolates x̂ of real and fake (Gulrajani et al. 2017)."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    grad = _input_gradients(critic(mixed), mixed)
+    return (grad.norm(2, dim=1) - 1.0).square().mean()
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """E[‖∇ₓD(x)‖²] on real data (Mescheder et al. 2018); multiply by γ/2 yourself. `real` must require grad."""
+    return _input_gradients(real_logits, real).square().sum(dim=1).mean()
+
+
+# --- reconstruction terms ------------------------------------------------------------------------
+def cycle_loss(original: Tensor, reconstructed: Tensor) -> Tensor:
+    """E‖F(G(x)) - x‖₁: cycle consistency (Zhu et al. 2017)."""
+    return (reconstructed - original).abs().mean()
+
+
+def identity_loss(original: Tensor, mapped: Tensor) -> Tensor:
+    """E‖G(y) - y‖₁: the identity term that keeps a generator from changing target-domain images."""
+    return (mapped - original).abs().mean()
