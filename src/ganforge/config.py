@@ -38,6 +38,9 @@ class TrainConfig:
     sample_every: int = 250  #: steps between fixed-noise sample grids
     checkpoint_every: int = 500  #: steps between checkpoints (one is always written at the end)
     keep_checkpoints: int = 2  #: how many recent checkpoints to keep
+    eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
+    eval_n: int = 2000  #: samples per evaluation during training
+    eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
     channels_last: str = "auto"  #: auto, on, off: NHWC memory format for convolutional players
@@ -63,6 +66,8 @@ class TrainConfig:
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), hints[f.name])
+        if self.eval_every < 0 or self.eval_n < 2:
+            raise GanforgeError(f"Config values eval_every={self.eval_every!r}, eval_n={self.eval_n!r} are invalid; expected eval_every >= 0 and eval_n >= 2.")
         for name in ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")

@@ -83,6 +83,10 @@ class Game:
         return {"channels": self.info.channels, "image_size": self.info.image_size,
                 "num_classes": self.info.num_classes, "class_names": list(self.info.class_names)}
 
+    def export_players(self, generator: nn.Module) -> dict[str, nn.Module]:
+        """Players saved in an exported model, given the generator to export (live or EMA copy)."""
+        return {"generator": generator}
+
     # --- plumbing shared by every game ----------------------------------------------------------------
     @property
     def generator(self) -> nn.Module:
