@@ -1,0 +1,60 @@
+"""The `ganforge` command: each subcommand is a thin shell over the library."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from ganforge.errors import GanforgeError
+
+# subcommand -> (module with add_arguments/run, one-line help)
+COMMANDS = {
+    "train": ("ganforge.train.command", "train a GAN (or VAE) on a dataset, or resume a run"),
+    "sample": ("ganforge.tools.sample", "write a grid and a .npz of generated images"),
+    "export": ("ganforge.tools.export_run", "copy a run's generator to a standalone model folder"),
+    "eval": ("ganforge.metrics.command", "score generated images: FD, KID, IS, precision/recall"),
+    "translate": ("ganforge.tools.translate", "translate images with a CycleGAN model"),
+    "reconstruct": ("ganforge.tools.reconstruct", "encode and reconstruct images with a VAE"),
+    "compare": ("ganforge.tools.compare", "compare models: samples side by side and a score table"),
+    "mix": ("ganforge.tools.mix", "StyleGAN style-mixing grid"),
+    "interpolate": ("ganforge.tools.interpolate", "StyleGAN z- and w-space interpolation strips and GIF"),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, measure and use GANs for images.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # this build has no such command
+            raise
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        modules[name] = module
+    return parser, modules
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; errors at the edges become one sentence and exit status 2."""
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except GanforgeError as exc:
+        print(f"ganforge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

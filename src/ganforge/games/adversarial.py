@@ -1,0 +1,146 @@
+"""The classic two-player game: one generator, one discriminator, an adversarial loss from losses.py.
+
+Serves the textbook fully connected GAN and DCGAN (and, with conditional players, the cGAN).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.games.base import Batch, DataInfo, Game, Runtime
+from ganforge.games.registry import Family, register
+from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
+
+
+class AdversarialGame(Game):
+    """Alternating D and G updates on V(D, G) under a chosen adversarial loss."""
+
+    def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
+                 loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
+        super().__init__(runtime, info)
+        self.players = {"generator": runtime.place(generator), "discriminator": runtime.place(discriminator)}
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizers = {"generator": self.adam(self.players["generator"], cfg.lr_g, betas),
+                           "discriminator": self.adam(self.players["discriminator"], cfg.lr_d, betas)}
+        self.loss = loss
+        self.critic_steps = cfg.n_critic
+        self.gp_weight = cfg.gp_weight if loss.needs_gradient_penalty else 0.0
+        self.r1_gamma = r1_gamma
+        self.conditional = getattr(generator, "num_classes", 0) > 0
+
+    def _labels(self, batch: Batch) -> Optional[Tensor]:
+        return batch["labels"] if self.conditional else None
+
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.generator.z_dim, device=self.runtime.device)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One D update: real batch vs G(z) (no gradient into G)."""
+        G, D = self.players["generator"], self.players["discriminator"]
+        real, labels = batch["images"], self._labels(batch)
+        with torch.no_grad():
+            fake = G(self._noise(real.shape[0]), labels)
+        if self.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
+        real_logits, fake_logits = D(real, labels), D(fake, labels)
+        loss = self.loss.discriminator(real_logits, fake_logits)
+        logs = {}
+        if self.gp_weight > 0:
+            gp = gradient_penalty(lambda x: D(x, labels), real, fake)
+            loss = loss + self.gp_weight * gp
+            logs["gradient_penalty"] = gp.detach()
+        if self.r1_gamma > 0:
+            r1 = r1_penalty(real_logits, real)
+            loss = loss + 0.5 * self.r1_gamma * r1
+            logs["r1"] = r1.detach()
+        self.update("discriminator", loss)
+        return {"loss_d": loss.detach(), "d_real": discriminator_score(real_logits.detach(), self.loss),
+                "d_fake": discriminator_score(fake_logits.detach(), self.loss), **logs}
+
+    def generator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One G update through a frozen D."""
+        G, D = self.players["generator"], self.players["discriminator"]
+        labels = self._labels(batch)
+        n = batch["images"].shape[0]
+        D.requires_grad_(False)
+        try:
+            logits = D(G(self._noise(n), labels), labels)
+            loss = self.loss.generator(logits)
+            self.update("generator", loss)
+        finally:
+            D.requires_grad_(True)
+        return {"loss_g": loss.detach()}
+
+    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Fixed noise (and, for conditional players, labels cycling through the classes)."""
+        inputs = {"z": torch.randn(n, self.generator.z_dim, generator=generator)}
+        if self.conditional:
+            inputs["labels"] = torch.arange(n) % self.generator.num_classes
+        return inputs
+
+    @torch.no_grad()
+    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """G's images for the fixed inputs, in eval mode."""
+        was_training = generator.training
+        generator.eval()
+        device = self.runtime.device
+        labels = inputs.get("labels")
+        images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
+        generator.train(was_training)
+        return images.float()
+
+
+@dataclass
+class VanillaOptions:
+    """Options of the fully connected GAN."""
+
+    z_dim: int = 100  #: noise dimension
+    r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
+
+
+@dataclass
+class DCGANOptions:
+    """Options of DCGAN."""
+
+    z_dim: int = 100  #: noise dimension
+    width: int = 64  #: channels of the widest-resolution layer (ngf = ndf)
+    r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
+
+    def validate(self) -> None:
+        """Reject non-positive sizes."""
+        if self.z_dim < 1 or self.width < 1:
+            raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width} are invalid; expected positive integers.")
+
+
+def build_adversarial(make_players: Callable) -> Callable:
+    """A family builder from a function (options, info) -> (generator, discriminator)."""
+
+    def build(cfg: TrainConfig, options, info: DataInfo, runtime: Runtime) -> AdversarialGame:
+        generator, discriminator = make_players(options, info)
+        return AdversarialGame(runtime, info, generator, discriminator, get_loss(cfg.loss), cfg,
+                               r1_gamma=options.r1_gamma)
+
+    return build
+
+
+def _vanilla_players(options: VanillaOptions, info: DataInfo):
+    from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
+    return (VanillaGenerator(options.z_dim, info.channels, info.image_size),
+            VanillaDiscriminator(info.channels, info.image_size))
+
+
+def _dcgan_players(options: DCGANOptions, info: DataInfo):
+    from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width),
+            DCGANDiscriminator(info.channels, info.image_size, options.width))
+
+
+register(Family("vanilla", "fully connected GAN of the textbook MNIST example", VanillaOptions,
+                build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000))
+register(Family("dcgan", "deep convolutional GAN (Radford et al. 2015)", DCGANOptions,
+                build_adversarial(_dcgan_players), default_image_size=32, default_steps=2500))

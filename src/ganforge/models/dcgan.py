@@ -1,0 +1,72 @@
+"""DCGAN players (Radford, Metz & Chintala 2015): all-convolutional, BatchNorm, no hidden FC layers."""
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from ganforge.errors import GanforgeError
+from ganforge.nn import Configurable
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights from N(0, 0.02); BatchNorm scales from N(1, 0.02) and zero biases, as in the paper."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def upsampling_steps(image_size: int) -> int:
+    """Number of 2x stages from 4x4 to `image_size` (a power of two from 8 to 256)."""
+    steps = int(math.log2(image_size)) - 2 if image_size > 0 else -1
+    if steps < 1 or 4 * 2 ** steps != image_size or image_size > 256:
+        raise GanforgeError(f"Image size {image_size} is not supported by DCGAN; expected a power of two from 8 to 256 (32 and 64 are usual).")
+    return steps
+
+
+class DCGANGenerator(Configurable):
+    """G: z -> 4x4 feature map by a transposed conv, then 2x transposed-conv stages with BatchNorm+ReLU, tanh."""
+
+    def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
+                 num_classes: int = 0):
+        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width,
+                         num_classes=num_classes)
+        self.z_dim, self.num_classes = z_dim, num_classes
+        steps = upsampling_steps(image_size)
+        ch = width * 2 ** (steps - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(steps - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [-1, 1], shape (N, C, S, S)."""
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(Configurable):
+    """D: strided convs with LeakyReLU(0.2) and BatchNorm (none on the first), a 4x4 conv to one logit."""
+
+    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 0):
+        super().__init__(channels=channels, image_size=image_size, width=width, num_classes=num_classes)
+        steps = upsampling_steps(image_size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        ch = width
+        for _ in range(steps - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(ch, 1, 4, 1, 0)
+        dcgan_init(self)
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Logits (N,)."""
+        return self.head(self.features(images)).flatten()

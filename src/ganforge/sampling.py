@@ -1,0 +1,40 @@
+"""Draw images from a noise generator in bounded memory."""
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.errors import GanforgeError
+
+
+def check_labels(generator: nn.Module, labels: Optional[Tensor]) -> None:
+    """Refuse labels for unconditional generators and labels outside a conditional one's classes."""
+    classes = int(getattr(generator, "num_classes", 0))
+    if labels is None:
+        return
+    if classes == 0:
+        raise GanforgeError("A label was given but this model is unconditional; expected no --label.")
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if bad.numel():
+        raise GanforgeError(f"Label {int(bad[0])} is outside this model's classes; expected 0 to {classes - 1}.")
+
+
+@torch.no_grad()
+def iter_samples(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 500,
+                 labels: Optional[Tensor] = None, device: Optional[torch.device] = None,
+                 **generator_kwargs) -> Iterator[Tensor]:
+    """Yield float [-1, 1] image batches, `n` images in all, noise drawn from `seed` (labels cycle if given)."""
+    if n < 1:
+        raise GanforgeError(f"Sample count {n} is invalid; expected at least 1.")
+    check_labels(generator, labels)
+    device = device or next(generator.parameters()).device
+    rng = torch.Generator().manual_seed(seed)
+    if labels is None and int(getattr(generator, "num_classes", 0)) > 0:
+        labels = torch.arange(n) % generator.num_classes
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        z = torch.randn(count, generator.z_dim, generator=rng).to(device)
+        batch_labels = None if labels is None else labels[torch.arange(start, start + count) % len(labels)].to(device)
+        yield generator(z, batch_labels, **generator_kwargs).float().clamp_(-1, 1)

@@ -1,0 +1,67 @@
+"""`ganforge train`: train a family on a dataset into runs/<name>/, or resume a run."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ganforge.config import TrainConfig, load_yaml, parse_assignment
+
+_FIELDS = {  # flag -> config field, for the common knobs with their own flags
+    "model": "model", "data": "data", "loss": "loss", "steps": "steps", "epochs": "epochs",
+    "minutes": "minutes", "batch_size": "batch_size", "seed": "seed", "out": "out", "name": "name",
+    "image_size": "image_size", "channels": "channels", "device": "device", "precision": "precision",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ganforge train`."""
+    parser.add_argument("--model", help="family: vanilla, dcgan, cgan, vae, cyclegan, stylegan (default dcgan)")
+    parser.add_argument("--data", help="mnist (embedded, default), fashion-mnist, or a folder of images")
+    parser.add_argument("--loss", help="minimax, non_saturating (default), hinge, wasserstein, least_squares")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="training rounds (one generator update each)")
+    budget.add_argument("--epochs", type=float, help="passes over the data")
+    budget.add_argument("--minutes", type=float, help="wall-clock minutes, total over resumes")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", help="parent folder of runs (default runs)")
+    parser.add_argument("--name", help="run folder name (default <model>-<data>-<time>)")
+    parser.add_argument("--image-size", type=int)
+    parser.add_argument("--channels", type=int)
+    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--precision", help="auto (default), fp32, bf16")
+    parser.add_argument("--config", help="YAML file of config values (flags override it)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any config value, e.g. --set lr_g=1e-4 --set ema_decay=0 (repeatable)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a family option, e.g. --option width=32 (repeatable)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run to its total (or a new budget)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, then the --config file, then --set values, then flags; validated."""
+    values: dict = load_yaml(args.config) if args.config else {}
+    for text in args.set:
+        key, value = parse_assignment(text)
+        values[key] = value
+    options = dict(values.get("options") or {})
+    for text in args.option:
+        key, value = parse_assignment(text)
+        options[key] = value
+    values["options"] = options
+    for flag, field in _FIELDS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            values[field] = value
+    return TrainConfig.from_dict(values)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) and print where the run lives."""
+    from ganforge.train.loop import train
+
+    cfg = config_from_args(args)
+    run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    print(f"run saved in {run_dir}")
+    return 0

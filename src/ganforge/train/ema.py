@@ -1,0 +1,40 @@
+"""Exponential moving average of the generator's weights (Karras et al. 2018; Yazıcı et al. 2019)."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMA:
+    """A frozen copy of a module whose parameters track an exponential moving average of the live ones.
+
+    The decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates so short runs are not
+    dominated by the random initial weights; buffers (BatchNorm statistics) are copied.
+    """
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, source: nn.Module) -> None:
+        """Move the average one step towards `source`."""
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ema_params = list(self.module.parameters())
+        src_params = [p.detach() for p in source.parameters()]
+        torch._foreach_lerp_(ema_params, src_params, 1.0 - decay)
+        for b_ema, b_src in zip(self.module.buffers(), source.buffers()):
+            b_ema.copy_(b_src)
+
+    def state_dict(self) -> dict:
+        """Weights and update count for a checkpoint."""
+        return {"module": self.module.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from `state_dict`."""
+        self.module.load_state_dict(state["module"])
+        self.updates = int(state["updates"])

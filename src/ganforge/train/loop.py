@@ -1,0 +1,182 @@
+"""The referee: one generic training loop that knows no family."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from ganforge.config import TrainConfig, resolve_options
+from ganforge.errors import GanforgeError
+from ganforge.export import save_players
+from ganforge.games.registry import get_family
+from ganforge.train.callbacks import Callback
+from ganforge.train.checkpoint import Checkpoints, read_checkpoint
+from ganforge.train.distributed import broadcast_module
+from ganforge.train.ema import EMA
+from ganforge.train.run_dir import new_run, open_run
+from ganforge.train.runtime import autocast, make_runtime
+from ganforge.train.sources import image_source
+from ganforge.train.records import RecordBuffer
+
+
+class Trainer:
+    """Runs a game round after round within a budget, around it EMA, logs, samples and checkpoints."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, callbacks: Sequence[Callback] = (),
+                 checkpoint: Optional[Path] = None):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        family = get_family(cfg.model)
+        options = resolve_options(family.options, cfg.options, cfg.model)
+        self.runtime = make_runtime(cfg)
+        self.is_main = self.runtime.rank == 0
+        torch.manual_seed(cfg.seed)
+        self.source = (family.load_data or image_source)(cfg, self.runtime)
+        self.info = self.source.info
+        self.game = family.build(cfg, options, self.info, self.runtime)
+        for module in self.game.players.values():
+            broadcast_module(module)
+        torch.manual_seed(cfg.seed + self.runtime.rank)
+        self.ema = EMA(self.game.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.fixed_inputs = self.game.sample_inputs(64, torch.Generator().manual_seed(cfg.seed))
+        self.callbacks = list(callbacks)
+        self.checkpoints = Checkpoints(self.run_dir, cfg.keep_checkpoints)
+        self.step, self.elapsed = 0, 0.0
+        if checkpoint is not None:
+            self._restore(read_checkpoint(checkpoint), checkpoint)
+        self.total_steps = self._planned_steps()
+
+    # --- what callbacks use ---------------------------------------------------------------------
+    @property
+    def sample_generator(self) -> torch.nn.Module:
+        """The EMA generator when one is kept, else the live one."""
+        return self.ema.module if self.ema is not None else self.game.generator
+
+    def log_event(self, record: dict) -> None:
+        """Append one JSON line to metrics.jsonl (main process only)."""
+        if self.is_main:
+            self.records.write([record])
+
+    def save_checkpoint(self, tag: Optional[str] = None) -> None:
+        """Checkpoint the whole state (main process); step checkpoints also refresh the run's export/."""
+        if not self.is_main:
+            return
+        self.checkpoints.save(self._state(), self.step, tag)
+        if tag is None:
+            info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
+                    "steps": self.step, "train_seconds": round(self.elapsed, 3)}
+            save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+
+    # --- the loop -------------------------------------------------------------------------------
+    def run(self) -> Path:
+        """Play rounds until the budget is spent; return the run folder."""
+        self.records = RecordBuffer(self.run_dir / "metrics.jsonl", enabled=self.is_main)
+        for cb in self.callbacks:
+            cb.on_start(self)
+        game, cfg = self.game, self.cfg
+        game.train_mode(True)
+        started, elapsed_before = time.perf_counter(), self.elapsed
+        while not self._finished():
+            game.set_phase(self.step, self.total_steps)
+            with autocast(self.runtime):
+                logs = {}
+                for _ in range(game.critic_steps):
+                    logs.update(game.discriminator_step(self.source.next()))
+                logs.update(game.generator_step(self.source.next()))
+            if self.ema is not None:
+                self.ema.update(game.generator)
+            self.step += 1
+            self.elapsed = elapsed_before + time.perf_counter() - started
+            self.records.add(self.step, logs)
+            if self.step % cfg.log_every == 0 or self._finished():
+                self._flush()
+            for cb in self.callbacks:
+                cb.on_round_end(self, self.step)
+            if self.step % cfg.checkpoint_every == 0 and not self._finished():
+                self.save_checkpoint()
+        self._flush()
+        self.save_checkpoint()
+        for cb in self.callbacks:
+            cb.on_end(self)
+        return self.run_dir
+
+    def _flush(self) -> None:
+        records = self.records.flush(self.elapsed)
+        if records:
+            if self.cfg.minutes is not None:
+                self.total_steps = self._planned_steps()
+            for cb in self.callbacks:
+                cb.on_log(self, records)
+
+    # --- budget -----------------------------------------------------------------------------------
+    def _planned_steps(self) -> int:
+        cfg = self.cfg
+        if cfg.steps is not None:
+            return cfg.steps
+        if cfg.epochs is not None:
+            batches_per_round = self.game.critic_steps + 1
+            return max(1, math.ceil(cfg.epochs * self.source.steps_per_epoch / batches_per_round))
+        # minutes: projected from the pace so far (only schedules use it; the clock decides the end)
+        if self.step == 0 or self.elapsed <= 0:
+            return get_family(cfg.model).default_steps
+        return max(self.step, int(self.step * cfg.minutes * 60 / self.elapsed))
+
+    def _finished(self) -> bool:
+        if self.cfg.minutes is not None:
+            return self.elapsed >= self.cfg.minutes * 60
+        return self.step >= self.total_steps
+
+    # --- state ------------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        state = {"step": self.step, "elapsed_seconds": self.elapsed, "family": self.cfg.model,
+                 "game": self.game.state_dict(), "source": self.source.state_dict(),
+                 "rng": {"torch": torch.get_rng_state()}}
+        if torch.cuda.is_available():
+            state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def _restore(self, state: dict, where: Path) -> None:
+        if state.get("family") != self.cfg.model:
+            raise GanforgeError(f"Checkpoint {str(where)!r} belongs to model {state.get('family')!r}; expected {self.cfg.model!r}.")
+        try:
+            self.game.load_state_dict(state["game"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise GanforgeError(f"Checkpoint {str(where)!r} does not fit this run's players ({type(exc).__name__}); expected one written by the same configuration.") from None
+        self.source.load_state_dict(state["source"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed_seconds"])
+
+
+def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
+    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation when configured."""
+    from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
+
+    callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
+    if progress:
+        callbacks.insert(0, ProgressBar())
+    if cfg.eval_every > 0:
+        from ganforge.metrics.training_eval import EvalCallback
+
+        callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
+    return callbacks
+
+
+def train(cfg: TrainConfig, resume: Optional[Path] = None, callbacks: Optional[Sequence[Callback]] = None,
+          progress: bool = True) -> Path:
+    """Train a new run from `cfg` (or resume the run folder `resume`, taking a new budget from `cfg`)."""
+    if resume is not None:
+        cfg, run_dir, checkpoint = open_run(resume, cfg.steps, cfg.epochs, cfg.minutes)
+    else:
+        cfg, run_dir = new_run(cfg)
+        checkpoint = None
+    if callbacks is None:
+        callbacks = default_callbacks(cfg, progress)
+    return Trainer(cfg, run_dir, callbacks, checkpoint).run()

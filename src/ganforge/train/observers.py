@@ -1,0 +1,71 @@
+"""Standard callbacks: a live progress bar, fixed-noise sample grids, and end-of-run artifacts."""
+from __future__ import annotations
+
+import sys
+
+from tqdm.auto import tqdm
+
+from ganforge.train.callbacks import Callback
+
+_SHOWN = ("loss_d", "loss_g", "d_real", "d_fake")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the planned steps showing the latest losses and mean D outputs."""
+
+    def on_start(self, trainer) -> None:
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, disable=not trainer.is_main,
+                        desc=trainer.cfg.name, dynamic_ncols=True, file=sys.stderr,
+                        mininterval=0.5 if sys.stderr.isatty() else 10.0)
+
+    def on_log(self, trainer, records: list[dict]) -> None:
+        last = records[-1]
+        self.bar.total = max(trainer.total_steps, trainer.step)
+        self.bar.set_postfix({k: f"{last[k]:.3f}" for k in _SHOWN if k in last}, refresh=False)
+        self.bar.update(last["step"] - self.bar.n)
+
+    def on_end(self, trainer) -> None:
+        self.bar.close()
+
+
+class SampleGrids(Callback):
+    """Saves the sample generator's images for the fixed inputs every `every` steps and at the end."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def _save(self, trainer) -> None:
+        if not trainer.is_main:
+            return
+        from ganforge.report import save_grid
+
+        images = trainer.game.render(trainer.sample_generator, trainer.fixed_inputs)
+        save_grid(images.cpu(), trainer.run_dir / "samples" / f"step_{trainer.step:08d}.png")
+
+    def on_start(self, trainer) -> None:
+        if trainer.step == 0:
+            self._save(trainer)
+
+    def on_round_end(self, trainer, step: int) -> None:
+        if step % self.every == 0:
+            self._save(trainer)
+
+    def on_end(self, trainer) -> None:
+        if trainer.step % self.every != 0:
+            self._save(trainer)
+
+
+class RunArtifacts(Callback):
+    """At the end: loss and D-output curves, a GIF of the sample grids, the HTML report."""
+
+    def on_end(self, trainer) -> None:
+        if not trainer.is_main:
+            return
+        from ganforge.report import make_gif, plot_curves, write_html_report
+
+        run = trainer.run_dir
+        plot_curves(run / "metrics.jsonl", run)
+        grids = sorted((run / "samples").glob("step_*.png"))
+        if grids:
+            make_gif(grids, run / "training.gif")
+        write_html_report(run)

@@ -1,0 +1,67 @@
+"""Create a new run folder or reopen one to resume, resolving family defaults into the saved config."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from ganforge.config import TrainConfig, load_yaml, resolve_options
+from ganforge.errors import GanforgeError
+from ganforge.games.registry import get_family
+from ganforge.losses import get_loss
+from ganforge.train.checkpoint import Checkpoints
+
+
+def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
+    """Fill what the user left to the family (data, loss, image size, budget) and validate options."""
+    family = get_family(cfg.model)
+    cfg = replace(cfg, data=cfg.data or family.default_data, loss=cfg.loss or family.default_loss,
+                  image_size=cfg.image_size or family.default_image_size)
+    if cfg.steps is None and cfg.epochs is None and cfg.minutes is None:
+        cfg = replace(cfg, steps=family.default_steps)
+    budgets = [n for n in ("steps", "epochs", "minutes") if getattr(cfg, n) is not None]
+    if len(budgets) > 1:
+        raise GanforgeError(f"Budgets {', '.join(budgets)} were all given; expected exactly one of --steps, --epochs, --minutes.")
+    get_loss(cfg.loss)
+    options = resolve_options(family.options, cfg.options, cfg.model)
+    cfg = replace(cfg, options=_plain(options.__dict__))
+    cfg.validate()
+    return cfg
+
+
+def _plain(values: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
+    """Resolve `cfg`, create its run folder and write config.yaml; refuse to reuse an existing folder."""
+    cfg = resolve_defaults(cfg)
+    if cfg.name is None:
+        data_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(cfg.data)).name or "data").strip("-")
+        cfg = replace(cfg, name=f"{cfg.model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = Path(cfg.out) / cfg.name
+    if run_dir.exists():
+        raise GanforgeError(f"Run directory {str(run_dir)!r} already exists; expected a new --name or --resume {str(run_dir)!r}.")
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return cfg, run_dir
+
+
+def open_run(run_dir: Path, steps: Optional[int] = None, epochs: Optional[float] = None,
+             minutes: Optional[float] = None) -> tuple[TrainConfig, Path, Path]:
+    """(config, run folder, latest checkpoint) of a run to resume; a new budget may replace the saved one."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise GanforgeError(f"Run directory {str(run_dir)!r} has no config.yaml; expected a folder made by `ganforge train`.")
+    cfg = TrainConfig.from_dict(load_yaml(run_dir / "config.yaml"))
+    if steps is not None or epochs is not None or minutes is not None:
+        cfg = replace(cfg, steps=steps, epochs=epochs, minutes=minutes)
+    cfg = resolve_defaults(cfg)
+    latest = Checkpoints(run_dir).latest()
+    if latest is None:
+        raise GanforgeError(f"Run directory {str(run_dir)!r} has no complete checkpoint; expected checkpoints/step_* to resume from.")
+    return cfg, run_dir, latest
