@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -78,7 +79,7 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     weights = folder / entry["weights"]
     try:
         module.load_state_dict(load_file(str(weights)))
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
         raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} do not load ({type(exc).__name__}); expected the file exported with this model.") from None
     return module.eval().requires_grad_(False)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganforge.errors import GanforgeError
@@ -79,5 +80,5 @@ def load_state(folder: Path, stem: str = "state") -> Any:
         skeleton = json.loads(json_path.read_text())
         tensors = load_file(str(tensor_path))
         return join_state(skeleton, tensors)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+    except (ValueError, KeyError, OSError, RuntimeError, SafetensorError) as exc:
         raise GanforgeError(f"Checkpoint {str(folder)!r} is corrupt or unreadable ({type(exc).__name__}); expected files written by ganforge.") from None

@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.export import load_generator
+from ganforge.train.loop import train
+
+
+def tiny(tmp_path, **kw):
+    base = dict(model="dcgan", data="mnist", steps=6, batch_size=16, out=str(tmp_path), log_every=2,
+                sample_every=3, checkpoint_every=3, options={"width": 8, "z_dim": 16})
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_training_writes_every_artifact(tmp_path):
+    run = train(tiny(tmp_path, name="r"), progress=False)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 7))
+    for r in records:
+        assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(r)
+        assert 0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1
+    assert (run / "config.yaml").is_file()
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == [
+        "step_00000000.png", "step_00000003.png", "step_00000006.png"]
+    assert (run / "checkpoints" / "latest").read_text() == "step_00000006"
+    for name in ("losses.png", "d_outputs.png", "training.gif", "report.html"):
+        assert (run / name).is_file(), name
+    generator, info = load_generator(run)
+    assert info["family"] == "dcgan" and info["image_size"] == 32 and info["steps"] == 6
+    assert generator(torch.randn(2, 16)).shape == (2, 1, 32, 32)
+
+
+@pytest.mark.parametrize("model,options", [("dcgan", {"width": 8, "z_dim": 16}), ("vanilla", {})])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, model, options):
+    straight = train(tiny(tmp_path, model=model, name="a", steps=8, options=options), progress=False)
+    part = train(tiny(tmp_path, model=model, name="b", steps=5, options=options), progress=False)
+    resumed = train(TrainConfig(steps=8), resume=part, progress=False)
+    a = load_file(str(straight / "checkpoints/step_00000008/state.safetensors"))
+    b = load_file(str(resumed / "checkpoints/step_00000008/state.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(x)["step"] for x in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_existing_run_without_resume_is_refused_and_untouched(tmp_path):
+    run = train(tiny(tmp_path, name="r", steps=2), progress=False)
+    before = (run / "metrics.jsonl").read_text()
+    with pytest.raises(GanforgeError, match="already exists"):
+        train(tiny(tmp_path, name="r", steps=2), progress=False)
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_every_loss_trains_and_wasserstein_logs_its_penalty(tmp_path):
+    for loss in ("minimax", "hinge", "least_squares", "wasserstein"):
+        run = train(tiny(tmp_path, name=loss, loss=loss, steps=2, n_critic=2), progress=False)
+        last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+        assert all(torch.isfinite(torch.tensor(v)) for k, v in last.items() if k != "step")
+        assert ("gradient_penalty" in last) == (loss == "wasserstein")
+
+
+def test_epoch_budget_counts_batches_per_round(tmp_path):
+    from ganforge.train.loop import Trainer
+    from ganforge.train.run_dir import new_run
+
+    cfg, run_dir = new_run(tiny(tmp_path, name="e", steps=None, epochs=0.01, n_critic=2, batch_size=100))
+    trainer = Trainer(cfg, run_dir)
+    assert trainer.total_steps == 2  # 600 batches per epoch * 0.01 = 6 batches, 3 per round
+
+
+def test_minutes_budget_stops_by_the_clock(tmp_path):
+    run = train(tiny(tmp_path, name="m", steps=None, minutes=0.02, model="vanilla", options={}), progress=False)
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["time"] >= 1.2 and last["step"] >= 1
