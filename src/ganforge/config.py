@@ -21,7 +21,7 @@ class TrainConfig:
     steps: Optional[int] = None  #: training rounds (one G update each); None with no other budget: family default
     epochs: Optional[float] = None  #: budget in passes over the data instead of steps
     minutes: Optional[float] = None  #: budget in wall-clock minutes, total over resumes
-    batch_size: int = 64  #: images per D and per G update
+    batch_size: Optional[int] = None  #: images per D and per G update; None: the family's default (64; 128 for vanilla)
     seed: int = 0  #: seeds weights, noise and data order
     out: str = "runs"  #: parent folder of run directories
     name: Optional[str] = None  #: run directory name; None: <model>-<data>-<timestamp>
@@ -43,7 +43,7 @@ class TrainConfig:
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
-    channels_last: str = "auto"  #: auto, on, off: NHWC memory format for convolutional players
+    channels_last: str = "auto"  #: auto (on: NHWC was faster for convolutions on both CPU and GPU), on, off
     options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
 
     def to_dict(self) -> dict:
@@ -68,7 +68,9 @@ class TrainConfig:
             _check_type(f.name, getattr(self, f.name), hints[f.name])
         if self.eval_every < 0 or self.eval_n < 2:
             raise GanforgeError(f"Config values eval_every={self.eval_every!r}, eval_n={self.eval_n!r} are invalid; expected eval_every >= 0 and eval_n >= 2.")
-        for name in ("batch_size", "n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+        if self.batch_size is not None and self.batch_size < 1:
+            raise GanforgeError(f"Config value batch_size={self.batch_size!r} is invalid; expected an integer >= 1.")
+        for name in ("n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
         for name in ("steps", "epochs", "minutes"):

@@ -141,6 +141,7 @@ def _dcgan_players(options: DCGANOptions, info: DataInfo):
 
 
 register(Family("vanilla", "fully connected GAN of the textbook MNIST example", VanillaOptions,
-                build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000))
+                build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000,
+                default_batch_size=128))
 register(Family("dcgan", "deep convolutional GAN (Radford et al. 2015)", DCGANOptions,
                 build_adversarial(_dcgan_players), default_image_size=32, default_steps=2500))

@@ -31,6 +31,7 @@ class Family:
     default_loss: str = "non_saturating"
     default_image_size: int = 32
     default_steps: int = 2000
+    default_batch_size: int = 64
     load_data: Callable | None = None  # (cfg, runtime) -> batch source; None: the labelled-image source
 
 

@@ -27,7 +27,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def make_runtime(cfg: TrainConfig) -> Runtime:
-    """Runtime for a config: bf16 autocast on GPUs with bf16 support (fp32 on CPU unless asked), NHWC on GPUs."""
+    """Runtime for a config: bf16 autocast on GPUs with bf16 support (fp32 on CPU unless asked), NHWC unless off."""
     rank, local_rank, world_size = world()
     device = pick_device(cfg.device, local_rank)
     if device.type == "cuda":
@@ -40,7 +40,7 @@ def make_runtime(cfg: TrainConfig) -> Runtime:
     else:
         # On CPUs without native bf16 units (AVX2-only), bf16 matmuls are emulated and far slower.
         dtype = None
-    channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and device.type == "cuda")
+    channels_last = cfg.channels_last in ("on", "auto")
     return Runtime(device, dtype, channels_last, world_size, rank)
 
 
