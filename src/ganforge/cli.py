@@ -17,6 +17,7 @@ COMMANDS = {
     "translate": ("ganforge.tools.translate", "translate images with a CycleGAN model"),
     "reconstruct": ("ganforge.tools.reconstruct", "encode and reconstruct images with a VAE"),
     "compare": ("ganforge.tools.compare", "compare models: samples side by side and a score table"),
+    "report": ("ganforge.tools.report", "rebuild a run's curves, GIF and HTML report"),
     "mix": ("ganforge.tools.mix", "StyleGAN style-mixing grid"),
     "interpolate": ("ganforge.tools.interpolate", "StyleGAN z- and w-space interpolation strips and GIF"),
 }

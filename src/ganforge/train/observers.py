@@ -59,13 +59,7 @@ class RunArtifacts(Callback):
     """At the end: loss and D-output curves, a GIF of the sample grids, the HTML report."""
 
     def on_end(self, trainer) -> None:
-        if not trainer.is_main:
-            return
-        from ganforge.report import make_gif, plot_curves, write_html_report
+        if trainer.is_main:
+            from ganforge.report import build_run_report
 
-        run = trainer.run_dir
-        plot_curves(run / "metrics.jsonl", run)
-        grids = sorted((run / "samples").glob("step_*.png"))
-        if grids:
-            make_gif(grids, run / "training.gif")
-        write_html_report(run)
+            build_run_report(trainer.run_dir)
