@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from ganforge.data.dataset import ImageDataset
+from ganforge.errors import GanforgeError
 
 
 class BatchSource:
@@ -16,6 +17,12 @@ class BatchSource:
 
     def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, device: torch.device,
                  channels_last: bool = False, rank: int = 0, world_size: int = 1):
+        if len(dataset) == 0:
+            raise GanforgeError(f"Dataset {dataset.name!r} holds no images; expected at least one.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise GanforgeError(f"Batch size {batch_size!r} is invalid; expected a positive integer.")
+        if not 0 <= rank < world_size:
+            raise GanforgeError(f"Rank {rank!r} is invalid for world size {world_size!r}; expected 0 <= rank < world size.")
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed
@@ -34,8 +41,10 @@ class BatchSource:
 
     def _epoch_order(self, epoch: int) -> Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.dataset), generator=g)
         usable = self.steps_per_epoch * self.batch_size * self.world_size
+        # A dataset smaller than one global batch is repeated, each pass in its own random order.
+        passes = -(-usable // len(self.dataset))
+        order = torch.cat([torch.randperm(len(self.dataset), generator=g) for _ in range(passes)])
         return order[:usable].view(-1, self.world_size, self.batch_size)[:, self.rank].to(self.device)
 
     def next(self) -> dict[str, Tensor]:

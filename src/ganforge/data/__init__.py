@@ -1,0 +1,54 @@
+"""Where batches come from: the embedded MNIST, Fashion-MNIST, and folders of images.
+
+`load_dataset(spec)` returns an `ImageDataset` (uint8 images in memory); `BatchSource` draws
+reproducible, resumable batches in [-1, 1] from it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from ganforge.data.batches import BatchSource
+from ganforge.data.dataset import ImageDataset, to_float, to_uint8
+from ganforge.data.embedded import load_mnist
+from ganforge.data.fashion import load_fashion_mnist
+from ganforge.data.folder import load_folder
+from ganforge.errors import GanforgeError
+
+DATASETS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}  #: named datasets (spec, lower case)
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
+
+__all__ = ["BatchSource", "DATASETS", "ImageDataset", "load_dataset", "to_float", "to_uint8"]
+
+
+def _check_arguments(image_size: object, channels: object, split: object) -> None:
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise GanforgeError(f"Image size {image_size!r} is invalid; expected a positive integer or None.")
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
+        raise GanforgeError(f"Channels {channels!r} is invalid; expected 1, 3 or None.")
+    if split not in ("train", "test"):
+        raise GanforgeError(f"Split {split!r} is invalid; expected 'train' or 'test'.")
+
+
+def load_dataset(spec: Union[str, os.PathLike], image_size: Optional[int] = None, channels: Optional[int] = None,
+                 split: str = "train") -> ImageDataset:
+    """Load "mnist", "fashion-mnist" or a folder of images as uint8 (N, C, S, S) with optional labels.
+
+    `image_size` resizes (named datasets) or resizes and center-crops (folders) to S x S; `channels`
+    forces 1 or 3 channels (default: the data's own); `split` is "train" or "test" (held-out set).
+    Named datasets take precedence over a folder of the same name; write "./mnist" for the folder.
+    """
+    _check_arguments(image_size, channels, split)
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        raise GanforgeError(f"Data {spec!r} is missing; expected mnist, fashion-mnist or a folder of images.")
+    if isinstance(spec, str):
+        key = spec.strip().lower()
+        key = _ALIASES.get(key, key)
+        if key in DATASETS:
+            return DATASETS[key](split=split, image_size=image_size, channels=channels)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise GanforgeError(f"Data {str(spec)!r} is neither a known dataset ({', '.join(DATASETS)}) "
+                            "nor an existing path; expected one of those names or a folder of images.")
+    return load_folder(path, image_size=image_size, channels=channels, split=split)
