@@ -119,6 +119,7 @@ class Game:
             m.load_state_dict(state["players"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+            _match_parameter_layout(o)
         self.load_extra_state(state.get("extra", {}))
 
     def extra_state(self) -> dict[str, Any]:
@@ -132,6 +133,14 @@ class Game:
         """Adam over a player's parameters, fused where the device supports it."""
         params = [p for p in module.parameters() if p.requires_grad]
         return torch.optim.Adam(params, lr=lr, betas=betas, **fused_adam_kwargs(self.runtime.device))
+
+
+def _match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state the memory layout (e.g. channels_last) of its parameter."""
+    for param, slots in optimizer.state.items():
+        for name, value in slots.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                slots[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def fused_adam_kwargs(device: torch.device) -> dict:
