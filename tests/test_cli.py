@@ -1,5 +1,6 @@
 """The command line: one-sentence errors with exit status 2, and the sample/export contract."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,8 @@ def test_existing_run_and_corrupt_checkpoint(capsys, tmp_path, trained_run):
 
 
 def test_python_dash_m_entry_point():
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-m", "ganforge", "--help"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent)
+                            cwd=Path(__file__).parent, env=env)
     assert result.returncode == 0 and "train" in result.stdout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -179,4 +180,10 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, callbacks: Optional[S
         checkpoint = None
     if callbacks is None:
         callbacks = default_callbacks(cfg, progress)
-    return Trainer(cfg, run_dir, callbacks, checkpoint).run()
+    try:
+        trainer = Trainer(cfg, run_dir, callbacks, checkpoint)
+    except BaseException:
+        if resume is None:  # a run that never started leaves nothing behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return trainer.run()
