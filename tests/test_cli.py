@@ -104,3 +104,12 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "ganforge", "--help"], capture_output=True, text=True,
                             cwd=Path(__file__).parent, env=env)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_assignments_read_numbers_like_a_person_writes_them():
+    from ganforge.config import parse_assignment
+
+    assert parse_assignment("lr_d=1e-4") == ("lr_d", 1e-4)
+    assert parse_assignment("ema-decay=0") == ("ema_decay", 0)
+    assert parse_assignment("data=mnist") == ("data", "mnist")
+    assert parse_assignment("x=[1, 2]") == ("x", [1, 2])

@@ -133,6 +133,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw else ""
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):  # YAML reads 1e-4 as text; take it as the number it is
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     return key.strip().replace("-", "_"), value
 
 
