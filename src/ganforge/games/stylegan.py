@@ -1,0 +1,243 @@
+"""The StyleGAN game: non-saturating logistic loss with lazy R1, style mixing, progressive growing
+and DiffAugment (Karras et al. 2018, 2019, 2020; Zhao et al. 2020)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.games.base import Batch, DataInfo, Game, Runtime
+from ganforge.games.registry import Family, register
+from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
+from ganforge.nn.diffaugment import diff_augment, parse_policy
+from ganforge.train.growth import GrowthSchedule, growth_phase, level_of, resolution_of
+
+
+@dataclass
+class StyleGANOptions:
+    """Options of StyleGAN; the defaults are a small network that trains on MNIST 32 px on a CPU."""
+
+    z_dim: int = 128  #: noise dimension
+    w_dim: int = 128  #: style (w) dimension
+    mapping_layers: int = 8  #: layers of the mapping MLP
+    mapping_lr_mul: float = 0.01  #: learning-rate multiplier of the mapping network
+    channel_base: int = 512  #: feature maps at resolution r are channel_base / r ...
+    channel_max: int = 64  #: ... capped at channel_max
+    modulation: str = "demod"  #: "demod" (weight demodulation, StyleGAN2) or "adain" (StyleGAN)
+    noise: bool = True  #: per-pixel noise inputs
+    style_mixing: float = 0.9  #: probability that a generated image mixes the styles of two z
+    r1_gamma: float = 0.1  #: R1 weight γ on real images (0: off)
+    r1_interval: int = 16  #: discriminator steps between R1 evaluations (lazy regularization)
+    growth: bool = True  #: progressive growing from start_resolution to the image size
+    start_resolution: int = 4  #: first resolution trained when growing
+    fade: float = 0.1  #: fraction of all steps spent fading in each new resolution
+    stable: float = 0.1  #: fraction of all steps spent stable at each resolution before the last
+    diffaugment: str = ""  #: DiffAugment policy, e.g. "color,translation,cutout" (small datasets); "" off
+    conditional: bool = False  #: condition both players on the data's class labels
+    lr: Optional[float] = 0.002  #: Adam learning rate of both players; null: the run's lr_g and lr_d
+    betas: Optional[list] = field(default_factory=lambda: [0.0, 0.99])  #: Adam (β1, β2); null: the run's
+    mbstd_group: int = 4  #: group size of the minibatch standard deviation
+    w_avg_beta: float = 0.995  #: decay of the tracked mean of w
+
+    def validate(self) -> None:
+        """Raise GanforgeError naming the first invalid option."""
+        from ganforge.models.stylegan_synthesis import MODULATIONS
+
+        positive = ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "r1_interval", "mbstd_group")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise GanforgeError(f"StyleGAN option {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
+        if self.modulation not in MODULATIONS:
+            raise GanforgeError(f"StyleGAN option modulation={self.modulation!r} is invalid; expected one of {', '.join(MODULATIONS)}.")
+        for name in ("style_mixing", "w_avg_beta"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise GanforgeError(f"StyleGAN option {name}={getattr(self, name)!r} is invalid; expected a number from 0 to 1.")
+        for name in ("r1_gamma", "fade", "stable"):
+            if getattr(self, name) < 0:
+                raise GanforgeError(f"StyleGAN option {name}={getattr(self, name)!r} is invalid; expected a number >= 0.")
+        if self.mapping_lr_mul <= 0 or (self.lr is not None and self.lr <= 0):
+            raise GanforgeError(f"StyleGAN options mapping_lr_mul={self.mapping_lr_mul!r}, lr={self.lr!r} are invalid; expected numbers > 0.")
+        if self.betas is not None and (len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas)):
+            raise GanforgeError(f"StyleGAN option betas={self.betas!r} is invalid; expected two numbers in [0, 1).")
+        level_of(self.start_resolution)
+        parse_policy(self.diffaugment)
+
+
+class StyleGANGame(Game):
+    """StyleGAN's round: D on real vs mixed-style fakes (lazy R1 every r1_interval D steps), then G."""
+
+    def __init__(self, runtime: Runtime, info: DataInfo, cfg: TrainConfig, options: StyleGANOptions):
+        super().__init__(runtime, info)
+        from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
+
+        check_image_size(info.image_size)
+        if options.conditional and info.num_classes == 0:
+            raise GanforgeError(f"Option conditional=True needs labelled data, but {cfg.data!r} has no labels; expected class sub-folders or conditional=false.")
+        classes = info.num_classes if options.conditional else 0
+        o = options
+        generator = StyleGANGenerator(o.z_dim, o.w_dim, info.channels, info.image_size, classes, o.mapping_layers,
+                                      o.mapping_lr_mul, o.channel_base, o.channel_max, o.modulation, o.noise, o.w_avg_beta)
+        discriminator = StyleGANDiscriminator(info.channels, info.image_size, classes, o.channel_base,
+                                              o.channel_max, o.mbstd_group)
+        self.players = {"generator": runtime.place(generator), "discriminator": runtime.place(discriminator)}
+        lr_g, lr_d = (o.lr, o.lr) if o.lr is not None else (cfg.lr_g, cfg.lr_d)
+        b1, b2 = o.betas if o.betas is not None else (cfg.beta1, cfg.beta2)
+        # lazy regularization: rescale D's Adam so its per-image dynamics match a regularized step every time
+        c = o.r1_interval / (o.r1_interval + 1) if o.r1_gamma > 0 else 1.0
+        self.optimizers = {"generator": self.adam(self.players["generator"], lr_g, (b1, b2)),
+                           "discriminator": self.adam(self.players["discriminator"], lr_d * c, (b1 ** c, b2 ** c))}
+        self.loss = get_loss(cfg.loss or "non_saturating")
+        self.gp_weight = cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0
+        self.critic_steps = cfg.n_critic
+        self.options = o
+        self.conditional = classes > 0
+        self.augment = parse_policy(o.diffaugment)
+        final = level_of(info.image_size)
+        start = level_of(o.start_resolution) if o.growth else final
+        self.schedule = GrowthSchedule(start, final, o.fade, o.stable)
+        self.schedule.validate()
+        self.d_steps = 0
+        self.level, self.alpha = growth_phase(0, 1, self.schedule)
+        self.generator.set_phase(self.level, self.alpha)
+
+    # --- schedule ---------------------------------------------------------------------------------
+    def set_phase(self, step: int, total_steps: int) -> None:
+        """Move to the growth phase of this round (a pure function of step and total)."""
+        self.level, self.alpha = growth_phase(step, total_steps, self.schedule)
+        self.generator.set_phase(self.level, self.alpha)
+
+    @property
+    def resolution(self) -> int:
+        """Side in pixels that the players work at in the current phase."""
+        return resolution_of(self.level)
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def _labels(self, batch: Batch) -> Optional[Tensor]:
+        return batch["labels"] if self.conditional else None
+
+    def real_images(self, images: Tensor) -> Tensor:
+        """Real images at the current resolution (average-pooled), faded like the generator's output."""
+        factor = images.shape[-1] // self.resolution
+        x = F.avg_pool2d(images, factor) if factor > 1 else images
+        if self.alpha < 1.0 and self.level > 0:
+            low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+            x = torch.lerp(low, x, self.alpha)
+        return x
+
+    def fake_images(self, n: int, labels: Optional[Tensor], update_w_avg: bool = False) -> Tensor:
+        """G's images at the current phase; with probability style_mixing an image takes the styles
+        after a random layer from a second z (Karras et al. 2019, §3.1)."""
+        G = self.generator
+        device = self.runtime.device
+        ws = G.mapping(torch.randn(n, G.z_dim, device=device), labels, update_w_avg=update_w_avg)
+        active = 2 * (self.level + 1)
+        if self.options.style_mixing > 0 and active > 1:
+            ws2 = G.mapping(torch.randn(n, G.z_dim, device=device), labels)
+            cutoff = torch.randint(1, active, (n,), device=device)
+            mixed = torch.rand(n, device=device) < self.options.style_mixing
+            cutoff = torch.where(mixed, cutoff, torch.full_like(cutoff, G.num_ws))
+            keep = torch.arange(G.num_ws, device=device).view(1, -1) < cutoff.view(-1, 1)
+            ws = torch.where(keep.unsqueeze(-1), ws, ws2)
+        return G.synthesize(ws, self.level, self.alpha, "random")
+
+    def _discriminate(self, images: Tensor, labels: Optional[Tensor]) -> Tensor:
+        if self.augment:
+            images = diff_augment(images, self.augment)
+        return self.discriminator(images, labels, self.alpha)
+
+    @property
+    def discriminator(self) -> nn.Module:
+        """The discriminator player."""
+        return self.players["discriminator"]
+
+    # --- one round ------------------------------------------------------------------------------------
+    def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One D update on real vs generated images, adding γ/2·‖∇D(x)‖²·interval every r1_interval steps."""
+        labels = self._labels(batch)
+        real = self.real_images(batch["images"])
+        with torch.no_grad():
+            fake = self.fake_images(real.shape[0], labels)
+        o = self.options
+        regularize = o.r1_gamma > 0 and self.d_steps % o.r1_interval == 0
+        self.d_steps += 1
+        if regularize:
+            real = real.detach().requires_grad_(True)
+        real_logits = self._discriminate(real, labels)
+        fake_logits = self._discriminate(fake, labels)
+        adversarial = self.loss.discriminator(real_logits, fake_logits)
+        loss, logs = adversarial, {}
+        if regularize:
+            r1 = r1_penalty(real_logits, real)
+            loss = loss + 0.5 * o.r1_gamma * o.r1_interval * r1
+            logs["r1"] = r1.detach()
+        if self.gp_weight > 0:
+            gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
+            loss = loss + self.gp_weight * gp
+            logs["gradient_penalty"] = gp.detach()
+        self.update("discriminator", loss)
+        return {"loss_d": adversarial.detach(), "d_real": discriminator_score(real_logits.detach(), self.loss),
+                "d_fake": discriminator_score(fake_logits.detach(), self.loss), **logs}
+
+    def generator_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One G update through a frozen D; also moves the tracked mean of w."""
+        labels = self._labels(batch)
+        D = self.discriminator
+        D.requires_grad_(False)
+        try:
+            fake = self.fake_images(batch["images"].shape[0], labels, update_w_avg=True)
+            loss = self.loss.generator(self._discriminate(fake, labels))
+            self.update("generator", loss)
+        finally:
+            D.requires_grad_(True)
+        device = self.runtime.device
+        return {"loss_g": loss.detach(), "resolution": torch.full((), float(self.resolution), device=device),
+                "alpha": torch.full((), self.alpha, device=device)}
+
+    # --- what a person sees -----------------------------------------------------------------------
+    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Fixed z (and labels cycling through the classes for conditional players)."""
+        inputs = {"z": torch.randn(n, self.generator.z_dim, generator=generator)}
+        if self.conditional:
+            inputs["labels"] = torch.arange(n) % self.generator.num_classes
+        return inputs
+
+    @torch.no_grad()
+    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """Images at the current phase with constant noise, upsampled (nearest) to the full image size."""
+        was_training = generator.training
+        generator.eval()
+        device = self.runtime.device
+        labels = inputs.get("labels")
+        images = generator(inputs["z"].to(device), None if labels is None else labels.to(device),
+                           level=self.level, alpha=self.alpha, noise_mode="const")
+        generator.train(was_training)
+        if images.shape[-1] != self.info.image_size:
+            images = F.interpolate(images.float(), size=(self.info.image_size,) * 2, mode="nearest")
+        return images.float()
+
+    def export_info(self) -> dict:
+        """Base facts plus the resolution the generator had grown to."""
+        return {**super().export_info(), "trained_resolution": self.resolution, "growth_alpha": self.alpha}
+
+    # --- state ----------------------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        """The D-step counter that places lazy R1 steps."""
+        return {"d_steps": self.d_steps}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore the D-step counter."""
+        self.d_steps = int(state.get("d_steps", 0))
+
+
+def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, runtime: Runtime) -> StyleGANGame:
+    """The StyleGAN game for a run."""
+    return StyleGANGame(runtime, info, cfg, options)
+
+
+register(Family("stylegan", "StyleGAN: mapping network, styles, mixing, progressive growing (Karras et al. 2019, 2020)",
+                StyleGANOptions, build_stylegan, default_image_size=32, default_steps=3000))

@@ -1,0 +1,90 @@
+"""The progressive-growing schedule (Karras et al. 2018) as a pure function of training progress.
+
+Resolution levels count from 0 (4x4) up: level l is 4·2^l pixels.  Training starts with a stable
+period at the start level; each later level is first faded in (α rising linearly from 0 to 1, the
+new layers blended with the upsampled output of the previous level) and then trained stably.  The
+last level keeps whatever training remains.  Because the phase depends only on (step, total_steps,
+schedule), a resumed run continues the schedule exactly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ganforge.errors import GanforgeError
+
+
+def level_of(resolution: int) -> int:
+    """The level of a power-of-two resolution >= 4 (4 -> 0, 8 -> 1, ...)."""
+    level = int(round(math.log2(resolution))) - 2 if resolution > 0 else -1
+    if level < 0 or 4 * 2 ** level != resolution:
+        raise GanforgeError(f"Resolution {resolution} is not supported; expected a power of two of at least 4.")
+    return level
+
+
+def resolution_of(level: int) -> int:
+    """The side in pixels of a level (0 -> 4)."""
+    return 4 * 2 ** level
+
+
+@dataclass(frozen=True)
+class GrowthSchedule:
+    """Levels to grow through and the fraction of all steps each fade-in and each stable period takes."""
+
+    start_level: int
+    final_level: int
+    fade: float = 0.1  #: fraction of total steps for each fade-in
+    stable: float = 0.1  #: fraction of total steps for each stable period before the last level
+
+    @property
+    def transitions(self) -> int:
+        """How many levels are faded in."""
+        return self.final_level - self.start_level
+
+    def validate(self) -> None:
+        """Refuse schedules that cannot reach the final level within training."""
+        if not 0 <= self.start_level <= self.final_level:
+            raise GanforgeError(f"Growth from level {self.start_level} to {self.final_level} is invalid; expected a start resolution between 4 and the image size.")
+        if self.fade < 0 or self.stable < 0:
+            raise GanforgeError(f"Growth fractions fade={self.fade}, stable={self.stable} are invalid; expected non-negative numbers.")
+        used = self.transitions * (self.fade + self.stable)
+        if self.transitions and used >= 1:
+            raise GanforgeError(f"Growth through {self.transitions} levels with fade={self.fade} and stable={self.stable} takes {used:.2f} of training; expected less than 1 (lower fade or stable).")
+
+
+def _exact(x: float) -> Fraction:
+    return Fraction(x).limit_denominator(10 ** 6)
+
+
+def growth_phase(step: int, total_steps: int, schedule: GrowthSchedule) -> tuple[int, float]:
+    """(level, α) for the round about to be played after `step` of `total_steps` rounds.
+
+    Computed in exact rational arithmetic, so period boundaries fall on the steps one expects.
+    """
+    if schedule.transitions == 0:
+        return schedule.final_level, 1.0
+    progress = min(max(Fraction(step, max(total_steps, 1)), Fraction(0)), Fraction(1))
+    fade, stable = _exact(schedule.fade), _exact(schedule.stable)
+    since_start = progress - stable
+    if since_start < 0:
+        return schedule.start_level, 1.0
+    period = fade + stable
+    done = int(since_start // period) if period > 0 else schedule.transitions
+    if done >= schedule.transitions:
+        return schedule.final_level, 1.0
+    within = since_start - done * period
+    alpha = float(within / fade) if within < fade else 1.0
+    return schedule.start_level + done + 1, alpha
+
+
+def schedule_table(total_steps: int, schedule: GrowthSchedule) -> list[tuple[int, int, str]]:
+    """(first step, resolution, "fade" or "stable") for each period of the schedule, for people to read."""
+    rows, last = [], None
+    for step in range(total_steps):
+        level, alpha = growth_phase(step, total_steps, schedule)
+        kind = "fade" if alpha < 1 else "stable"
+        if (level, kind) != last:
+            rows.append((step, resolution_of(level), kind))
+            last = (level, kind)
+    return rows

@@ -1,0 +1,142 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.config import TrainConfig, resolve_options
+from ganforge.errors import GanforgeError
+from ganforge.games.base import DataInfo, Runtime
+from ganforge.games.registry import get_family
+from ganforge.games.stylegan import StyleGANOptions
+
+TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=128, channel_max=16)
+
+
+def make_game(size=16, classes=0, **options):
+    family = get_family("stylegan")
+    opts = resolve_options(family.options, {**TINY, **options}, "stylegan")
+    return family.build(TrainConfig(model="stylegan", loss="non_saturating"), opts,
+                        DataInfo(1, size, classes, tuple(str(c) for c in range(classes))), Runtime(torch.device("cpu")))
+
+
+def batch(size=16, n=8):
+    return {"images": torch.rand(n, 1, size, size) * 2 - 1, "labels": torch.arange(n) % 3}
+
+
+def test_defaults_are_the_small_cpu_config():
+    options = StyleGANOptions()
+    assert options.mapping_layers == 8 and options.mapping_lr_mul == 0.01 and options.style_mixing == 0.9
+    assert options.r1_interval == 16 and options.growth and options.start_resolution == 4
+    family = get_family("stylegan")
+    assert family.default_image_size == 32 and family.default_loss == "non_saturating"
+
+
+def test_steps_log_scores_and_update_only_their_player():
+    game = make_game()
+    G, D = game.players["generator"], game.players["discriminator"]
+    g_before = [p.clone() for p in G.parameters()]
+    d_before = [p.clone() for p in D.parameters()]
+    logs = game.discriminator_step(batch())
+    assert {"loss_d", "d_real", "d_fake", "r1"} <= set(logs)
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in logs.values())
+    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    d_after = [p.clone() for p in D.parameters()]
+    w_avg = G.w_avg.clone()
+    logs = game.generator_step(batch())
+    assert {"loss_g", "resolution", "alpha"} <= set(logs)
+    assert all(torch.equal(a, b) for a, b in zip(d_after, D.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+    assert not torch.equal(G.w_avg, w_avg)
+
+
+def test_lazy_r1_every_interval_and_counter_in_state():
+    game = make_game(r1_interval=3)
+    has_r1 = ["r1" in game.discriminator_step(batch()) for _ in range(7)]
+    assert has_r1 == [True, False, False, True, False, False, True]
+    assert game.extra_state() == {"d_steps": 7}
+    other = make_game(r1_interval=3)
+    other.load_extra_state(game.extra_state())
+    assert "r1" not in other.discriminator_step(batch()) and other.d_steps == 8
+    group = game.optimizers["discriminator"].param_groups[0]
+    c = 3 / 4
+    assert group["lr"] == pytest.approx(0.002 * c) and group["betas"] == pytest.approx((0.0, 0.99 ** c))
+    assert all("r1" not in make_game(r1_gamma=0.0).discriminator_step(batch()) for _ in range(2))
+
+
+def test_phase_sets_resolution_and_fades_real_images():
+    game = make_game(size=16, fade=0.3, stable=0.1)
+    game.set_phase(0, 10)
+    assert (game.level, game.alpha, game.resolution) == (0, 1.0, 4)
+    real = batch()["images"]
+    assert torch.allclose(game.real_images(real), F.avg_pool2d(real, 4))
+    game.set_phase(6, 10)  # a third into the fade to 16 px
+    assert (game.resolution, game.alpha) == (16, pytest.approx(1 / 3))
+    low = F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest")
+    assert torch.allclose(game.real_images(real), torch.lerp(low, real, 1 / 3), atol=1e-6)
+    assert game.generator.current_phase() == (2, pytest.approx(1 / 3))
+    logs = game.generator_step(batch())
+    assert logs["resolution"].item() == 16 and logs["alpha"].item() == pytest.approx(1 / 3)
+    assert game.fake_images(4, None).shape == (4, 1, 16, 16)
+    game.set_phase(1, 10)
+    grid = game.render(game.generator, game.sample_inputs(6, torch.Generator().manual_seed(0)))
+    assert grid.shape == (6, 1, 16, 16)  # upsampled to the full size
+    assert torch.equal(grid[:, :, ::2, ::2], grid[:, :, 1::2, 1::2])  # 8 px drawn as 2x2 blocks
+    assert game.export_info()["trained_resolution"] == 8
+
+
+def test_style_mixing_switches_styles_after_a_cutoff():
+    seen = []
+
+    def spy(game):
+        real = game.generator.synthesize
+
+        def capture(ws, *args, **kwargs):
+            seen.append(ws.detach().clone())
+            return real(ws, *args, **kwargs)
+        game.generator.synthesize = capture
+
+    for p in (1.0, 0.0):
+        game = make_game(style_mixing=p)
+        spy(game)
+        game.fake_images(16, None)
+        ws = seen[-1]
+        changes = (ws[:, 1:] != ws[:, :-1]).any(dim=-1).sum(dim=1)  # switches along the layers
+        if p == 1.0:
+            assert changes.eq(1).all()
+        else:
+            assert changes.eq(0).all()
+    game = make_game(style_mixing=1.0)
+    spy(game)
+    game.set_phase(0, 10)  # at 4 px only the two 4 px layers can be mixed
+    game.fake_images(16, None)
+    ws = seen[-1]
+    assert (ws[:, 1] != ws[:, 0]).any(dim=-1).all() and (ws[:, 1:] == ws[:, 1:2]).all()
+
+
+def test_diffaugment_and_conditional_games_train():
+    game = make_game(classes=3, conditional=True, diffaugment="color,translation,cutout")
+    assert game.generator.num_classes == 3
+    for _ in range(2):
+        logs = {**game.discriminator_step(batch()), **game.generator_step(batch())}
+        assert all(torch.isfinite(v) for v in logs.values())
+    inputs = game.sample_inputs(6, torch.Generator().manual_seed(0))
+    assert inputs["labels"].tolist() == [0, 1, 2, 0, 1, 2]
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(GanforgeError, match="modulation='film'"):
+        make_game(modulation="film")
+    with pytest.raises(GanforgeError, match="betas"):
+        make_game(betas=[0.9])
+    with pytest.raises(GanforgeError, match="'zoom'"):
+        make_game(diffaugment="zoom")
+    with pytest.raises(GanforgeError, match="Resolution 6"):
+        make_game(start_resolution=6)
+    with pytest.raises(GanforgeError, match="conditional=True needs labelled data"):
+        make_game(conditional=True)
+    with pytest.raises(GanforgeError, match="Image size 28"):
+        make_game(size=28)
+    with pytest.raises(GanforgeError, match="expected less than 1"):
+        make_game(size=32, fade=0.2, stable=0.2)
+    with pytest.raises(GanforgeError, match="Unknown option 'width'"):
+        make_game(width=3)
