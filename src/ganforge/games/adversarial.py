@@ -144,4 +144,4 @@ register(Family("vanilla", "fully connected GAN of the textbook MNIST example", 
                 build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000,
                 default_batch_size=128))
 register(Family("dcgan", "deep convolutional GAN (Radford et al. 2015)", DCGANOptions,
-                build_adversarial(_dcgan_players), default_image_size=32, default_steps=2500))
+                build_adversarial(_dcgan_players), default_image_size=32, default_steps=2200))
