@@ -1,0 +1,118 @@
+import argparse
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.cli import main
+from ganforge.errors import GanforgeError
+from ganforge.export import save_generator, save_players
+from ganforge.models.cyclegan import ResnetGenerator
+from ganforge.models.dcgan import DCGANGenerator
+from ganforge.tools import translate
+from ganforge.tools.translate import collect_inputs, translate_files
+
+INFO = {"channels": 1, "image_size": 16, "num_classes": 0, "class_names": [], "kind": "translation",
+        "domains": ["thin", "thick"], "directions": {"a2b": "generator", "b2a": "generator_b2a"},
+        "size_multiple": 4, "family": "cyclegan", "data": "mnist-thickness"}
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    players = {"generator": ResnetGenerator(1, 4, 1), "generator_b2a": ResnetGenerator(1, 4, 1)}
+    return save_players(players, INFO, tmp_path / "model"), players
+
+
+def write(path, size=(16, 16), mode="L", value=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    shape = size[::-1] if mode == "L" else (*size[::-1], 3)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8) if value is None else np.full(shape, value, np.uint8)
+    Image.fromarray(pixels, mode).save(path)
+    return path
+
+
+def test_translates_files_and_folders_with_a_grid(model, tmp_path):
+    folder, players = model
+    a = write(tmp_path / "in" / "one.png")
+    write(tmp_path / "dir" / "two.png", size=(40, 20), mode="RGB")  # resized, cropped, turned gray
+    write(tmp_path / "dir" / "one.png")  # same stem as the file above
+    (tmp_path / "dir" / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    written = translate_files(folder, [a, tmp_path / "dir"], out, direction="a2b")
+    assert [p.name for p in written] == ["one.png", "one-2.png", "two.png"]
+    for p in written:
+        with Image.open(p) as im:
+            assert im.size == (16, 16) and im.mode == "L"
+    # the file holds G(x) for the decoded input
+    x = torch.tensor(np.asarray(Image.open(a))).float().div(127.5).sub(1).view(1, 1, 16, 16)
+    with torch.no_grad():
+        expected = players["generator"](x).clamp(-1, 1).add(1).mul(127.5).round().squeeze().numpy()
+    got = np.asarray(Image.open(written[0])).astype(np.float32)
+    assert np.abs(got - expected).max() <= 1
+    with Image.open(out / "grid.png") as grid:  # 3 rows of input, translation, reconstruction
+        assert grid.size == (2 + 3 * 18, 2 + 3 * 18)
+
+
+def test_direction_picks_the_other_translator(model, tmp_path):
+    folder, _ = model
+    src = write(tmp_path / "x.png")
+    translate_files(folder, [src], tmp_path / "ab", direction="a2b", grid_rows=0)
+    translate_files(folder, [src], tmp_path / "ba", direction="b2a", grid_rows=0)
+    ab, ba = (np.asarray(Image.open(tmp_path / d / "x.png")) for d in ("ab", "ba"))
+    assert not np.array_equal(ab, ba)
+    assert not (tmp_path / "ab" / "grid.png").exists()
+
+
+def test_own_size_and_fixed_size(model, tmp_path):
+    folder, _ = model
+    src = write(tmp_path / "big.png", size=(30, 26))
+    translate_files(folder, [src], tmp_path / "own", size=0)
+    with Image.open(tmp_path / "own" / "big.png") as im:
+        assert im.size == (24, 24)  # shorter side 26, rounded down to a multiple of 4
+    translate_files(folder, [src], tmp_path / "fixed", size=32)
+    with Image.open(tmp_path / "fixed" / "big.png") as im:
+        assert im.size == (32, 32)
+    with pytest.raises(GanforgeError, match="multiple of 4"):
+        translate_files(folder, [src], tmp_path / "bad", size=30)
+
+
+def test_bad_inputs(model, tmp_path):
+    folder, _ = model
+    with pytest.raises(GanforgeError, match="does not exist"):
+        translate_files(folder, [tmp_path / "missing.png"], tmp_path / "o")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GanforgeError, match="holds no images"):
+        translate_files(folder, [tmp_path / "empty"], tmp_path / "o")
+    (tmp_path / "text.txt").write_text("x")
+    with pytest.raises(GanforgeError, match="not an image file"):
+        collect_inputs([tmp_path / "text.txt"])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    with pytest.raises(GanforgeError, match="broken.png"):
+        translate_files(folder, [broken], tmp_path / "o")
+    noise = save_generator(DCGANGenerator(8, 1, 16, 4), {"channels": 1, "image_size": 16, "family": "dcgan"}, tmp_path / "dcgan")
+    with pytest.raises(GanforgeError, match="not a translation model"):
+        translate_files(noise, [write(tmp_path / "y.png")], tmp_path / "o")
+
+
+def test_command_line(model, tmp_path, capsys):
+    folder, _ = model
+    write(tmp_path / "imgs" / "a.png")
+    assert main(["translate", str(folder), str(tmp_path / "imgs"), "--direction", "b2a", "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "a.png").is_file() and (tmp_path / "o" / "grid.png").is_file()
+    assert "1 translated image" in capsys.readouterr().out
+    assert main(["translate", str(folder), str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    parser = argparse.ArgumentParser()
+    translate.add_arguments(parser)
+    args = parser.parse_args([str(folder), "x.png", "--out", "o"])
+    assert args.direction == "a2b" and args.size is None
+
+
+def test_sample_refuses_a_translation_model(model, tmp_path, capsys):
+    folder, _ = model
+    assert main(["sample", str(folder), "--out", str(tmp_path / "s")]) == 2
+    assert "ganforge translate" in capsys.readouterr().err
