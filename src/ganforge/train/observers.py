@@ -7,7 +7,7 @@ from tqdm.auto import tqdm
 
 from ganforge.train.callbacks import Callback
 
-_SHOWN = ("loss_d", "loss_g", "d_real", "d_fake")
+_SHOWN = ("loss_d", "loss_g", "d_real", "d_fake", "recon", "kl")
 
 
 class ProgressBar(Callback):
