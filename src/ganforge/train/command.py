@@ -10,13 +10,15 @@ _FIELDS = {  # flag -> config field, for the common knobs with their own flags
     "model": "model", "data": "data", "loss": "loss", "steps": "steps", "epochs": "epochs",
     "minutes": "minutes", "batch_size": "batch_size", "seed": "seed", "out": "out", "name": "name",
     "image_size": "image_size", "channels": "channels", "device": "device", "precision": "precision",
+    "eval_every": "eval_every",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge train`."""
     parser.add_argument("--model", help="family: vanilla, dcgan, cgan, vae, cyclegan, stylegan (default dcgan)")
-    parser.add_argument("--data", help="mnist (embedded, default), fashion-mnist, or a folder of images")
+    parser.add_argument("--data", help="mnist (embedded, default), fashion-mnist, or a folder of images; "
+                        "CycleGAN: mnist-thickness (default), A,B or a folder with trainA/ and trainB/")
     parser.add_argument("--loss", help="minimax, non_saturating (default), hinge, wasserstein, least_squares")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="training rounds (one generator update each)")
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int)
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--precision", help="auto (default), fp32, bf16")
+    parser.add_argument("--eval-every", type=int, metavar="N",
+                        help="score the EMA generator every N steps (eval_n samples, eval_metrics) and keep the best")
     parser.add_argument("--config", help="YAML file of config values (flags override it)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config value, e.g. --set lr_g=1e-4 --set ema_decay=0 (repeatable)")
