@@ -1,0 +1,33 @@
+"""Judges of sample quality: feature extractors and the scores over them (FD, KID, IS, precision/recall).
+
+    from ganforge.metrics import evaluate, score_images, classify
+    scores = evaluate(generator, info, n=10000)          # {"fd": ..., "kid": ..., "is": ..., ...}
+    scores = score_images(images, data="mnist")          # any images in [-1, 1] or uint8
+    labels = classify(images)                            # the shipped digit classifier's predictions
+
+The functions are bound here after their modules are imported, so `ganforge.metrics.evaluate` is the
+function even though a module of the same name holds it.
+"""
+from __future__ import annotations
+
+from ganforge.metrics.digit_classifier import classify, load_classifier
+from ganforge.metrics.extractors import FeatureExtractor, get_extractor
+from ganforge.metrics.frechet import frechet_distance
+from ganforge.metrics.kid import kernel_inception_distance
+from ganforge.metrics.inception_score import inception_score
+from ganforge.metrics.precision_recall import precision_recall
+from ganforge.metrics.reference import reference_stats
+from ganforge.metrics.evaluate import evaluate, score_images
+
+__all__ = ["EvalCallback", "FeatureExtractor", "classify", "evaluate", "frechet_distance", "get_extractor",
+           "inception_score", "kernel_inception_distance", "load_classifier", "precision_recall",
+           "reference_stats", "score_images"]
+
+
+def __getattr__(name: str):
+    """EvalCallback on first use (it imports the training package)."""
+    if name == "EvalCallback":
+        from ganforge.metrics.training_eval import EvalCallback
+
+        return EvalCallback
+    raise AttributeError(f"module 'ganforge.metrics' has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""Sample quality per family after a fixed training budget on MNIST, with real data as the floor.
+
+Trains each available family on MNIST for --minutes of wall-clock time with its defaults, scores
+--n samples of its EMA generator with the shipped digit classifier (FD, KID, IS, precision, recall),
+and prints a markdown table. The first row scores --n MNIST *training* images against the test
+split: the best any generator can hope for under these metrics. Writes quality.json and quality.md
+into --out.
+
+    python benchmarks/quality.py                       # all families, 5 minutes each, 10,000 samples
+    python benchmarks/quality.py --families dcgan --minutes 1 --n 2000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.errors import GanforgeError  # noqa: E402
+from ganforge.export import load_generator  # noqa: E402
+from ganforge.games.registry import get_family  # noqa: E402
+from ganforge.metrics.evaluate import evaluate, score_images  # noqa: E402
+from ganforge.train.loop import train  # noqa: E402
+
+FAMILIES = ("vanilla", "dcgan", "cgan", "vae", "stylegan")
+COLUMNS = (("model", "{}"), ("fd", "{:.2f}"), ("kid", "{:.4f}"), ("is", "{:.2f}"), ("precision", "{:.3f}"),
+           ("recall", "{:.3f}"), ("steps", "{}"), ("train_s", "{:.0f}"), ("img_s", "{:.0f}"))
+HEADERS = {"model": "model", "fd": "FD ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
+           "recall": "recall ↑", "steps": "steps", "train_s": "train s", "img_s": "train img/s"}
+
+
+def machine() -> str:
+    """A one-line description of this machine and torch setup."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def real_floor(n: int, seed: int) -> dict:
+    """Scores of n MNIST training images against the test split."""
+    from ganforge.data import load_dataset
+
+    train_set = load_dataset("mnist", split="train")
+    index = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:n]
+    scores = score_images(train_set.images[index], data="mnist", seed=seed)
+    return {"model": "real data (MNIST train vs test)", **scores}
+
+
+def run_family(family: str, minutes: float, n: int, seed: int, out: Path) -> dict:
+    """Train one family for `minutes`, then score `n` samples of its exported (EMA) generator."""
+    cfg = TrainConfig(model=family, data="mnist", minutes=minutes, seed=seed, out=str(out / "runs"),
+                      name=f"{family}-{time.strftime('%Y%m%d-%H%M%S')}")
+    started = time.perf_counter()
+    run_dir = train(cfg, progress=False)
+    wall = time.perf_counter() - started
+    generator, info = load_generator(run_dir)
+    scores = evaluate(generator, info, n=n, seed=seed)
+    steps, seconds = int(info.get("steps", 0)), float(info.get("train_seconds", wall))
+    batch = int(yaml.safe_load((run_dir / "config.yaml").read_text())["batch_size"])  # resolved by the family
+    return {"model": family, **scores, "steps": steps, "train_s": seconds, "wall_s": wall,
+            "img_s": steps * batch / seconds if seconds > 0 else float("nan"), "run": str(run_dir)}
+
+
+def markdown(rows: list[dict]) -> str:
+    """The rows as a markdown table."""
+    lines = ["| " + " | ".join(HEADERS[c] for c, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = [fmt.format(row[c]) if row.get(c) is not None else "–" for c, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Run the benchmark and print the table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=5.0, help="training budget per family (default 5)")
+    p.add_argument("--families", default=",".join(FAMILIES), help="comma-separated (default: all available)")
+    p.add_argument("--n", type=int, default=10000, help="samples scored per model (default 10000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", default="benchmarks/results/quality", help="folder for runs, quality.json, quality.md")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, notes = [real_floor(args.n, args.seed)], []
+    rows[0]["img_s"] = None
+    print(f"machine: {machine()}", flush=True)
+    for family in [f.strip() for f in args.families.split(",") if f.strip()]:
+        try:
+            get_family(family)
+        except GanforgeError as exc:
+            notes.append(f"{family}: skipped ({exc})")
+            print(notes[-1], flush=True)
+            continue
+        print(f"training {family} for {args.minutes} min ...", flush=True)
+        rows.append(run_family(family, args.minutes, args.n, args.seed, out))
+    table = markdown(rows)
+    header = (f"MNIST, {args.minutes:g} min of training per model, {args.n} samples scored with the digit "
+              f"classifier; machine: {machine()}")
+    text = "\n".join([header, "", table] + ([""] + notes if notes else [])) + "\n"
+    print()
+    print(text)
+    (out / "quality.md").write_text(text)
+    (out / "quality.json").write_text(json.dumps({"machine": machine(), "minutes": args.minutes, "n": args.n,
+                                                  "rows": rows, "notes": notes}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Score a generator, or any set of images, against the real data: FD, KID, IS, precision/recall."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.data.dataset import ImageDataset
+from ganforge.errors import GanforgeError
+from ganforge.metrics.extractors import FeatureExtractor, get_extractor
+from ganforge.metrics.frechet import frechet_distance, gaussian_stats
+from ganforge.metrics.inception_score import inception_score
+from ganforge.metrics.kid import kernel_inception_distance
+from ganforge.metrics.precision_recall import precision_recall
+from ganforge.metrics.reference import reference_stats
+
+METRICS = ("fd", "kid", "is", "pr")
+#: result key -> True when lower is better
+DIRECTION = {"fd": True, "kid": True, "is": False, "precision": False, "recall": False}
+KID_SUBSETS, KID_SUBSET_SIZE, IS_SPLITS, PR_K = 100, 1000, 10, 3
+
+
+def parse_metrics(metrics: Union[str, Sequence[str]]) -> tuple[str, ...]:
+    """('fd', 'kid', ...) from "fd,kid" or a sequence, naming any unknown metric."""
+    names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
+    for name in names:
+        if name not in METRICS:
+            raise GanforgeError(f"Unknown metric {name!r}; expected a comma-separated subset of {','.join(METRICS)}.")
+    if not names:
+        raise GanforgeError(f"No metric was asked for; expected a comma-separated subset of {','.join(METRICS)}.")
+    return tuple(dict.fromkeys(names))
+
+
+def result_key(metric: str) -> str:
+    """The result key that ranks a metric: fd -> fd, pr -> precision."""
+    return {"pr": "precision"}.get(metric, metric)
+
+
+def _batches(images: Union[Tensor, Iterable[Tensor]], batch_size: int) -> Iterable[Tensor]:
+    if isinstance(images, Tensor):
+        if images.dim() != 4:
+            raise GanforgeError(f"Images of shape {tuple(images.shape)} cannot be scored; expected (N, C, H, W).")
+        return (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+    return images
+
+
+def _as_float(batch: Tensor) -> Tensor:
+    if batch.dtype == torch.uint8:
+        return batch.float().mul_(2.0 / 255.0).sub_(1.0)
+    return batch.float()
+
+
+@torch.no_grad()
+def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, ImageDataset] = "mnist",
+                 metrics: Union[str, Sequence[str]] = METRICS, extractor: Union[str, FeatureExtractor] = "auto", *,
+                 inception_weights: Optional[str] = None, split: Optional[str] = None, seed: int = 0,
+                 batch_size: int = 500, device: Optional[Union[str, torch.device]] = None,
+                 kid_subsets: int = KID_SUBSETS) -> dict[str, Any]:
+    """Scores of images (a tensor (N, C, H, W) or an iterable of batches; float [-1, 1] or uint8) against `data`.
+
+    The real images are resized to the scored images' size and channels, then both go through the
+    same extractor. Returns keys fd, kid, kid_std, is, is_std, precision, recall (those asked for),
+    extractor and n.
+    """
+    wanted = parse_metrics(metrics)
+    data_name = data.name if isinstance(data, ImageDataset) else data
+    fx = get_extractor(extractor, data_name, inception_weights, device)
+    feats, logits, shape = [], [], None
+    for batch in _batches(images, batch_size):
+        if batch.dim() != 4 or batch.shape[1] not in (1, 3):
+            raise GanforgeError(f"Image batch of shape {tuple(batch.shape)} cannot be scored; expected (N, 1 or 3, H, W).")
+        if shape is None:
+            shape = tuple(batch.shape[1:])
+        elif tuple(batch.shape[1:]) != shape:
+            raise GanforgeError(f"Image batch of shape {tuple(batch.shape)} differs from the first {shape}; expected one size.")
+        f, lg = fx.extract(_as_float(batch))
+        feats.append(f.cpu())
+        if "is" in wanted:
+            logits.append(lg.cpu())
+    if shape is None:
+        raise GanforgeError("No images were given to score; expected at least 2.")
+    fake = torch.cat(feats)
+    if len(fake) < 2:
+        raise GanforgeError(f"{len(fake)} image was given to score; expected at least 2.")
+    out: dict[str, Any] = {}
+    if any(m in wanted for m in ("fd", "kid", "pr")):
+        ref = reference_stats(data, fx, image_size=shape[-1], channels=shape[0], split=split, batch_size=batch_size)
+        if "fd" in wanted:
+            out["fd"] = frechet_distance(*gaussian_stats(fake), ref.mean, ref.cov)
+        if "kid" in wanted:
+            out["kid"], out["kid_std"] = kernel_inception_distance(ref.features, fake, kid_subsets, KID_SUBSET_SIZE, seed)
+        if "pr" in wanted:
+            m = min(len(ref.features), len(fake))  # equal set sizes, as the k-NN radii depend on them
+            out["precision"], out["recall"] = precision_recall(ref.features[:m], fake[:m], PR_K)
+    if "is" in wanted:
+        out["is"], out["is_std"] = inception_score(torch.cat(logits), IS_SPLITS)
+    out["extractor"], out["n"] = fx.name, len(fake)
+    return out
+
+
+def _info_value(info: Any, name: str, default: Any = None) -> Any:
+    if isinstance(info, dict):
+        return info.get(name, default)
+    return getattr(info, name, default)
+
+
+def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str, Sequence[str]] = METRICS,
+             seed: int = 0, extractor: Union[str, FeatureExtractor] = "auto", data: Union[str, ImageDataset, None] = None, *,
+             inception_weights: Optional[str] = None, split: Optional[str] = None, batch_size: int = 500,
+             device: Optional[Union[str, torch.device]] = None, kid_subsets: int = KID_SUBSETS,
+             **generator_kwargs) -> dict[str, Any]:
+    """Scores of `n` samples of a noise generator against its data (`data`, else info["data"]).
+
+    `info` is the exported model's info dict (or a DataInfo); conditional generators are sampled
+    with labels cycling through every class. Keys as in `score_images`.
+    """
+    from ganforge.sampling import iter_samples
+
+    if _info_value(info, "kind") == "translation":
+        raise GanforgeError("This model translates images; expected a noise generator (score translations with score_images).")
+    data = data if data is not None else _info_value(info, "data")
+    if data is None:
+        raise GanforgeError("The model does not record its training data; expected the data to score against (--data).")
+    if n < 2:
+        raise GanforgeError(f"Sample count {n} is invalid; expected at least 2.")
+    gen_device = next(generator.parameters()).device
+    device = torch.device(device) if device is not None else gen_device
+    was_training = generator.training
+    generator.eval()
+    try:
+        samples = iter_samples(generator, n, seed=seed, batch_size=batch_size, device=gen_device, **generator_kwargs)
+        return score_images(samples, data, metrics, extractor, inception_weights=inception_weights, split=split,
+                            seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets)
+    finally:
+        generator.train(was_training)

@@ -1,0 +1,33 @@
+"""Improved precision and recall from k-NN manifolds in feature space (Kynkäänniemi et al. 2019)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def knn_radii(features: Tensor, k: int = 3, chunk: int = 1024) -> Tensor:
+    """Distance from each vector to its k-th nearest neighbour in the same set (itself excluded)."""
+    if len(features) <= k:
+        raise ValueError(f"need more than k={k} feature vectors, got {len(features)}")
+    radii = []
+    for start in range(0, len(features), chunk):
+        d = torch.cdist(features[start:start + chunk], features)
+        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, -1])  # the 0 to itself is the first
+    return torch.cat(radii)
+
+
+def coverage_by_manifold(manifold: Tensor, radii: Tensor, queries: Tensor, chunk: int = 1024) -> float:
+    """Fraction of `queries` inside at least one ball (manifold[i], radii[i])."""
+    inside = 0
+    for start in range(0, len(queries), chunk):
+        d = torch.cdist(queries[start:start + chunk], manifold)
+        inside += int((d <= radii.unsqueeze(0)).any(dim=1).sum())
+    return inside / len(queries)
+
+
+def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
+    """(precision, recall): share of fake vectors on the real k-NN manifold, share of real ones on the fake manifold."""
+    real, fake = real.detach().float(), fake.detach().float()
+    precision = coverage_by_manifold(real, knn_radii(real, k), fake)
+    recall = coverage_by_manifold(fake, knn_radii(fake, k), real)
+    return precision, recall
