@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,9 +24,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ganforge.augment_eval import classification_accuracy_score, few_label_experiment  # noqa: E402
-from ganforge.conditional_accuracy import classifier_for, conditional_accuracy  # noqa: E402
+from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy  # noqa: E402
 from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     print(f"few labels, real+generated  {few['real_plus_generated']:.4f}  (+{args.generated_per_class} generated/class)")
     if args.json:
         result = {"model": args.model, "data": data, "conditional_accuracy": acc, "cas": cas, "few_labels": few,
-                  "seconds": round(time.perf_counter() - started, 1), "machine": platform.processor() or platform.machine(),
+                  "seconds": round(time.perf_counter() - started, 1), "machine": describe(),
                   "threads": torch.get_num_threads(), "device": args.device}
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

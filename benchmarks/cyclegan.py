@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from ganforge.export import load_players  # noqa: E402
 from ganforge.games.base import Runtime  # noqa: E402
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo  # noqa: E402
 from ganforge.losses import get_loss  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 # --- quality --------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+    results = {"machine": {"cpu": describe(), "threads": torch.get_num_threads(),
                            "torch": torch.__version__}}
     if not args.skip_quality:
         model = args.model

@@ -1,10 +1,10 @@
 """Sample quality per family after a fixed training budget on MNIST, with real data as the floor.
 
 Trains each available family on MNIST for --minutes of wall-clock time with its defaults, scores
---n samples of its EMA generator with the shipped digit classifier (FD, KID, IS, precision, recall),
-and prints a markdown table. The first row scores --n MNIST *training* images against the test
-split: the best any generator can hope for under these metrics. Writes quality.json and quality.md
-into --out.
+--n samples of its EMA generator with the shipped digit classifier (FD, KID, IS, precision, recall, and
+the conditional accuracy of class-conditional models), and prints a markdown table. The first row
+scores --n MNIST *training* images against the test split: the best any generator can hope for under
+these metrics. Writes quality.json and quality.md into --out.
 
     python benchmarks/quality.py                       # all families, 5 minutes each, 10,000 samples
     python benchmarks/quality.py --families dcgan --minutes 1 --n 2000
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,25 +28,13 @@ from ganforge.export import load_generator  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.metrics.evaluate import evaluate, score_images  # noqa: E402
 from ganforge.train.loop import train  # noqa: E402
+from machine import describe  # noqa: E402
 
 FAMILIES = ("vanilla", "dcgan", "cgan", "vae", "stylegan")
 COLUMNS = (("model", "{}"), ("fd", "{:.2f}"), ("kid", "{:.4f}"), ("is", "{:.2f}"), ("precision", "{:.3f}"),
-           ("recall", "{:.3f}"), ("steps", "{}"), ("train_s", "{:.0f}"), ("img_s", "{:.0f}"))
+           ("recall", "{:.3f}"), ("accuracy", "{:.3f}"), ("steps", "{}"), ("train_s", "{:.0f}"), ("img_s", "{:.0f}"))
 HEADERS = {"model": "model", "fd": "FD ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
-           "recall": "recall ↑", "steps": "steps", "train_s": "train s", "img_s": "train img/s"}
-
-
-def machine() -> str:
-    """A one-line description of this machine and torch setup."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads"
+           "recall": "recall ↑", "accuracy": "cond. acc. ↑", "steps": "steps", "train_s": "train s", "img_s": "train img/s"}
 
 
 def real_floor(n: int, seed: int) -> dict:
@@ -101,7 +87,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows, notes = [real_floor(args.n, args.seed)], []
     rows[0]["img_s"] = None
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {describe()}", flush=True)
     for family in [f.strip() for f in args.families.split(",") if f.strip()]:
         try:
             get_family(family)
@@ -113,12 +99,12 @@ def main(argv=None) -> int:
         rows.append(run_family(family, args.minutes, args.n, args.seed, out))
     table = markdown(rows)
     header = (f"MNIST, {args.minutes:g} min of training per model, {args.n} samples scored with the digit "
-              f"classifier; machine: {machine()}")
+              f"classifier; machine: {describe()}")
     text = "\n".join([header, "", table] + ([""] + notes if notes else [])) + "\n"
     print()
     print(text)
     (out / "quality.md").write_text(text)
-    (out / "quality.json").write_text(json.dumps({"machine": machine(), "minutes": args.minutes, "n": args.n,
+    (out / "quality.json").write_text(json.dumps({"machine": describe(), "minutes": args.minutes, "n": args.n,
                                                   "rows": rows, "notes": notes}, indent=2) + "\n")
     return 0
 

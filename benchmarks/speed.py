@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 import time
@@ -27,6 +26,7 @@ from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.config import resolve_options  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -69,7 +69,8 @@ def flops_per_image(model: str, batch: int) -> float:
     return counter.get_total_flops() / batch
 
 
-def images_per_second(model: str, batch: int, precision: str, channels_last: str, seconds: float) -> float:
+def images_per_second(model: str, batch: int, precision: str, channels_last: str, seconds: float):
+    """(images/s of training rounds, the runtime they ran with) over at least `seconds`."""
     game, runtime, data = make_game(model, batch, precision, channels_last)
     for _ in range(3):
         round_once(game, runtime, data)
@@ -77,7 +78,7 @@ def images_per_second(model: str, batch: int, precision: str, channels_last: str
     while time.perf_counter() - start < seconds:
         round_once(game, runtime, data)
         rounds += 1
-    return rounds * batch / (time.perf_counter() - start)
+    return rounds * batch / (time.perf_counter() - start), runtime
 
 
 def main() -> None:
@@ -87,30 +88,33 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, n=512, repeats=2)}
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    if peaks["bf16"] >= peaks["fp32"] / 4:  # native bf16: measure its peak at full size too
+        peaks["bf16"] = max(peaks["bf16"], matmul_peak(torch.bfloat16))
+    print(f"machine: {describe()}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.2f} GFLOP/s")
     rows = []
     for model, batch in (("dcgan", 64), ("vanilla", 64), ("vanilla", 256)):
         fpi = flops_per_image(model, batch)
-        for precision, layout in (("fp32", "off"), ("fp32", "on"), ("bf16", "off")):
+        for precision, layout in (("fp32", "off"), ("fp32", "on"), ("bf16", "off"), ("bf16", "on"), ("auto", "auto")):
             if model == "vanilla" and layout == "on":
                 continue
-            if precision == "bf16" and peaks["bf16"] < peaks["fp32"] / 4:
-                seconds = min(args.seconds, 3.0)  # emulated bf16: measure briefly, it is only for the record
-            else:
-                seconds = args.seconds
-            ips = images_per_second(model, batch, precision, layout, seconds)
+            emulated = peaks["bf16"] < peaks["fp32"] / 4
+            # emulated bf16: measure briefly, it is only for the record
+            seconds = min(args.seconds, 3.0) if precision == "bf16" and emulated else args.seconds
+            ips, runtime = images_per_second(model, batch, precision, layout, seconds)
             ratio = {p: ips / (peaks[p] / fpi) for p in peaks}
+            resolved = f"{'bf16' if runtime.autocast_dtype is not None else 'fp32'}, NHWC {'on' if runtime.channels_last else 'off'}"
+            label = f"{precision}/{layout}" + (f" = {resolved}" if precision == "auto" else "")
             rows.append({"model": model, "batch": batch, "precision": precision, "channels_last": layout,
-                         "img_per_s": ips, "mflop_per_img": fpi / 1e6,
+                         "resolved": resolved, "img_per_s": ips, "mflop_per_img": fpi / 1e6,
                          "ratio_vs_fp32_peak": ratio["fp32"], "ratio_vs_bf16_peak": ratio["bf16"]})
-            print(f"{model:8s} batch {batch:3d} {precision} channels_last={layout:3s}: {ips:8.0f} img/s, "
+            print(f"{model:8s} batch {batch:3d} {label:26s}: {ips:8.0f} img/s, "
                   f"{fpi / 1e6:6.1f} MFLOP/img, {100 * ratio['fp32']:5.1f}% of fp32 peak, "
-                  f"{100 * ratio['bf16']:7.1f}% of bf16 peak")
+                  f"{100 * ratio['bf16']:7.1f}% of bf16 peak", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {rss:.0f} MiB")
     if args.json:
-        Path(args.json).write_text(json.dumps({"peaks": peaks, "rows": rows, "max_rss_mib": rss}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": describe(), "peaks": peaks, "rows": rows, "max_rss_mib": rss}, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from ganforge.games.base import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
+from machine import describe  # noqa: E402
 
 PRESET = ROOT / "src" / "ganforge" / "presets" / "stylegan-64-gpu.yaml"
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets
@@ -109,7 +109,7 @@ def measure(preset: str, batch: int | None, precision: str, channels: int, secon
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             break
-    result = {"device": torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else platform.processor() or platform.machine(),
+    result = {"device": torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else describe(),
               "threads": torch.get_num_threads(), "preset": preset, "image_size": cfg.image_size,
               "batch_size": cfg.batch_size, "precision": "bf16" if runtime.autocast_dtype is not None else "fp32",
               "rounds": rounds, "seconds": round(elapsed, 2), "img_per_s": round(rounds * cfg.batch_size / elapsed, 1),

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import ganforge.metrics.digit_classifier as digit_classifier
-from ganforge.conditional_accuracy import classifier_for, conditional_accuracy
+from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
 from ganforge.errors import GanforgeError
 
 
@@ -91,3 +91,24 @@ def test_real_digits_score_high_and_wrong_digits_score_zero():
     assert good["overall"] > 0.97 and min(good["per_class"]) > 0.85
     bad = conditional_accuracy(RealDigitGenerator(shift=1), n_per_class=50)
     assert bad["overall"] < 0.05
+
+
+def test_evaluate_reports_accuracy_by_default_for_conditional_models_only(shade_judge):
+    from ganforge.metrics.evaluate import default_metrics, evaluate
+
+    info = {"data": "mnist", "num_classes": 10}
+    scores = evaluate(ShadeGenerator(wrong=2, instead=7), info, n=50, metrics="acc")
+    assert set(scores) == {"n", "accuracy", "accuracy_per_class"}
+    assert scores["accuracy"] == pytest.approx(0.9) and scores["accuracy_per_class"][2] == 0.0
+    assert "acc" in default_metrics(ShadeGenerator()) and "acc" not in default_metrics(ShadeGenerator(num_classes=0))
+    with pytest.raises(GanforgeError, match="unconditional"):
+        evaluate(ShadeGenerator(num_classes=0), info, n=50, metrics="acc")
+    with pytest.raises(GanforgeError, match="'/my/cats'"):
+        evaluate(ShadeGenerator(), {"data": "/my/cats"}, n=50, metrics="acc")
+
+
+def test_score_images_refuses_accuracy():
+    from ganforge.metrics.evaluate import score_images
+
+    with pytest.raises(GanforgeError, match="conditional generator"):
+        score_images(torch.zeros(4, 1, 28, 28), metrics="fd,acc")

@@ -56,3 +56,21 @@ def test_bad_options_give_one_sentence(model, capsys, argv, message):
 def test_missing_model_is_refused(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_of_a_conditional_model_adds_its_accuracy(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    from ganforge.models.cgan import ConditionalDCGANGenerator
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "ganforge-cache"))
+    torch.manual_seed(0)
+    gen = ConditionalDCGANGenerator(z_dim=16, channels=1, image_size=32, width=8, num_classes=10, embed_dim=4)
+    info = {"channels": 1, "image_size": 32, "num_classes": 10, "class_names": [str(c) for c in range(10)],
+            "family": "cgan", "data": "mnist"}
+    model = save_generator(gen, info, tmp_path / "cmodel")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(model), "--n", "200", "--metrics", "fd,acc", "--json", str(out)]) == 0
+    scores = json.loads(out.read_text())
+    assert set(scores) == {"fd", "accuracy", "accuracy_per_class", "extractor", "n"}
+    assert len(scores["accuracy_per_class"]) == 10 and 0.0 <= scores["accuracy"] <= 1.0
+    assert scores["accuracy"] == pytest.approx(sum(scores["accuracy_per_class"]) / 10)
+    assert "conditional accuracy" in capsys.readouterr().out

@@ -10,14 +10,15 @@ from ganforge.errors import GanforgeError
 
 ROWS = (("fd", None, "Fréchet distance (lower is better)"), ("kid", "kid_std", "kernel distance, KID (lower is better)"),
         ("is", "is_std", "Inception Score (higher is better)"), ("precision", None, "precision (higher is better)"),
-        ("recall", None, "recall (higher is better)"))
+        ("recall", None, "recall (higher is better)"), ("accuracy", None, "conditional accuracy (higher is better)"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge eval`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported model folder or run folder")
     parser.add_argument("--n", type=int, default=10000, help="number of samples to score (default 10000)")
-    parser.add_argument("--metrics", default="fd,kid,is,pr", help="comma-separated subset of fd,kid,is,pr (default all)")
+    parser.add_argument("--metrics", help="comma-separated subset of fd,kid,is,pr,acc (default fd,kid,is,pr, "
+                        "and acc, the digit classifier's agreement with the asked class, for conditional models)")
     parser.add_argument("--json", metavar="FILE", help="also write the scores to FILE as JSON")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled noise and KID subsets")
     parser.add_argument("--data", help="real data to compare with (default: the model's training data)")
@@ -40,7 +41,11 @@ def format_scores(scores: dict[str, Any]) -> str:
         if std_key in scores:
             value += f" ± {scores[std_key]:.4f}"
         lines.append((label, value))
-    lines += [("feature extractor", str(scores.get("extractor"))), ("samples", str(scores.get("n")))]
+    if "accuracy_per_class" in scores:
+        lines.append(("  per class", " ".join(f"{v:.3f}" for v in scores["accuracy_per_class"])))
+    if "extractor" in scores:
+        lines.append(("feature extractor", str(scores["extractor"])))
+    lines.append(("samples", str(scores.get("n"))))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
 
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.export import load_generator
     from ganforge.metrics.evaluate import evaluate, parse_metrics
 
-    metrics = parse_metrics(args.metrics)
+    metrics = parse_metrics(args.metrics) if args.metrics is not None else None
     if args.n < 2:
         raise GanforgeError(f"Sample count --n {args.n} is invalid; expected at least 2.")
     if args.batch_size < 1:

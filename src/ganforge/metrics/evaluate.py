@@ -15,9 +15,10 @@ from ganforge.metrics.kid import kernel_inception_distance
 from ganforge.metrics.precision_recall import precision_recall
 from ganforge.metrics.reference import reference_stats
 
-METRICS = ("fd", "kid", "is", "pr")
+IMAGE_METRICS = ("fd", "kid", "is", "pr")  # scores of any set of images
+METRICS = IMAGE_METRICS + ("acc",)  # acc: conditional accuracy, a score of a class-conditional generator
 #: result key -> True when lower is better
-DIRECTION = {"fd": True, "kid": True, "is": False, "precision": False, "recall": False}
+DIRECTION = {"fd": True, "kid": True, "is": False, "precision": False, "recall": False, "accuracy": False}
 KID_SUBSETS, KID_SUBSET_SIZE, IS_SPLITS, PR_K = 100, 1000, 10, 3
 
 
@@ -33,8 +34,13 @@ def parse_metrics(metrics: Union[str, Sequence[str]]) -> tuple[str, ...]:
 
 
 def result_key(metric: str) -> str:
-    """The result key that ranks a metric: fd -> fd, pr -> precision."""
-    return {"pr": "precision"}.get(metric, metric)
+    """The result key that ranks a metric: fd -> fd, pr -> precision, acc -> accuracy."""
+    return {"pr": "precision", "acc": "accuracy"}.get(metric, metric)
+
+
+def default_metrics(generator: nn.Module) -> tuple[str, ...]:
+    """Every image metric, and conditional accuracy when the generator is class-conditional."""
+    return METRICS if int(getattr(generator, "num_classes", 0)) > 0 else IMAGE_METRICS
 
 
 def _batches(images: Union[Tensor, Iterable[Tensor]], batch_size: int) -> Iterable[Tensor]:
@@ -53,7 +59,7 @@ def _as_float(batch: Tensor) -> Tensor:
 
 @torch.no_grad()
 def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, ImageDataset] = "mnist",
-                 metrics: Union[str, Sequence[str]] = METRICS, extractor: Union[str, FeatureExtractor] = "auto", *,
+                 metrics: Union[str, Sequence[str]] = IMAGE_METRICS, extractor: Union[str, FeatureExtractor] = "auto", *,
                  inception_weights: Optional[str] = None, split: Optional[str] = None, seed: int = 0,
                  batch_size: int = 500, device: Optional[Union[str, torch.device]] = None,
                  kid_subsets: int = KID_SUBSETS) -> dict[str, Any]:
@@ -64,6 +70,8 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
     extractor and n.
     """
     wanted = parse_metrics(metrics)
+    if "acc" in wanted:
+        raise GanforgeError("Metric 'acc' scores a conditional generator, not a set of images; expected it with evaluate().")
     data_name = data.name if isinstance(data, ImageDataset) else data
     fx = get_extractor(extractor, data_name, inception_weights, device)
     feats, logits, shape = [], [], None
@@ -105,7 +113,7 @@ def _info_value(info: Any, name: str, default: Any = None) -> Any:
     return getattr(info, name, default)
 
 
-def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str, Sequence[str]] = METRICS,
+def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str, Sequence[str], None] = None,
              seed: int = 0, extractor: Union[str, FeatureExtractor] = "auto", data: Union[str, ImageDataset, None] = None, *,
              inception_weights: Optional[str] = None, split: Optional[str] = None, batch_size: int = 500,
              device: Optional[Union[str, torch.device]] = None, kid_subsets: int = KID_SUBSETS,
@@ -113,8 +121,11 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
     """Scores of `n` samples of a noise generator against its data (`data`, else info["data"]).
 
     `info` is the exported model's info dict (or a DataInfo); conditional generators are sampled
-    with labels cycling through every class. Keys as in `score_images`.
+    with labels cycling through every class. `metrics` defaults to `default_metrics(generator)`.
+    Keys as in `score_images`, plus `accuracy` and `accuracy_per_class` (the shipped classifier's
+    agreement with the asked class, overall and per class) for "acc".
     """
+    from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
     from ganforge.sampling import iter_samples
 
     if _info_value(info, "kind") == "translation":
@@ -124,13 +135,23 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
         raise GanforgeError("The model does not record its training data; expected the data to score against (--data).")
     if n < 2:
         raise GanforgeError(f"Sample count {n} is invalid; expected at least 2.")
+    wanted = parse_metrics(metrics if metrics is not None else default_metrics(generator))
+    image_metrics = tuple(m for m in wanted if m != "acc")
     gen_device = next(generator.parameters()).device
     device = torch.device(device) if device is not None else gen_device
     was_training = generator.training
     generator.eval()
     try:
-        samples = iter_samples(generator, n, seed=seed, batch_size=batch_size, device=gen_device, **generator_kwargs)
-        return score_images(samples, data, metrics, extractor, inception_weights=inception_weights, split=split,
-                            seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets)
+        out: dict[str, Any] = {"n": n}
+        if image_metrics:
+            samples = iter_samples(generator, n, seed=seed, batch_size=batch_size, device=gen_device, **generator_kwargs)
+            out = score_images(samples, data, image_metrics, extractor, inception_weights=inception_weights,
+                               split=split, seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets)
+        if "acc" in wanted:
+            classes = max(1, int(getattr(generator, "num_classes", 0)))
+            acc = conditional_accuracy(generator, max(1, n // classes), seed, classifier_for(str(data)),
+                                       batch_size, gen_device)
+            out["accuracy"], out["accuracy_per_class"] = acc["overall"], acc["per_class"]
+        return out
     finally:
         generator.train(was_training)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from pathlib import Path
 
 import torch
 
@@ -26,20 +28,37 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@functools.lru_cache(maxsize=4)
+def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU computes bf16 matmuls in hardware (AMX or AVX-512 BF16), read from its cpuinfo flags."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def auto_uses_bf16(device: torch.device) -> bool:
+    """Whether precision "auto" trains in bf16 autocast on `device`: GPUs with bf16, CPUs with native bf16 units."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    # On CPUs without native bf16 units (AVX2-only) bf16 matmuls are emulated and far slower than fp32.
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
 def make_runtime(cfg: TrainConfig) -> Runtime:
-    """Runtime for a config: bf16 autocast on GPUs with bf16 support (fp32 on CPU unless asked), NHWC unless off."""
+    """Runtime for a config: bf16 autocast where the hardware runs it fast (or when asked), NHWC unless off."""
     rank, local_rank, world_size = world()
     device = pick_device(cfg.device, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     init_process_group(device)
-    if cfg.precision == "bf16":
-        dtype = torch.bfloat16
-    elif cfg.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        dtype = torch.bfloat16
-    else:
-        # On CPUs without native bf16 units (AVX2-only), bf16 matmuls are emulated and far slower.
-        dtype = None
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and auto_uses_bf16(device))
+    dtype = torch.bfloat16 if use_bf16 else None
     channels_last = cfg.channels_last in ("on", "auto")
     return Runtime(device, dtype, channels_last, world_size, rank)
 

@@ -7,18 +7,16 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.metrics.extractors import DATASET_CLASSIFIERS, normalise_data_name
 from ganforge.sampling import iter_samples
-
-#: training data -> shipped classifier that judges it
-CLASSIFIER_FOR_DATA = {"mnist": "digits", "fashion-mnist": "fashion"}
 
 
 def classifier_for(data: Optional[str]) -> str:
     """The shipped classifier that can judge samples of `data` (mnist or fashion-mnist)."""
-    name = CLASSIFIER_FOR_DATA.get(str(data).lower()) if data is not None else None
+    name = DATASET_CLASSIFIERS.get(normalise_data_name(data)) if data is not None else None
     if name is None:
         raise GanforgeError(f"Conditional accuracy needs a classifier for data {data!r}; expected a model trained on "
-                            f"{' or '.join(CLASSIFIER_FOR_DATA)}.")
+                            f"{' or '.join(DATASET_CLASSIFIERS)}.")
     return name
 
 

@@ -1,0 +1,34 @@
+"""runtime.py: precision "auto" follows the hardware; explicit choices are kept."""
+import pytest
+import torch
+
+from ganforge.config import TrainConfig
+from ganforge.train import runtime
+from ganforge.train.runtime import auto_uses_bf16, cpu_has_native_bf16, make_runtime
+
+
+@pytest.mark.parametrize("flags,native", [
+    ("fpu sse2 avx2 fma", False),
+    ("fpu avx2 avx512f avx512bw", False),  # AVX-512 without its BF16 extension
+    ("fpu avx2 avx512f avx512_bf16", True),
+    ("fpu avx2 amx_tile amx_bf16", True),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    info = tmp_path / f"cpuinfo-{native}-{len(flags)}"
+    info.write_text(f"processor\t: 0\nvendor_id\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert cpu_has_native_bf16(info) is native
+
+
+def test_unreadable_cpuinfo_means_no_native_bf16(tmp_path):
+    assert cpu_has_native_bf16(tmp_path / "missing") is False
+
+
+def test_auto_precision_on_cpu_follows_the_flags(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert not auto_uses_bf16(torch.device("cpu"))
+    assert make_runtime(TrainConfig()).autocast_dtype is None
+    assert make_runtime(TrainConfig(precision="bf16")).autocast_dtype == torch.bfloat16
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert auto_uses_bf16(torch.device("cpu"))
+    assert make_runtime(TrainConfig()).autocast_dtype == torch.bfloat16
+    assert make_runtime(TrainConfig(precision="fp32")).autocast_dtype is None
