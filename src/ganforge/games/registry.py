@@ -11,7 +11,7 @@ from ganforge.errors import GanforgeError
 _MODULES = {
     "vanilla": "ganforge.games.adversarial",
     "dcgan": "ganforge.games.adversarial",
-    "cgan": "ganforge.games.adversarial",
+    "cgan": "ganforge.games.conditional",
     "stylegan": "ganforge.games.stylegan",
     "cyclegan": "ganforge.games.cyclegan",
     "vae": "ganforge.games.vae",

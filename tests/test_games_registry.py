@@ -1,0 +1,21 @@
+"""registry.py: every family named on the command line is found in a fresh interpreter."""
+import subprocess
+import sys
+
+import pytest
+
+from ganforge.errors import GanforgeError
+from ganforge.games.registry import _MODULES, get_family
+
+
+def test_every_family_loads_from_a_fresh_process():
+    # a fresh interpreter: no test module has imported the game files for the registry
+    code = ("from ganforge.games.registry import _MODULES, get_family\n"
+            "print(' '.join(get_family(name).name for name in sorted(_MODULES)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == sorted(_MODULES)
+
+
+def test_unknown_family_lists_the_known_ones():
+    with pytest.raises(GanforgeError, match="Unknown model 'gan2'; expected one of cgan, cyclegan, dcgan"):
+        get_family("gan2")
