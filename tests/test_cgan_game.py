@@ -46,6 +46,10 @@ def test_defaults_are_dcgan_players_with_a_projection_discriminator():
     g, d = game.players["generator"], game.players["discriminator"]
     assert isinstance(g, ConditionalDCGANGenerator) and g.num_classes == 10 and not g.conditional_bn
     assert d.mode == "projection"
+    assert conditional.CGANOptions().embed_dim == 10  # a 50-d N(0, 1) label code drowned z: one image per class
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())  # no spectral norm unless asked
+    sn = build({"width": 4, "spectral_norm": True}).players["discriminator"]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in sn.modules())
     vanilla = build({"base": "vanilla", "discriminator": "concat"})
     assert isinstance(vanilla.generator, ConditionalVanillaGenerator)
     assert vanilla.players["discriminator"].mode == "concat"

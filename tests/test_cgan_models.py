@@ -103,3 +103,29 @@ def test_bad_construction_is_a_clear_error():
         ConditionalVanillaGenerator(embed_dim=0)
     with pytest.raises(GanforgeError, match="Image size 28"):
         ConditionalDCGANGenerator(image_size=28)
+
+
+@pytest.mark.parametrize("base,mode", [("dcgan", "projection"), ("dcgan", "concat"), ("vanilla", "projection")])
+def test_spectral_norm_bounds_every_layer_and_drops_batchnorm(base, mode):
+    from torch.nn.utils import parametrize
+
+    torch.manual_seed(0)
+    if base == "vanilla":
+        d = ConditionalVanillaDiscriminator(1, 32, (16, 8), 5, 8, mode, spectral_norm=True)
+    else:
+        d = ConditionalDCGANDiscriminator(1, 32, 8, 5, 8, mode, spectral_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    layers = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Embedding))]
+    assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    x, labels = torch.randn(6, 1, 32, 32), torch.tensor([0, 1, 2, 3, 4, 0])
+    for _ in range(30):  # power iterations run in training mode
+        d(x, labels)
+    d.eval()
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.05)
+    assert d(x, labels).shape == (6,)
+    rebuilt = type(d)(**d.config)
+    rebuilt.load_state_dict(d.state_dict())
+    rebuilt.eval()
+    assert torch.allclose(rebuilt(x, labels), d(x, labels))

@@ -23,10 +23,11 @@ class CGANOptions:
 
     base: str = "dcgan"  #: player architecture: dcgan (convolutional) or vanilla (fully connected, textbook)
     discriminator: str = "projection"  #: how D sees the label: projection (Miyato & Koyama 2018) or concat
+    spectral_norm: bool = False  #: spectrally normalized D layers and label embedding, no BatchNorm in D (Miyato et al. 2018)
     conditional_bn: bool = False  #: class-conditional BatchNorm in the DCGAN generator
     z_dim: int = 100  #: noise dimension
     width: int = 64  #: DCGAN channels of the widest-resolution layer (ngf = ndf)
-    embed_dim: int = 50  #: size of the label embedding joined to z (and to D's input with concat)
+    embed_dim: int = 10  #: size of the label embedding joined to z (and to D's input with concat); 50 made G ignore z
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
 
     def validate(self) -> None:
@@ -55,10 +56,11 @@ def conditional_players(options: CGANOptions, info: DataInfo):
     if options.base == "vanilla":
         return (cgan.ConditionalVanillaGenerator(options.z_dim, c, s, num_classes=k, embed_dim=options.embed_dim),
                 cgan.ConditionalVanillaDiscriminator(c, s, num_classes=k, embed_dim=options.embed_dim,
-                                                     mode=options.discriminator))
+                                                     mode=options.discriminator, spectral_norm=options.spectral_norm))
     return (cgan.ConditionalDCGANGenerator(options.z_dim, c, s, options.width, k, options.embed_dim,
                                            options.conditional_bn),
-            cgan.ConditionalDCGANDiscriminator(c, s, options.width, k, options.embed_dim, options.discriminator))
+            cgan.ConditionalDCGANDiscriminator(c, s, options.width, k, options.embed_dim, options.discriminator,
+                                               options.spectral_norm))
 
 
 register(Family("cgan", "class-conditional GAN (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018)",

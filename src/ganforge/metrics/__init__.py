@@ -4,9 +4,10 @@
     scores = evaluate(generator, info, n=10000)          # {"fd": ..., "kid": ..., "is": ..., ...}
     scores = score_images(images, data="mnist")          # any images in [-1, 1] or uint8
     labels = classify(images)                            # the shipped digit classifier's predictions
+    acc = conditional_accuracy(cgan_generator, 1000)     # {"overall", "per_class", "n"}
 
-The functions are bound here after their modules are imported, so `ganforge.metrics.evaluate` is the
-function even though a module of the same name holds it.
+The functions are bound here after their modules are imported, so `ganforge.metrics.evaluate` (and
+`conditional_accuracy`) is the function even though a module of the same name holds it.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.precision_recall import precision_recall
 from ganforge.metrics.reference import reference_stats
 from ganforge.metrics.evaluate import evaluate, score_images
+from ganforge.metrics.conditional_accuracy import conditional_accuracy
 
-__all__ = ["EvalCallback", "FeatureExtractor", "classify", "evaluate", "frechet_distance", "get_extractor",
-           "inception_score", "kernel_inception_distance", "load_classifier", "precision_recall",
+__all__ = ["EvalCallback", "FeatureExtractor", "classify", "conditional_accuracy", "evaluate", "frechet_distance",
+           "get_extractor", "inception_score", "kernel_inception_distance", "load_classifier", "precision_recall",
            "reference_stats", "score_images"]
 
 

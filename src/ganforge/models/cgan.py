@@ -33,6 +33,11 @@ def _check_mode(mode: str) -> None:
         raise GanforgeError(f"Discriminator mode {mode!r} is unknown; expected one of {', '.join(DISCRIMINATOR_MODES)}.")
 
 
+def spectral(module: nn.Module, on: bool) -> nn.Module:
+    """`module` with its weight spectrally normalized (Miyato et al. 2018) when `on`, else unchanged."""
+    return nn.utils.parametrizations.spectral_norm(module) if on else module
+
+
 def labels_for(labels: Optional[Tensor], n: int, num_classes: int, device: torch.device) -> Tensor:
     """`labels` as int64 on `device`, or classes 0, 1, ... cycling over `n` samples when None."""
     if labels is None:
@@ -57,7 +62,7 @@ class ConditionalVanillaGenerator(Configurable):
     """G(z, y): [z, embed(y)] -> 256 -> 512 -> 1024 -> C·S·S with LeakyReLU and BatchNorm, tanh output."""
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28,
-                 widths: tuple = (256, 512, 1024), num_classes: int = 10, embed_dim: int = 50):
+                 widths: tuple = (256, 512, 1024), num_classes: int = 10, embed_dim: int = 10):
         super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, widths=list(widths),
                          num_classes=num_classes, embed_dim=embed_dim)
         _check_classes(num_classes, embed_dim)
@@ -82,12 +87,15 @@ class ConditionalVanillaGenerator(Configurable):
 
 
 class ConditionalVanillaDiscriminator(Configurable):
-    """D(x, y): C·S·S -> 512 -> 256 -> 1 with LeakyReLU; the label joined to the input or projected."""
+    """D(x, y): C·S·S -> 512 -> 256 -> 1 with LeakyReLU; the label joined to the input or projected.
+
+    With `spectral_norm`, every linear layer and the label embedding are spectrally normalized.
+    """
 
     def __init__(self, channels: int = 1, image_size: int = 28, widths: tuple = (512, 256),
-                 num_classes: int = 10, embed_dim: int = 50, mode: str = "projection"):
+                 num_classes: int = 10, embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False):
         super().__init__(channels=channels, image_size=image_size, widths=list(widths),
-                         num_classes=num_classes, embed_dim=embed_dim, mode=mode)
+                         num_classes=num_classes, embed_dim=embed_dim, mode=mode, spectral_norm=spectral_norm)
         _check_classes(num_classes, embed_dim)
         _check_mode(mode)
         self.num_classes, self.mode = num_classes, mode
@@ -97,13 +105,14 @@ class ConditionalVanillaDiscriminator(Configurable):
             previous += embed_dim
         layers: list[nn.Module] = []
         for width in widths:
-            layers += [nn.Linear(previous, width), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [spectral(nn.Linear(previous, width), spectral_norm), nn.LeakyReLU(0.2, inplace=True)]
             previous = width
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(previous, 1)
+        self.head = spectral(nn.Linear(previous, 1), spectral_norm)
         if mode == "projection":
             self.embed = nn.Embedding(num_classes, previous)
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        self.embed = spectral(self.embed, spectral_norm)
 
     def forward(self, images: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """Logits (N,) of "real and of class y"."""
@@ -120,7 +129,7 @@ class ConditionalDCGANGenerator(Configurable):
     """G(z, y): [z, embed(y)] -> 4x4 -> 2x transposed-conv stages with (conditional) BatchNorm + ReLU, tanh."""
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
-                 num_classes: int = 10, embed_dim: int = 50, conditional_bn: bool = False):
+                 num_classes: int = 10, embed_dim: int = 10, conditional_bn: bool = False):
         super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width,
                          num_classes=num_classes, embed_dim=embed_dim, conditional_bn=conditional_bn)
         _check_classes(num_classes, embed_dim)
@@ -152,12 +161,16 @@ class ConditionalDCGANGenerator(Configurable):
 
 
 class ConditionalDCGANDiscriminator(Configurable):
-    """D(x, y): DCGAN strided convs; the label as extra input channels ("concat") or projected on φ(x)."""
+    """D(x, y): DCGAN strided convs; the label as extra input channels ("concat") or projected on φ(x).
+
+    With `spectral_norm`, every convolution and the label embedding are spectrally normalized and
+    BatchNorm is left out, as in the projection discriminator of Miyato & Koyama (2018).
+    """
 
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 10,
-                 embed_dim: int = 50, mode: str = "projection"):
+                 embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False):
         super().__init__(channels=channels, image_size=image_size, width=width, num_classes=num_classes,
-                         embed_dim=embed_dim, mode=mode)
+                         embed_dim=embed_dim, mode=mode, spectral_norm=spectral_norm)
         _check_classes(num_classes, embed_dim)
         _check_mode(mode)
         self.num_classes, self.mode = num_classes, mode
@@ -166,7 +179,8 @@ class ConditionalDCGANDiscriminator(Configurable):
         layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(steps - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            norm = [] if spectral_norm else [nn.BatchNorm2d(ch * 2)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=spectral_norm), *norm, nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
@@ -175,6 +189,10 @@ class ConditionalDCGANDiscriminator(Configurable):
         self.embed = nn.Embedding(num_classes, embed_dim if mode == "concat" else ch)
         if mode == "projection":
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        if spectral_norm:
+            for module in [m for m in self.features if isinstance(m, nn.Conv2d)] + [self.head]:
+                spectral(module, True)
+            self.embed = spectral(self.embed, True)
 
     def forward(self, images: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """Logits (N,) of "real and of class y"."""
