@@ -19,3 +19,14 @@ def test_every_family_loads_from_a_fresh_process():
 def test_unknown_family_lists_the_known_ones():
     with pytest.raises(GanforgeError, match="Unknown model 'gan2'; expected one of cgan, cyclegan, dcgan"):
         get_family("gan2")
+
+
+def test_family_ema_default_fills_only_an_unset_value():
+    from ganforge.config import TrainConfig
+    from ganforge.train.run_dir import resolve_defaults
+
+    assert resolve_defaults(TrainConfig(model="dcgan")).ema_decay == 0.999
+    assert resolve_defaults(TrainConfig(model="stylegan")).ema_decay == 0.995
+    assert resolve_defaults(TrainConfig(model="stylegan", ema_decay=0.0)).ema_decay == 0.0  # 0 turns EMA off
+    with pytest.raises(GanforgeError, match="ema_decay=1.5"):
+        resolve_defaults(TrainConfig(model="dcgan", ema_decay=1.5))

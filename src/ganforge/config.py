@@ -33,7 +33,7 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
-    ema_decay: float = 0.999  #: decay of the generator's exponential moving average; 0 disables it
+    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.995)
     log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
     sample_every: int = 250  #: steps between fixed-noise sample grids
     checkpoint_every: int = 500  #: steps between checkpoints (one is always written at the end)
@@ -81,7 +81,7 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected a number > 0.")
         for name in ("beta1", "beta2", "ema_decay"):
-            if not 0 <= getattr(self, name) < 1:
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected 0 <= value < 1.")
         if self.image_size is not None and self.image_size < 4:
             raise GanforgeError(f"Config value image_size={self.image_size!r} is invalid; expected at least 4.")

@@ -32,6 +32,7 @@ class Family:
     default_image_size: int = 32
     default_steps: int = 2000
     default_batch_size: int = 64
+    default_ema_decay: float = 0.999
     load_data: Callable | None = None  # (cfg, runtime) -> batch source; None: the labelled-image source
 
 

@@ -17,11 +17,12 @@ from ganforge.train.checkpoint import Checkpoints
 
 
 def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
-    """Fill what the user left to the family (data, loss, image size, budget) and validate options."""
+    """Fill what the user left to the family (data, loss, image size, batch, EMA, budget) and validate options."""
     family = get_family(cfg.model)
     cfg = replace(cfg, data=cfg.data or family.default_data, loss=cfg.loss or family.default_loss,
                   image_size=cfg.image_size or family.default_image_size,
-                  batch_size=cfg.batch_size or family.default_batch_size)
+                  batch_size=cfg.batch_size or family.default_batch_size,
+                  ema_decay=family.default_ema_decay if cfg.ema_decay is None else cfg.ema_decay)
     if cfg.steps is None and cfg.epochs is None and cfg.minutes is None:
         cfg = replace(cfg, steps=family.default_steps)
     budgets = [n for n in ("steps", "epochs", "minutes") if getattr(cfg, n) is not None]
