@@ -23,11 +23,11 @@ class CGANOptions:
 
     base: str = "dcgan"  #: player architecture: dcgan (convolutional) or vanilla (fully connected, textbook)
     discriminator: str = "projection"  #: how D sees the label: projection (Miyato & Koyama 2018) or concat
-    spectral_norm: bool = False  #: spectrally normalized D layers and label embedding, no BatchNorm in D (Miyato et al. 2018)
+    spectral_norm: bool = False  #: spectrally normalized D layers and embedding, no BatchNorm in D (Miyato et al. 2018)
     conditional_bn: bool = False  #: class-conditional BatchNorm in the DCGAN generator
     z_dim: int = 100  #: noise dimension
     width: int = 64  #: DCGAN channels of the widest-resolution layer (ngf = ndf)
-    embed_dim: int = 10  #: size of the label embedding joined to z (and to D's input with concat); 50 made G ignore z
+    embed_dim: int = 10  #: label embedding joined to z (and to D's input with concat); 50 made G ignore z
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
 
     def validate(self) -> None:

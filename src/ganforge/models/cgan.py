@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.dcgan import upsampling_steps
+from ganforge.models.dcgan import dcgan_init, upsampling_steps
 from ganforge.nn import Configurable
 from ganforge.nn.conditional_norm import ConditionalBatchNorm2d
 
@@ -43,18 +43,6 @@ def labels_for(labels: Optional[Tensor], n: int, num_classes: int, device: torch
     if labels is None:
         return torch.arange(n, device=device) % num_classes
     return labels.to(device=device, dtype=torch.long)
-
-
-def conditional_init(module: nn.Module) -> None:
-    """DCGAN-style N(0, 0.02) weights and zero biases; label embeddings N(0, 1) for joining, 0.02 for projection."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 # --- fully connected (textbook) ------------------------------------------------------------------
@@ -144,7 +132,7 @@ class ConditionalDCGANGenerator(Configurable):
             ch //= 2
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
         self.to_image = nn.ConvTranspose2d(ch, channels, 4, 2, 1)
-        conditional_init(self)
+        dcgan_init(self)  # the label embedding keeps its N(0, 1) start
 
     def _norm(self, ch: int) -> nn.Module:
         return ConditionalBatchNorm2d(ch, self.num_classes) if self.conditional_bn else nn.BatchNorm2d(ch)
@@ -184,7 +172,7 @@ class ConditionalDCGANDiscriminator(Configurable):
             ch *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
-        conditional_init(self)
+        dcgan_init(self)
         # concat: a label map of embed_dim channels; projection: one vector per class against pooled φ(x)
         self.embed = nn.Embedding(num_classes, embed_dim if mode == "concat" else ch)
         if mode == "projection":
