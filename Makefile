@@ -8,7 +8,7 @@ train: setup
 	.venv/bin/ganforge train $(ARGS)
 
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest
 
 bench: setup
 	.venv/bin/python benchmarks/speed.py
