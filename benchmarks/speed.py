@@ -4,14 +4,16 @@ Prints img/s per family and, for DCGAN-32, the achieved fraction of the machine'
     ratio = img/s ÷ (peak matmul FLOP/s ÷ FLOPs of one training step per image)
 with the step's FLOPs counted by torch.utils.flop_counter (D step + G step, forward and backward).
 Peaks are measured here for fp32 and bf16 matmuls (2048², best of several runs).
-Also prints the peak resident memory of a default DCGAN training process.
+Also prints the peak resident memory of a default `ganforge train` process (a shortened run).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,10 +83,20 @@ def images_per_second(model: str, batch: int, precision: str, channels_last: str
     return rounds * batch / (time.perf_counter() - start), runtime
 
 
+def default_training_peak_memory(steps: int) -> float:
+    """Peak resident memory (MiB) of a `ganforge train` child process with default options and `steps` rounds."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "ganforge", "train", "--steps", str(steps), "--out", out,
+                        "--name", "memory"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main() -> None:
+    """Measure the peaks, each configuration's img/s and the default training's memory; print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="timing window per configuration")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--memory-steps", type=int, default=500, help="rounds of the default training whose memory is measured")
     args = parser.parse_args()
     torch.manual_seed(0)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, n=512, repeats=2)}
@@ -111,8 +123,9 @@ def main() -> None:
             print(f"{model:8s} batch {batch:3d} {label:26s}: {ips:8.0f} img/s, "
                   f"{fpi / 1e6:6.1f} MFLOP/img, {100 * ratio['fp32']:5.1f}% of fp32 peak, "
                   f"{100 * ratio['bf16']:7.1f}% of bf16 peak", flush=True)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory of this process: {rss:.0f} MiB")
+    rss = default_training_peak_memory(args.memory_steps)
+    print(f"peak resident memory of a default `ganforge train` ({args.memory_steps} rounds, checkpoints, grids, "
+          f"curves, GIF, report): {rss:.0f} MiB")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": describe(), "peaks": peaks, "rows": rows, "max_rss_mib": rss}, indent=2))
 

@@ -9,7 +9,6 @@ MNIST comes from the copy embedded in the package; Fashion-MNIST from its IDX fi
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
@@ -24,18 +23,12 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from ganforge.data.fashion import idx_file, read_idx  # noqa: E402
+from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.metrics.digit_classifier import WEIGHTS_DIR, DigitClassifier, file_digest  # noqa: E402
 
 NAMES = {"mnist": "digits", "fashion-mnist": "fashion"}
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX (optionally gzipped) array of unsigned bytes."""
-    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_split(dataset: str, idx_dir: str) -> tuple[np.ndarray, ...]:
@@ -44,15 +37,11 @@ def load_split(dataset: str, idx_dir: str) -> tuple[np.ndarray, ...]:
         data = np.load(ROOT / "src" / "ganforge" / "data" / "mnist.npz")
         return data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     folder = Path(idx_dir)
-
-    def find(stem: str) -> Path:
-        for name in (stem, stem + ".gz"):
-            if (folder / name).is_file():
-                return folder / name
-        sys.exit(f"train_digit_classifier: {folder / stem} not found; install dataset-fashion-mnist or pass --idx-dir.")
-
-    return tuple(read_idx(find(s)) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+    try:
+        return tuple(read_idx(idx_file(folder, s)) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+    except GanforgeError as exc:
+        sys.exit(f"train_digit_classifier: {exc}")
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, rotate_deg: float, shift_px: float, flip: bool) -> torch.Tensor:

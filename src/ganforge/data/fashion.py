@@ -57,7 +57,7 @@ def fashion_dir() -> Path:
     return Path(os.environ.get(FASHION_ENV) or FASHION_DEFAULT_DIR).expanduser()
 
 
-def _find(folder: Path, stem: str) -> Path:
+def idx_file(folder: Path, stem: str) -> Path:
     """The file for `stem` (e.g. train-images-idx3-ubyte), plain or .gz, dotted variant accepted."""
     dotted = stem.replace("-idx", ".idx")
     for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
@@ -77,8 +77,8 @@ def load_fashion_mnist(split: str = "train", image_size: Optional[int] = None,
         raise GanforgeError(f"Fashion-MNIST folder {str(folder)!r} does not exist; expected its IDX files there "
                             f"(apt-get install dataset-fashion-mnist, or set {FASHION_ENV}).")
     prefix = _PREFIX[split]
-    images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
-    labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
+    images_path = idx_file(folder, f"{prefix}-images-idx3-ubyte")
+    labels_path = idx_file(folder, f"{prefix}-labels-idx1-ubyte")
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise GanforgeError(f"IDX file {str(images_path)!r} holds {images.dtype} of shape {images.shape}; "
