@@ -104,13 +104,13 @@ def main() -> None:
         peaks["bf16"] = max(peaks["bf16"], matmul_peak(torch.bfloat16))
     print(f"machine: {describe()}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.2f} GFLOP/s")
+    emulated = peaks["bf16"] < peaks["fp32"] / 4
     rows = []
     for model, batch in (("dcgan", 64), ("vanilla", 64), ("vanilla", 256)):
         fpi = flops_per_image(model, batch)
         for precision, layout in (("fp32", "off"), ("fp32", "on"), ("bf16", "off"), ("bf16", "on"), ("auto", "auto")):
             if model == "vanilla" and layout == "on":
                 continue
-            emulated = peaks["bf16"] < peaks["fp32"] / 4
             # emulated bf16: measure briefly, it is only for the record
             seconds = min(args.seconds, 3.0) if precision == "bf16" and emulated else args.seconds
             ips, runtime = images_per_second(model, batch, precision, layout, seconds)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.dcgan import dcgan_init, upsampling_steps
+from ganforge.models.dcgan import dcgan_init, discriminator_features, upsampling_steps
 from ganforge.nn import Configurable
 from ganforge.nn.conditional_norm import ConditionalBatchNorm2d
 
@@ -164,13 +164,8 @@ class ConditionalDCGANDiscriminator(Configurable):
         self.num_classes, self.mode = num_classes, mode
         steps = upsampling_steps(image_size)
         in_ch = channels + (embed_dim if mode == "concat" else 0)
-        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        ch = width
-        for _ in range(steps - 1):
-            norm = [] if spectral_norm else [nn.BatchNorm2d(ch * 2)]
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=spectral_norm), *norm, nn.LeakyReLU(0.2, True)]
-            ch *= 2
-        self.features = nn.Sequential(*layers)
+        self.features = discriminator_features(in_ch, width, steps, batchnorm=not spectral_norm)
+        ch = width * 2 ** (steps - 1)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
         dcgan_init(self)
         # concat: a label map of embed_dim channels; projection: one vector per class against pooled φ(x)

@@ -29,6 +29,20 @@ def upsampling_steps(image_size: int) -> int:
     return steps
 
 
+def discriminator_features(in_channels: int, width: int, steps: int, batchnorm: bool = True) -> nn.Sequential:
+    """DCGAN's D body: 4x4 stride-2 convs doubling the width, LeakyReLU(0.2), BatchNorm on all but the first.
+
+    Without `batchnorm` the convolutions keep their biases (as under spectral normalization).
+    """
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    ch = width
+    for _ in range(steps - 1):
+        norm = [nn.BatchNorm2d(ch * 2)] if batchnorm else []
+        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batchnorm), *norm, nn.LeakyReLU(0.2, True)]
+        ch *= 2
+    return nn.Sequential(*layers)
+
+
 class DCGANGenerator(Configurable):
     """G: z -> 4x4 feature map by a transposed conv, then 2x transposed-conv stages with BatchNorm+ReLU, tanh."""
 
@@ -58,13 +72,8 @@ class DCGANDiscriminator(Configurable):
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 0):
         super().__init__(channels=channels, image_size=image_size, width=width, num_classes=num_classes)
         steps = upsampling_steps(image_size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        ch = width
-        for _ in range(steps - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
-            ch *= 2
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(ch, 1, 4, 1, 0)
+        self.features = discriminator_features(channels, width, steps)
+        self.head = nn.Conv2d(width * 2 ** (steps - 1), 1, 4, 1, 0)
         dcgan_init(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
