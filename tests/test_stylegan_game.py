@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganforge.config import TrainConfig, resolve_options
+from ganforge.config import TrainConfig, parse_assignment, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.base import DataInfo, Runtime
 from ganforge.games.registry import get_family
@@ -26,6 +26,7 @@ def test_defaults_are_the_small_cpu_config():
     options = StyleGANOptions()
     assert options.mapping_layers == 8 and options.mapping_lr_mul == 0.01 and options.style_mixing == 0.9
     assert options.r1_interval == 16 and options.growth and options.start_resolution == 4
+    assert options.tanh_output  # the small config squashes its output; the GPU preset keeps it linear
     family = get_family("stylegan")
     assert family.default_image_size == 32 and family.default_loss == "non_saturating"
 
@@ -121,6 +122,15 @@ def test_diffaugment_and_conditional_games_train():
         assert all(torch.isfinite(v) for v in logs.values())
     inputs = game.sample_inputs(6, torch.Generator().manual_seed(0))
     assert inputs["labels"].tolist() == [0, 1, 2, 0, 1, 2]
+
+
+def test_options_read_from_the_command_line_build_the_optimizers():
+    game = make_game(**dict(parse_assignment(a) for a in ("betas=[0, 0.99]", "lr=2e-3", "tanh_output=false")))
+    assert game.optimizers["generator"].param_groups[0]["betas"] == (0.0, 0.99)
+    assert game.optimizers["generator"].param_groups[0]["lr"] == 0.002
+    assert not game.generator.synthesis.tanh_output
+    logs = {**game.discriminator_step(batch()), **game.generator_step(batch())}
+    assert all(torch.isfinite(v) for v in logs.values())
 
 
 def test_bad_options_are_clear_errors():

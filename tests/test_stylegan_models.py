@@ -46,6 +46,19 @@ def test_fade_in_starts_from_the_previous_level():
     assert torch.allclose(d(x, alpha=0.0), d(F.avg_pool2d(x, 2)), atol=1e-5)
 
 
+def test_tanh_output_squashes_the_linear_image_at_every_level_and_fade():
+    linear = tiny_g(image_size=16)
+    squashed = tiny_g(image_size=16, tanh_output=True)
+    squashed.load_state_dict(linear.state_dict())
+    assert squashed.config["tanh_output"] is True
+    ws = linear.mapping(torch.randn(3, 16))
+    for level, alpha in ((0, 1.0), (1, 0.5), (2, 1.0)):
+        raw = linear.synthesis(ws, level, alpha, "none")
+        out = squashed.synthesis(ws, level, alpha, "none")
+        assert torch.allclose(out, torch.tanh(raw), atol=1e-6)
+        assert out.abs().max() < 1
+
+
 def test_truncation_zero_gives_one_image_for_every_z():
     g = tiny_g(image_size=16)
     g.mapping(torch.randn(64, 16), update_w_avg=True)

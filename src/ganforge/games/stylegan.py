@@ -30,6 +30,7 @@ class StyleGANOptions:
     channel_max: int = 64  #: ... capped at channel_max
     modulation: str = "demod"  #: "demod" (weight demodulation, StyleGAN2) or "adain" (StyleGAN)
     noise: bool = True  #: per-pixel noise inputs
+    tanh_output: bool = True  #: squash images with tanh (flat MNIST backgrounds); false: linear, as in the papers
     style_mixing: float = 0.9  #: probability that a generated image mixes the styles of two z
     r1_gamma: float = 0.1  #: R1 weight γ on real images (0: off)
     r1_interval: int = 16  #: discriminator steps between R1 evaluations (lazy regularization)
@@ -81,12 +82,13 @@ class StyleGANGame(Game):
         classes = info.num_classes if options.conditional else 0
         o = options
         generator = StyleGANGenerator(o.z_dim, o.w_dim, info.channels, info.image_size, classes, o.mapping_layers,
-                                      o.mapping_lr_mul, o.channel_base, o.channel_max, o.modulation, o.noise, o.w_avg_beta)
+                                      o.mapping_lr_mul, o.channel_base, o.channel_max, o.modulation, o.noise, o.w_avg_beta,
+                                      o.tanh_output)
         discriminator = StyleGANDiscriminator(info.channels, info.image_size, classes, o.channel_base,
                                               o.channel_max, o.mbstd_group)
         self.players = {"generator": runtime.place(generator), "discriminator": runtime.place(discriminator)}
         lr_g, lr_d = (o.lr, o.lr) if o.lr is not None else (cfg.lr_g, cfg.lr_d)
-        b1, b2 = o.betas if o.betas is not None else (cfg.beta1, cfg.beta2)
+        b1, b2 = (float(b) for b in (o.betas if o.betas is not None else (cfg.beta1, cfg.beta2)))
         # lazy regularization: rescale D's Adam so its per-image dynamics match a regularized step every time
         c = o.r1_interval / (o.r1_interval + 1) if o.r1_gamma > 0 else 1.0
         self.optimizers = {"generator": self.adam(self.players["generator"], lr_g, (b1, b2)),

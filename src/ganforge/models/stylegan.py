@@ -36,17 +36,18 @@ class StyleGANGenerator(Configurable):
     def __init__(self, z_dim: int = 128, w_dim: int = 128, channels: int = 1, image_size: int = 32,
                  num_classes: int = 0, mapping_layers: int = 8, mapping_lr_mul: float = 0.01,
                  channel_base: int = 1024, channel_max: int = 64, modulation: str = "demod",
-                 noise: bool = True, w_avg_beta: float = 0.995):
+                 noise: bool = True, w_avg_beta: float = 0.995, tanh_output: bool = False):
         super().__init__(z_dim=z_dim, w_dim=w_dim, channels=channels, image_size=image_size,
                          num_classes=num_classes, mapping_layers=mapping_layers, mapping_lr_mul=mapping_lr_mul,
                          channel_base=channel_base, channel_max=channel_max, modulation=modulation, noise=noise,
-                         w_avg_beta=w_avg_beta)
+                         w_avg_beta=w_avg_beta, tanh_output=tanh_output)
         check_image_size(image_size)
         if modulation not in MODULATIONS:
             raise GanforgeError(f"Modulation {modulation!r} is unknown; expected one of {', '.join(MODULATIONS)}.")
         self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
         self.image_size, self.channels = image_size, channels
-        self.synthesis = SynthesisNetwork(w_dim, channels, image_size, channel_base, channel_max, modulation, noise)
+        self.synthesis = SynthesisNetwork(w_dim, channels, image_size, channel_base, channel_max, modulation, noise,
+                                          tanh_output)
         self.num_ws = self.synthesis.num_ws
         self.final_level = self.synthesis.final_level
         self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, num_classes, mapping_layers, mapping_lr_mul, w_avg_beta)

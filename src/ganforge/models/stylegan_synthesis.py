@@ -2,7 +2,9 @@
 
 A learned 4x4 constant goes through two style layers per resolution (the first of each level above
 4x4 upsamples 2x); each level has its own toRGB layer.  The network can stop at any level and fade
-a new level in with α (Karras et al. 2018): image = lerp(upsample(toRGB_{l-1}), toRGB_l, α).
+a new level in with α (Karras et al. 2018): image = lerp(upsample(toRGB_{l-1}), toRGB_l, α).  The
+image is linear in the last toRGB, as in the papers, or optionally squashed by tanh, which makes the
+flat -1 backgrounds of MNIST-like data easy to reach.
 """
 from __future__ import annotations
 
@@ -77,12 +79,13 @@ class SynthesisNetwork(nn.Module):
     """Builds every level up front; `forward(ws, level, alpha)` renders at level `level`'s resolution."""
 
     def __init__(self, w_dim: int, channels: int, image_size: int, channel_base: int, channel_max: int,
-                 modulation: str = "demod", noise: bool = True):
+                 modulation: str = "demod", noise: bool = True, tanh_output: bool = False):
         super().__init__()
         if modulation not in MODULATIONS:
             raise GanforgeError(f"Modulation {modulation!r} is unknown; expected one of {', '.join(MODULATIONS)}.")
         self.final_level = level_of(image_size)
         self.image_size, self.channels, self.w_dim = image_size, channels, w_dim
+        self.tanh_output = tanh_output
         self.num_ws = 2 * (self.final_level + 1)
         widths = [channels_at(4 * 2 ** l, channel_base, channel_max) for l in range(self.final_level + 1)]
         self.const = nn.Parameter(torch.randn(1, widths[0], 4, 4))
@@ -115,7 +118,7 @@ class SynthesisNetwork(nn.Module):
         image = self.to_rgb[level](x, ws[:, 2 * level + 1])
         if previous is not None:
             image = torch.lerp(F.interpolate(previous, scale_factor=2, mode="nearest").to(image.dtype), image, alpha)
-        return image
+        return torch.tanh(image) if self.tanh_output else image
 
     def level_layers(self, level: int) -> list[int]:
         """Indices into ws that the level uses (its two layers; its toRGB shares the second)."""
