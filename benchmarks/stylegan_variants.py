@@ -12,12 +12,15 @@ The live scores tell a generator that never learned from an average of one that 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -76,12 +79,11 @@ def train_variant(name: str, minutes: float, threads: int, seed: int, out: Path)
     return run
 
 
-def live_generator(run: Path):
-    """The export's generator carrying the live (not averaged) weights of the run's last checkpoint."""
-    generator, info = load_generator(run)
-    state = read_checkpoint(Checkpoints(run).latest())
-    generator.load_state_dict(state["game"]["players"]["generator"])
-    return generator.eval(), info
+def live_generator(run: Path, exported: torch.nn.Module) -> torch.nn.Module:
+    """A copy of the exported generator carrying the live (not averaged) weights of the run's last checkpoint."""
+    live = copy.deepcopy(exported)
+    live.load_state_dict(read_checkpoint(Checkpoints(run).latest())["game"]["players"]["generator"])
+    return live.eval()
 
 
 def score(run: Path, n: int, seed: int) -> dict:
@@ -90,7 +92,7 @@ def score(run: Path, n: int, seed: int) -> dict:
     keep = ("fd", "kid", "is", "precision", "recall")
     row = {"rounds": int(info.get("steps", 0)), "run": str(run)}
     row.update({k: evaluate(ema, info, n=n, seed=seed)[k] for k in keep})
-    live, _ = live_generator(run)
+    live = live_generator(run, ema)
     row.update({f"live_{k}": v for k, v in evaluate(live, info, n=n, seed=seed).items() if k in keep})
     return row
 
