@@ -26,7 +26,9 @@ def test_family_ema_default_fills_only_an_unset_value():
     from ganforge.train.run_dir import resolve_defaults
 
     assert resolve_defaults(TrainConfig(model="dcgan")).ema_decay == 0.999
-    assert resolve_defaults(TrainConfig(model="stylegan")).ema_decay == 0.995
+    assert resolve_defaults(TrainConfig(model="stylegan")).ema_decay == 0.98
     assert resolve_defaults(TrainConfig(model="stylegan", ema_decay=0.0)).ema_decay == 0.0  # 0 turns EMA off
     with pytest.raises(GanforgeError, match="ema_decay=1.5"):
         resolve_defaults(TrainConfig(model="dcgan", ema_decay=1.5))
+    with pytest.raises(GanforgeError, match="ema_rampup=-0.1"):
+        resolve_defaults(TrainConfig(model="stylegan", ema_rampup=-0.1))

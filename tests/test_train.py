@@ -73,6 +73,28 @@ def test_epoch_budget_counts_batches_per_round(tmp_path):
     assert trainer.total_steps == 2  # 600 batches per epoch * 0.01 = 6 batches, 3 per round
 
 
+def test_ema_settings_reach_the_trainers_average(tmp_path):
+    from ganforge.train.loop import Trainer
+    from ganforge.train.run_dir import new_run
+
+    trainer = Trainer(*new_run(tiny(tmp_path, name="ema", ema_decay=0.99, ema_rampup=0.05)))
+    assert (trainer.ema.decay, trainer.ema.rampup) == (0.99, 0.05)
+    assert Trainer(*new_run(tiny(tmp_path, name="off", ema_decay=0.0))).ema is None
+
+
+def test_gpu_preset_is_a_valid_config_with_the_papers_ema():
+    from pathlib import Path
+
+    import ganforge
+    from ganforge.config import load_yaml
+    from ganforge.train.run_dir import resolve_defaults
+
+    preset = Path(ganforge.__file__).parent / "presets" / "stylegan-64-gpu.yaml"
+    cfg = resolve_defaults(TrainConfig.from_dict(load_yaml(preset)))
+    assert (cfg.model, cfg.image_size, cfg.ema_decay, cfg.ema_rampup) == ("stylegan", 64, 0.995, 0.05)
+    assert cfg.options["tanh_output"] is False and cfg.options["w_dim"] == 512
+
+
 def test_minutes_budget_stops_by_the_clock(tmp_path):
     run = train(tiny(tmp_path, name="m", steps=None, minutes=0.02, model="vanilla", options={}), progress=False)
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])

@@ -33,7 +33,8 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
-    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.995)
+    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.98)
+    ema_rampup: float = 0.0  #: EMA half-life at most this share of the rounds played (0: no cap; StyleGAN2-ADA: 0.05)
     log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
     sample_every: int = 250  #: steps between fixed-noise sample grids
     checkpoint_every: int = 500  #: steps between checkpoints (one is always written at the end)
@@ -83,6 +84,8 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected 0 <= value < 1.")
+        if self.ema_rampup < 0:
+            raise GanforgeError(f"Config value ema_rampup={self.ema_rampup!r} is invalid; expected a number >= 0.")
         if self.image_size is not None and self.image_size < 4:
             raise GanforgeError(f"Config value image_size={self.image_size!r} is invalid; expected at least 4.")
         if self.channels not in (None, 1, 3):

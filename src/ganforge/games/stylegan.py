@@ -243,4 +243,4 @@ def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, r
 
 register(Family("stylegan", "StyleGAN: mapping network, styles, mixing, progressive growing (Karras et al. 2019, 2020)",
                 StyleGANOptions, build_stylegan, default_image_size=32, default_steps=3000,
-                default_ema_decay=0.995))
+                default_ema_decay=0.98))

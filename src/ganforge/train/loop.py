@@ -40,7 +40,7 @@ class Trainer:
         for module in self.game.players.values():
             broadcast_module(module)
         torch.manual_seed(cfg.seed + self.runtime.rank)
-        self.ema = EMA(self.game.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.ema = EMA(self.game.generator, cfg.ema_decay, cfg.ema_rampup) if cfg.ema_decay > 0 else None
         self.fixed_inputs = self.game.sample_inputs(64, torch.Generator().manual_seed(cfg.seed))
         self.callbacks = list(callbacks)
         self.checkpoints = Checkpoints(self.run_dir, cfg.keep_checkpoints)
