@@ -33,7 +33,7 @@ from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.data.dataset import to_float, to_uint8  # noqa: E402
 from ganforge.data.unpaired import ink_mass, load_thickness_demo  # noqa: E402
 from ganforge.export import load_players  # noqa: E402
-from ganforge.games.base import Runtime  # noqa: E402
+from ganforge.contract import Runtime  # noqa: E402
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo  # noqa: E402
 from ganforge.losses import get_loss  # noqa: E402
 from machine import describe  # noqa: E402
@@ -200,7 +200,7 @@ def speed(sizes: tuple[int, ...], iters: int, channels: int = 3) -> dict:
 
 def train_demo(steps: int | None, out: Path, seed: int) -> Path:
     """Train the thin <-> thick demo with the family's defaults (and `steps` if given); return the run."""
-    from ganforge.train.loop import train
+    from ganforge.train.api import train
 
     cfg = TrainConfig(model="cyclegan", steps=steps, out=str(out), name=f"cyclegan-demo-seed{seed}", seed=seed)
     return train(cfg, progress=False)

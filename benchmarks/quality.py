@@ -27,7 +27,7 @@ from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.metrics.evaluate import evaluate, score_images  # noqa: E402
-from ganforge.train.loop import train  # noqa: E402
+from ganforge.train.api import train  # noqa: E402
 from machine import describe  # noqa: E402
 
 FAMILIES = ("vanilla", "dcgan", "cgan", "vae", "stylegan")

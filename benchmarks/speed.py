@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ganforge.config import TrainConfig  # noqa: E402
-from ganforge.games.base import DataInfo  # noqa: E402
+from ganforge.contract import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.config import resolve_options  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402

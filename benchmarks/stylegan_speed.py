@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ganforge.config import TrainConfig, resolve_options  # noqa: E402
-from ganforge.games.base import DataInfo  # noqa: E402
+from ganforge.contract import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402

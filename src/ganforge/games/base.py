@@ -1,43 +1,14 @@
 """The game contract: players, optimizers, and what one round of play is."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ganforge.train.distributed import average_gradients
+from ganforge.contract import Batch, DataInfo, Runtime
 
-Batch = dict  # str -> Tensor: "images" (float, [-1, 1]), optional "labels"; translation games use "a", "b"
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how the players run: device, autocast dtype, memory format, process group size."""
-
-    device: torch.device
-    autocast_dtype: torch.dtype | None = None  # None: full precision
-    channels_last: bool = False
-    world_size: int = 1
-    rank: int = 0
-
-    def place(self, module: nn.Module) -> nn.Module:
-        """Move a player to the device (and NHWC layout where configured)."""
-        module = module.to(self.device)
-        if self.channels_last:
-            module = module.to(memory_format=torch.channels_last)
-        return module
-
-
-@dataclass(frozen=True)
-class DataInfo:
-    """What the game must know about its data to size its players."""
-
-    channels: int
-    image_size: int
-    num_classes: int = 0  # 0: unlabelled
-    class_names: tuple = ()
+__all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 
 
 class Game:
@@ -98,8 +69,7 @@ class Game:
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.runtime.world_size > 1:
-            average_gradients([p for g in opt.param_groups for p in g["params"]])
+        self.runtime.sync_gradients([p for g in opt.param_groups for p in g["params"]])
         opt.step()
 
     def train_mode(self, training: bool = True) -> None:

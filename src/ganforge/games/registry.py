@@ -1,22 +1,20 @@
-"""The families ganforge can train, each a game builder with its options and defaults."""
+"""The families ganforge can train, each a game builder with its options and defaults.
+
+A family is registered in one place: the `register(Family(...))` call of its game file in
+`ganforge.games`. Every game file is found and imported on the first look-up, so a new family
+needs no edit here.
+"""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
 from ganforge.errors import GanforgeError
 
-# family name -> module that registers it on import
-_MODULES = {
-    "vanilla": "ganforge.games.adversarial",
-    "dcgan": "ganforge.games.adversarial",
-    "cgan": "ganforge.games.conditional",
-    "stylegan": "ganforge.games.stylegan",
-    "cyclegan": "ganforge.games.cyclegan",
-    "vae": "ganforge.games.vae",
-}
 FAMILIES: dict[str, "Family"] = {}
+_DISCOVERED: list = []
 
 
 @dataclass(frozen=True)
@@ -37,21 +35,34 @@ class Family:
 
 
 def register(family: Family) -> Family:
-    """Add a family to the registry (called by each game module on import)."""
+    """Add a family to the registry (called by its game module on import); names are unique."""
+    known = FAMILIES.get(family.name)
+    if known is not None and known.build.__module__ != family.build.__module__:
+        raise GanforgeError(f"Model name {family.name!r} is registered twice; expected one game file per name.")
     FAMILIES[family.name] = family
     return family
 
 
+def _discover() -> None:
+    """Import every game module of `ganforge.games` once, so that each registers its families."""
+    if _DISCOVERED:
+        return
+    import ganforge.games as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    _DISCOVERED.append(True)
+
+
+def family_names() -> list[str]:
+    """The names of every registered family, sorted."""
+    _discover()
+    return sorted(FAMILIES)
+
+
 def get_family(name: str) -> Family:
     """The family called `name`, or a clear error listing the known ones."""
-    if name not in _MODULES:
-        raise GanforgeError(f"Unknown model {name!r}; expected one of {', '.join(sorted(_MODULES))}.")
+    _discover()
     if name not in FAMILIES:
-        try:
-            importlib.import_module(_MODULES[name])
-        except ModuleNotFoundError as exc:
-            if exc.name != _MODULES[name]:
-                raise
-    if name not in FAMILIES:
-        raise GanforgeError(f"Model {name!r} is not available in this version of ganforge.")
+        raise GanforgeError(f"Unknown model {name!r}; expected one of {', '.join(sorted(FAMILIES))}.")
     return FAMILIES[name]

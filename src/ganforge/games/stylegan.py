@@ -15,7 +15,7 @@ from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.nn.diffaugment import diff_augment, parse_policy
-from ganforge.train.growth import GrowthSchedule, growth_phase, level_of, resolution_of
+from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolution_of
 
 
 @dataclass

@@ -6,7 +6,7 @@ import math
 from typing import Optional, Sequence
 
 from ganforge.metrics.evaluate import DIRECTION, parse_metrics, result_key
-from ganforge.train.callbacks import Callback
+from ganforge.contract import Callback
 
 
 class EvalCallback(Callback):

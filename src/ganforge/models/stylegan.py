@@ -19,7 +19,7 @@ from ganforge.models.stylegan_discriminator import StyleGANDiscriminator
 from ganforge.models.stylegan_mapping import MappingNetwork
 from ganforge.models.stylegan_synthesis import MODULATIONS, SynthesisNetwork
 from ganforge.nn import Configurable
-from ganforge.train.growth import level_of
+from ganforge.nn.resolution import level_of
 
 __all__ = ["StyleGANGenerator", "StyleGANDiscriminator", "style_groups", "mix_styles"]
 

@@ -14,7 +14,7 @@ from ganforge.models.stylegan_synthesis import channels_at
 from ganforge.nn import Configurable
 from ganforge.nn.equalized import EqualConv2d, EqualLinear
 from ganforge.nn.minibatch_std import MinibatchStd
-from ganforge.train.growth import level_of
+from ganforge.nn.resolution import level_of
 
 
 class DiscriminatorBlock(nn.Module):

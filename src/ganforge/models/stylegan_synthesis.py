@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.nn.equalized import EqualConv2d, lrelu
 from ganforge.nn.style import NOISE_MODES, AdaIN, ModulatedConv2d, NoiseInjection
-from ganforge.train.growth import level_of
+from ganforge.nn.resolution import level_of
 
 MODULATIONS = ("adain", "demod")
 

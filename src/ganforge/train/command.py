@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print where the run lives."""
-    from ganforge.train.loop import train
+    from ganforge.train.api import train
 
     cfg = config_from_args(args)
     run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)

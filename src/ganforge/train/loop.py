@@ -5,7 +5,7 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 
@@ -13,7 +13,7 @@ from ganforge.config import TrainConfig, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
-from ganforge.train.callbacks import Callback
+from ganforge.contract import Callback
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint
 from ganforge.train.distributed import broadcast_module
 from ganforge.train.ema import EMA
@@ -156,31 +156,20 @@ class Trainer:
         self.step, self.elapsed = int(state["step"]), float(state["elapsed_seconds"])
 
 
-def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
-    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation when configured."""
-    from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
+def run_training(cfg: TrainConfig, resume: Optional[Path] = None,
+                 callbacks: Union[Sequence[Callback], Callable[[TrainConfig], Sequence[Callback]]] = ()) -> Path:
+    """Train a new run from `cfg` (or resume the run folder `resume`, taking a new budget from `cfg`).
 
-    callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
-    if progress:
-        callbacks.insert(0, ProgressBar())
-    if cfg.eval_every > 0:
-        from ganforge.metrics.training_eval import EvalCallback
-
-        callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
-    return callbacks
-
-
-def train(cfg: TrainConfig, resume: Optional[Path] = None, callbacks: Optional[Sequence[Callback]] = None,
-          progress: bool = True) -> Path:
-    """Train a new run from `cfg` (or resume the run folder `resume`, taking a new budget from `cfg`)."""
+    `callbacks` is a list, or a function of the run's resolved config that returns one.
+    """
     if resume is not None:
         cfg, run_dir, checkpoint = open_run(resume, cfg.steps, cfg.epochs, cfg.minutes)
     else:
         cfg, run_dir = new_run(cfg)
         checkpoint = None
-    if callbacks is None:
-        callbacks = default_callbacks(cfg, progress)
     try:
+        if callable(callbacks):
+            callbacks = callbacks(cfg)
         trainer = Trainer(cfg, run_dir, callbacks, checkpoint)
     except BaseException:
         if resume is None:  # a run that never started leaves nothing behind

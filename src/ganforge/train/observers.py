@@ -5,7 +5,7 @@ import sys
 
 from tqdm.auto import tqdm
 
-from ganforge.train.callbacks import Callback
+from ganforge.contract import Callback
 
 _SHOWN = ("loss_d", "loss_g", "d_real", "d_fake", "recon", "kl")
 

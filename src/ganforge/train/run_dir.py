@@ -12,7 +12,6 @@ import yaml
 from ganforge.config import TrainConfig, load_yaml, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
-from ganforge.losses import get_loss
 from ganforge.train.checkpoint import Checkpoints
 
 
@@ -28,7 +27,6 @@ def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     budgets = [n for n in ("steps", "epochs", "minutes") if getattr(cfg, n) is not None]
     if len(budgets) > 1:
         raise GanforgeError(f"Budgets {', '.join(budgets)} were all given; expected exactly one of --steps, --epochs, --minutes.")
-    get_loss(cfg.loss)
     options = resolve_options(family.options, cfg.options, cfg.model)
     cfg = replace(cfg, options=_plain(options.__dict__))
     cfg.validate()

@@ -9,8 +9,8 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Runtime
-from ganforge.train.distributed import init_process_group, world
+from ganforge.contract import Runtime
+from ganforge.train.distributed import average_gradients, init_process_group, world
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
@@ -60,7 +60,8 @@ def make_runtime(cfg: TrainConfig) -> Runtime:
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and auto_uses_bf16(device))
     dtype = torch.bfloat16 if use_bf16 else None
     channels_last = cfg.channels_last in ("on", "auto")
-    return Runtime(device, dtype, channels_last, world_size, rank)
+    return Runtime(device, dtype, channels_last, world_size, rank,
+                   gradient_sync=average_gradients if world_size > 1 else None)
 
 
 def autocast(runtime: Runtime):

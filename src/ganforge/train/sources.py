@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ganforge.config import TrainConfig
 from ganforge.data.batches import BatchSource
-from ganforge.games.base import DataInfo, Runtime
+from ganforge.contract import DataInfo, Runtime
 
 
 def image_source(cfg: TrainConfig, runtime: Runtime) -> BatchSource:

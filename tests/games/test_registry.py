@@ -5,15 +5,27 @@ import sys
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.games.registry import _MODULES, get_family
+from ganforge.games.registry import family_names, get_family
+
+KNOWN = ["cgan", "cyclegan", "dcgan", "stylegan", "vae", "vanilla"]
 
 
 def test_every_family_loads_from_a_fresh_process():
     # a fresh interpreter: no test module has imported the game files for the registry
-    code = ("from ganforge.games.registry import _MODULES, get_family\n"
-            "print(' '.join(get_family(name).name for name in sorted(_MODULES)))")
+    code = ("from ganforge.games.registry import get_family\n"
+            f"print(' '.join(get_family(name).name for name in {KNOWN!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == sorted(_MODULES)
+    assert out == KNOWN
+    assert set(KNOWN) <= set(family_names())
+
+
+def test_a_name_registered_by_two_game_files_is_refused():
+    from ganforge.games.registry import Family, register
+
+    taken = get_family("dcgan")
+    with pytest.raises(GanforgeError, match="registered twice"):
+        register(Family("dcgan", "another", taken.options, lambda *a: None))
+    assert get_family("dcgan") is taken
 
 
 def test_unknown_family_lists_the_known_ones():

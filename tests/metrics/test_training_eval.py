@@ -6,7 +6,7 @@ import pytest
 
 from ganforge.config import TrainConfig
 from ganforge.metrics.training_eval import EvalCallback
-from ganforge.train.loop import train
+from ganforge.train.api import train
 
 
 @pytest.fixture(autouse=True)

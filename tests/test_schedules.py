@@ -1,7 +1,7 @@
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.train.growth import GrowthSchedule, growth_phase, level_of, resolution_of, schedule_table
+from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolution_of, schedule_table
 
 
 def test_levels_and_resolutions():

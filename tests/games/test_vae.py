@@ -10,12 +10,12 @@ from ganforge.cli import main
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
-from ganforge.games.base import DataInfo, Runtime
+from ganforge.contract import DataInfo, Runtime
 from ganforge.games.registry import get_family
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
 from ganforge.tools.reconstruct import reconstruct
-from ganforge.train.loop import train
+from ganforge.train.api import train
 from ganforge.vae_losses import bernoulli_nll, gaussian_kl
 
 CPU = Runtime(torch.device("cpu"))

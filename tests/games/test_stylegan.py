@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from ganforge.config import TrainConfig, parse_assignment, resolve_options
 from ganforge.errors import GanforgeError
-from ganforge.games.base import DataInfo, Runtime
+from ganforge.contract import DataInfo, Runtime
 from ganforge.games.registry import get_family
 from ganforge.games.stylegan import StyleGANOptions
 

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
-from ganforge.train.loop import train
+from ganforge.train.api import train
 
 
 def tiny(tmp_path, **kw):

@@ -10,11 +10,11 @@ from ganforge.config import TrainConfig
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.unpaired import UnpairedData
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Runtime
+from ganforge.contract import Runtime
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo, lr_factor, translation_runtime
 from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
-from ganforge.train.loop import train
+from ganforge.train.api import train
 
 TINY = {"width": 4, "n_res_blocks": 1, "d_width": 4, "d_layers": 2}
 

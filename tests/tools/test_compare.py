@@ -10,7 +10,7 @@ from ganforge.export import save_players
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
 from ganforge.tools import compare
-from ganforge.train.loop import train
+from ganforge.train.api import train
 
 
 def fake_scores(generator, info, n, metrics, seed, extractor, data, batch_size):

@@ -1,6 +1,6 @@
-"""The progressive-growing schedule (Karras et al. 2018) as a pure function of training progress.
+"""Phase schedules: pure functions of (step, total_steps) that games follow through `set_phase`.
 
-Resolution levels count from 0 (4x4) up: level l is 4·2^l pixels.  Training starts with a stable
+Progressive growing (Karras et al. 2018): resolution levels count from 0 (4x4) up: level l is 4·2^l pixels.  Training starts with a stable
 period at the start level; each later level is first faded in (α rising linearly from 0 to 1, the
 new layers blended with the upsampled output of the previous level) and then trained stably.  The
 last level keeps whatever training remains.  Because the phase depends only on (step, total_steps,
@@ -8,24 +8,13 @@ schedule), a resumed run continues the schedule exactly.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ganforge.errors import GanforgeError
+from ganforge.nn.resolution import level_of, resolution_of
 
-
-def level_of(resolution: int) -> int:
-    """The level of a power-of-two resolution >= 4 (4 -> 0, 8 -> 1, ...)."""
-    level = int(round(math.log2(resolution))) - 2 if resolution > 0 else -1
-    if level < 0 or 4 * 2 ** level != resolution:
-        raise GanforgeError(f"Resolution {resolution} is not supported; expected a power of two of at least 4.")
-    return level
-
-
-def resolution_of(level: int) -> int:
-    """The side in pixels of a level (0 -> 4)."""
-    return 4 * 2 ** level
+__all__ = ["GrowthSchedule", "growth_phase", "level_of", "resolution_of", "schedule_table"]
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from safetensors.torch import load_file
 
 from ganforge.config import TrainConfig
 from ganforge.export import load_generator
-from ganforge.train.callbacks import Callback
-from ganforge.train.loop import train
+from ganforge.contract import Callback
+from ganforge.train.api import train
 
 OPTIONS = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
            "fade": 0.3, "stable": 0.1, "r1_interval": 4}

@@ -11,10 +11,10 @@ from ganforge.cli import main
 from ganforge.config import TrainConfig, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
-from ganforge.games.base import DataInfo, Runtime
+from ganforge.contract import DataInfo, Runtime
 from ganforge.games.registry import get_family
 from ganforge.models.cgan import ConditionalDCGANGenerator, ConditionalVanillaGenerator
-from ganforge.train.loop import train
+from ganforge.train.api import train
 
 TINY = {"width": 4, "z_dim": 8, "embed_dim": 4}
 

@@ -1,0 +1,30 @@
+"""The training API: `train(cfg)` runs the referee with the standard callbacks handed to it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ganforge.config import TrainConfig
+from ganforge.contract import Callback
+from ganforge.train.loop import run_training
+from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
+
+
+def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
+    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation when configured."""
+    callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
+    if progress:
+        callbacks.insert(0, ProgressBar())
+    if cfg.eval_every > 0:
+        from ganforge.metrics.training_eval import EvalCallback
+
+        callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
+    return callbacks
+
+
+def train(cfg: TrainConfig, resume: Optional[Path] = None, callbacks: Optional[Sequence[Callback]] = None,
+          progress: bool = True) -> Path:
+    """Train (or resume) a run; `callbacks` None means the standard ones of `default_callbacks`."""
+    if callbacks is None:
+        return run_training(cfg, resume, lambda resolved: default_callbacks(resolved, progress))
+    return run_training(cfg, resume, callbacks)
