@@ -29,14 +29,15 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from machine import describe  # noqa: E402
+
 from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.contract import Runtime  # noqa: E402
 from ganforge.data.dataset import to_float, to_uint8  # noqa: E402
 from ganforge.data.unpaired import ink_mass, load_thickness_demo  # noqa: E402
 from ganforge.export import load_players  # noqa: E402
-from ganforge.contract import Runtime  # noqa: E402
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo  # noqa: E402
 from ganforge.losses import get_loss  # noqa: E402
-from machine import describe  # noqa: E402
 
 
 # --- quality --------------------------------------------------------------------------------------

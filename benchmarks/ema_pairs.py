@@ -19,12 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ganforge.config import TrainConfig  # noqa: E402
-from ganforge.metrics.evaluate import evaluate  # noqa: E402
-from ganforge.contract import Callback  # noqa: E402
-from ganforge.train.ema import EMA  # noqa: E402
-from ganforge.train.api import default_callbacks, train  # noqa: E402
 from machine import describe  # noqa: E402
+
+from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.contract import Callback  # noqa: E402
+from ganforge.metrics.evaluate import evaluate  # noqa: E402
+from ganforge.train.api import default_callbacks, train  # noqa: E402
+from ganforge.train.ema import EMA  # noqa: E402
 
 KEEP = ("fd", "precision", "recall")
 

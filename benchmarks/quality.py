@@ -22,13 +22,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from machine import describe  # noqa: E402
+
 from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.metrics.evaluate import evaluate, score_images  # noqa: E402
 from ganforge.train.api import train  # noqa: E402
-from machine import describe  # noqa: E402
 
 FAMILIES = ("vanilla", "dcgan", "cgan", "vae", "stylegan")
 COLUMNS = (("model", "{}"), ("fd", "{:.2f}"), ("kid", "{:.4f}"), ("is", "{:.2f}"), ("precision", "{:.3f}"),

@@ -22,13 +22,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ganforge.config import TrainConfig  # noqa: E402
+from machine import describe  # noqa: E402
+
+from ganforge.config import (
+    TrainConfig,  # noqa: E402
+    resolve_options,  # noqa: E402
+)
 from ganforge.contract import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
-from ganforge.config import resolve_options  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
-from machine import describe  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:

@@ -23,12 +23,13 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from machine import describe  # noqa: E402
+
 from ganforge.config import TrainConfig, resolve_options  # noqa: E402
 from ganforge.contract import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
-from machine import describe  # noqa: E402
 
 PRESET = ROOT / "src" / "ganforge" / "presets" / "stylegan-64-gpu.yaml"
 # dense bf16 tensor-core peaks (FLOP/s) from the vendors' data sheets

@@ -24,10 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from machine import describe  # noqa: E402
+
 from ganforge.export import load_generator  # noqa: E402
 from ganforge.metrics.evaluate import evaluate  # noqa: E402
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint  # noqa: E402
-from machine import describe  # noqa: E402
 
 # name -> (family, options[, config values]); "dcgan" is the reference every variant is compared with.  Each StyleGAN
 # variant names its output and EMA decay explicitly, so the list keeps its meaning if the family's defaults change.

@@ -25,7 +25,10 @@ def test_gaussian_nll_by_hand_and_its_sum_over_pixels():
     mean = torch.tensor([[0.5, 0.25]])
     target = torch.tensor([[1.0, 0.25]])
     sigma = 0.5
-    pixel = lambda d: 0.5 * (d / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+
+    def pixel(d):
+        return 0.5 * (d / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+
     assert gaussian_nll(mean, target, math.log(sigma)).item() == pytest.approx(pixel(0.5) + pixel(0.0), abs=1e-6)
     log_sigma = torch.tensor(math.log(sigma), requires_grad=True)
     gaussian_nll(mean, target, log_sigma).backward()

@@ -63,7 +63,8 @@ def train_classifier(sets: list[tuple[Tensor, Tensor]], steps: int = 1500, batch
                      seed: int = 0, num_classes: int = 10, device: Optional[torch.device] = None) -> DigitClassifier:
     """A fresh digit classifier trained with Adam for `steps` batches, each split evenly across `sets`."""
     if steps < 1 or batch_size < len(sets):
-        raise GanforgeError(f"Classifier training steps={steps}, batch_size={batch_size} are invalid; expected steps >= 1 and a batch of at least one image per set.")
+        raise GanforgeError(f"Classifier training steps={steps}, batch_size={batch_size} are invalid"
+                            f"; expected steps >= 1 and a batch of at least one image per set.")
     device = torch.device(device or "cpu")
     shares = [batch_size // len(sets) + (1 if i < batch_size % len(sets) else 0) for i in range(len(sets))]
     with torch.random.fork_rng(devices=[]):

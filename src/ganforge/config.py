@@ -52,7 +52,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         """Build and validate a config from a dict, naming any unknown key."""
         known = {f.name for f in dataclasses.fields(cls)}
         for key in values:

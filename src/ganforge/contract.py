@@ -4,8 +4,9 @@ Players, games, the referee, judges and tools all import this module; it imports
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import torch
 from torch import nn

@@ -80,7 +80,8 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     try:
         module.load_state_dict(load_file(str(weights)))
     except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
-        raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} do not load ({type(exc).__name__}); expected the file exported with this model.") from None
+        raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} do not load ({type(exc).__name__})"
+                            f"; expected the file exported with this model.") from None
     return module.eval().requires_grad_(False)
 
 

@@ -1,7 +1,8 @@
 """Draw images from a noise generator in bounded memory."""
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 import torch
 from torch import Tensor, nn

@@ -34,12 +34,14 @@ class GrowthSchedule:
     def validate(self) -> None:
         """Refuse schedules that cannot reach the final level within training."""
         if not 0 <= self.start_level <= self.final_level:
-            raise GanforgeError(f"Growth from level {self.start_level} to {self.final_level} is invalid; expected a start resolution between 4 and the image size.")
+            raise GanforgeError(f"Growth from level {self.start_level} to {self.final_level} is invalid"
+                                f"; expected a start resolution between 4 and the image size.")
         if self.fade < 0 or self.stable < 0:
             raise GanforgeError(f"Growth fractions fade={self.fade}, stable={self.stable} are invalid; expected non-negative numbers.")
         used = self.transitions * (self.fade + self.stable)
         if self.transitions and used >= 1:
-            raise GanforgeError(f"Growth through {self.transitions} levels with fade={self.fade} and stable={self.stable} takes {used:.2f} of training; expected less than 1 (lower fade or stable).")
+            raise GanforgeError(f"Growth through {self.transitions} levels with fade={self.fade} and stable={self.stable} takes {used:.2f} of training"
+                                f"; expected less than 1 (lower fade or stable).")
 
 
 def _exact(x: float) -> Fraction:

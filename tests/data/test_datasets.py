@@ -13,7 +13,6 @@ from ganforge.data.fashion import FASHION_CLASSES, FASHION_DEFAULT_DIR, FASHION_
 from ganforge.data.images import decode_image, match_channels, read_header, resize_tensor
 from ganforge.errors import GanforgeError
 
-
 # --- embedded MNIST ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

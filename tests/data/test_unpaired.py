@@ -4,8 +4,7 @@ import torch
 from PIL import Image
 
 from ganforge.data.dataset import ImageDataset
-from ganforge.data.unpaired import (UnpairedBatchSource, domain_specs, ink_mass, load_thickness_demo, load_unpaired,
-                                    split_by_thickness)
+from ganforge.data.unpaired import UnpairedBatchSource, domain_specs, ink_mass, load_thickness_demo, load_unpaired, split_by_thickness
 from ganforge.errors import GanforgeError
 
 

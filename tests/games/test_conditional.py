@@ -9,9 +9,9 @@ from PIL import Image
 import ganforge.games.conditional as conditional  # registers the family
 from ganforge.cli import main
 from ganforge.config import TrainConfig, resolve_options
+from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
-from ganforge.contract import DataInfo, Runtime
 from ganforge.games.registry import get_family
 from ganforge.models.cgan import ConditionalDCGANGenerator, ConditionalVanillaGenerator
 from ganforge.train.api import train

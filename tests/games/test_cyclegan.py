@@ -7,10 +7,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganforge.config import TrainConfig
+from ganforge.contract import Runtime
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.unpaired import UnpairedData
 from ganforge.errors import GanforgeError
-from ganforge.contract import Runtime
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo, lr_factor, translation_runtime
 from ganforge.games.registry import get_family
 from ganforge.losses import get_loss

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.config import TrainConfig, parse_assignment, resolve_options
-from ganforge.errors import GanforgeError
 from ganforge.contract import DataInfo, Runtime
+from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
 from ganforge.games.stylegan import StyleGANOptions
 

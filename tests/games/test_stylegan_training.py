@@ -5,8 +5,8 @@ import torch
 from safetensors.torch import load_file
 
 from ganforge.config import TrainConfig
-from ganforge.export import load_generator
 from ganforge.contract import Callback
+from ganforge.export import load_generator
 from ganforge.train.api import train
 
 OPTIONS = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,

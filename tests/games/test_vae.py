@@ -8,9 +8,9 @@ from safetensors.torch import load_file
 
 from ganforge.cli import main
 from ganforge.config import TrainConfig
+from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
-from ganforge.contract import DataInfo, Runtime
 from ganforge.games.registry import get_family
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
@@ -146,7 +146,7 @@ def test_reconstruct_command_on_files_folders_and_mnist(tmp_path, capsys):
     folder = tmp_path / "imgs"
     (folder / "sub").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for i, where in enumerate(["a.png", "b.jpg", "sub/c.png"]):
+    for where in ["a.png", "b.jpg", "sub/c.png"]:
         Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(folder / where)
     (folder / "notes.txt").write_text("not an image")
     assert main(["reconstruct", str(tmp_path / "m"), str(folder), str(folder / "a.png"), "mnist", "--n", "6",

@@ -3,8 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.augment_eval import (accuracy, classification_accuracy_score, few_label_experiment, generated_digits,
-                                   real_digits, train_classifier)
+from ganforge.augment_eval import accuracy, classification_accuracy_score, few_label_experiment, generated_digits, real_digits, train_classifier
 from ganforge.errors import GanforgeError
 
 

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 import ganforge.metrics.digit_classifier as digit_classifier
-from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
 from ganforge.errors import GanforgeError
+from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
 
 
 class ShadeGenerator(nn.Module):

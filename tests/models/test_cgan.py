@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.models.cgan import (ConditionalDCGANDiscriminator, ConditionalDCGANGenerator,
-                                  ConditionalVanillaDiscriminator, ConditionalVanillaGenerator)
+from ganforge.models.cgan import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, ConditionalVanillaDiscriminator, ConditionalVanillaGenerator
 from ganforge.nn.conditional_norm import ConditionalBatchNorm2d
 
 

@@ -3,8 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
-from ganforge.models.stylegan import (StyleGANDiscriminator, StyleGANGenerator, level_count, mix_styles,
-                                      style_groups)
+from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, level_count, mix_styles, style_groups
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=128, channel_max=16)
 

@@ -9,8 +9,7 @@ import yaml
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.report import (build_run_report, make_gif, make_grid, moving_average, plot_curves, read_metrics,
-                             save_grid, save_labeled_rows, write_html_report)
+from ganforge.report import build_run_report, make_gif, make_grid, moving_average, plot_curves, read_metrics, save_grid, save_labeled_rows, write_html_report
 from ganforge.report.curves import score_events
 from ganforge.report.gif import pick_frames
 

@@ -35,7 +35,7 @@ class ImageDataset:
         """Number of classes, 0 when unlabelled."""
         return len(self.class_names) if self.labels is not None else 0
 
-    def subset(self, index: Tensor) -> "ImageDataset":
+    def subset(self, index: Tensor) -> ImageDataset:
         """The images (and labels) at `index`."""
         labels = self.labels[index] if self.labels is not None else None
         return ImageDataset(self.images[index], labels, self.class_names, self.name)

@@ -49,7 +49,7 @@ class CycleGANOptions:
         if not 0 <= self.decay_start <= 1:
             raise GanforgeError(f"CycleGAN option decay_start={self.decay_start} is invalid; expected 0 <= value <= 1.")
 
-    def resolved(self, image_size: int) -> "CycleGANOptions":
+    def resolved(self, image_size: int) -> CycleGANOptions:
         """A copy with every automatic (0) size replaced by its value for `image_size`."""
         wide = image_size >= 128
         blocks = self.n_res_blocks or (3 if image_size < 64 else 6 if image_size < 256 else 9)

@@ -13,7 +13,7 @@ from typing import Callable
 
 from ganforge.errors import GanforgeError
 
-FAMILIES: dict[str, "Family"] = {}
+FAMILIES: dict[str, Family] = {}
 _DISCOVERED: list = []
 
 

@@ -78,7 +78,8 @@ class StyleGANGame(Game):
 
         check_image_size(info.image_size)
         if options.conditional and info.num_classes == 0:
-            raise GanforgeError(f"Option conditional=True needs labelled data, but {cfg.data!r} has no labels; expected class sub-folders or conditional=false.")
+            raise GanforgeError(f"Option conditional=True needs labelled data, but {cfg.data!r} has no labels"
+                                f"; expected class sub-folders or conditional=false.")
         classes = info.num_classes if options.conditional else 0
         o = options
         generator = StyleGANGenerator(o.z_dim, o.w_dim, info.channels, info.image_size, classes, o.mapping_layers,

@@ -1,7 +1,8 @@
 """Score a generator, or any set of images, against the real data: FD, KID, IS, precision/recall."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn

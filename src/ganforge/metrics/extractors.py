@@ -30,7 +30,7 @@ class FeatureExtractor:
         """Where the network's weights are."""
         return next(self.network.parameters()).device
 
-    def to(self, device: Optional[torch.device | str]) -> "FeatureExtractor":
+    def to(self, device: Optional[torch.device | str]) -> FeatureExtractor:
         """Move the network to `device` (None: stay) and return self."""
         if device is not None:
             self.network = self.network.to(device)

@@ -222,7 +222,8 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is the same user error
-        raise GanforgeError(f"InceptionV3 weights file {str(path)!r} cannot be read ({type(exc).__name__}); expected a state dict in .safetensors or .pth.") from None
+        raise GanforgeError(f"InceptionV3 weights file {str(path)!r} cannot be read ({type(exc).__name__})"
+                            f"; expected a state dict in .safetensors or .pth.") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
@@ -242,5 +243,6 @@ def load_inception(path: Optional[str | os.PathLike] = None) -> FIDInceptionV3:
         model.load_state_dict(state)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else type(exc).__name__
-        raise GanforgeError(f"InceptionV3 weights file {str(file)!r} does not fit the FID InceptionV3 ({first}); expected the pt_inception-2015-12-05 state dict.") from None
+        raise GanforgeError(f"InceptionV3 weights file {str(file)!r} does not fit the FID InceptionV3 ({first})"
+                            f"; expected the pt_inception-2015-12-05 state dict.") from None
     return model.eval().requires_grad_(False)

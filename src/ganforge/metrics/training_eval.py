@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
-from ganforge.metrics.evaluate import DIRECTION, parse_metrics, result_key
 from ganforge.contract import Callback
+from ganforge.metrics.evaluate import DIRECTION, parse_metrics, result_key
 
 
 class EvalCallback(Callback):

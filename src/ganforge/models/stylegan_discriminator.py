@@ -44,10 +44,10 @@ class StyleGANDiscriminator(Configurable):
                          cmap_dim=cmap_dim)
         self.final_level = level_of(image_size)
         self.num_classes = num_classes
-        widths = [channels_at(4 * 2 ** l, channel_base, channel_max) for l in range(self.final_level + 1)]
+        widths = [channels_at(4 * 2 ** lvl, channel_base, channel_max) for lvl in range(self.final_level + 1)]
         self.from_rgb = nn.ModuleList(EqualConv2d(channels, w, 1, activate=True) for w in widths)
-        self.blocks = nn.ModuleList([nn.Identity()] + [DiscriminatorBlock(widths[l], widths[l - 1])
-                                                       for l in range(1, self.final_level + 1)])
+        self.blocks = nn.ModuleList([nn.Identity()] + [DiscriminatorBlock(widths[lvl], widths[lvl - 1])
+                                                       for lvl in range(1, self.final_level + 1)])
         c0 = widths[0]
         self.mbstd = MinibatchStd(mbstd_group, 1)
         self.conv = EqualConv2d(c0 + 1, c0, 3, activate=True)
@@ -67,8 +67,8 @@ class StyleGANDiscriminator(Configurable):
             if alpha < 1.0:
                 skip = self.from_rgb[level - 1](F.avg_pool2d(images, 2))
                 x = torch.lerp(skip.to(x.dtype), x, alpha)
-            for l in range(level - 1, 0, -1):
-                x = self.blocks[l](x)
+            for lvl in range(level - 1, 0, -1):
+                x = self.blocks[lvl](x)
         x = self.conv(self.mbstd(x))
         x = self.out(self.fc(x.flatten(1)))
         if self.embed is None:

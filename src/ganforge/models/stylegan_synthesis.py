@@ -16,8 +16,8 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.nn.equalized import EqualConv2d, lrelu
-from ganforge.nn.style import NOISE_MODES, AdaIN, ModulatedConv2d, NoiseInjection
 from ganforge.nn.resolution import level_of
+from ganforge.nn.style import NOISE_MODES, AdaIN, ModulatedConv2d, NoiseInjection
 
 MODULATIONS = ("adain", "demod")
 
@@ -87,7 +87,7 @@ class SynthesisNetwork(nn.Module):
         self.image_size, self.channels, self.w_dim = image_size, channels, w_dim
         self.tanh_output = tanh_output
         self.num_ws = 2 * (self.final_level + 1)
-        widths = [channels_at(4 * 2 ** l, channel_base, channel_max) for l in range(self.final_level + 1)]
+        widths = [channels_at(4 * 2 ** lvl, channel_base, channel_max) for lvl in range(self.final_level + 1)]
         self.const = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         self.layers = nn.ModuleList()
         self.to_rgb = nn.ModuleList()
@@ -110,11 +110,11 @@ class SynthesisNetwork(nn.Module):
             ws = ws.unsqueeze(1).expand(-1, self.num_ws, -1)
         x = self.const.repeat(ws.shape[0], 1, 1, 1)  # a copy: a no_grad view of a parameter upsets autograd hooks
         previous = None
-        for l in range(level + 1):
-            if l == level and alpha < 1.0 and l > 0:
-                previous = self.to_rgb[l - 1](x, ws[:, 2 * l - 1])
-            x = self.layers[2 * l](x, ws[:, 2 * l], noise_mode)
-            x = self.layers[2 * l + 1](x, ws[:, 2 * l + 1], noise_mode)
+        for lvl in range(level + 1):
+            if lvl == level and alpha < 1.0 and lvl > 0:
+                previous = self.to_rgb[lvl - 1](x, ws[:, 2 * lvl - 1])
+            x = self.layers[2 * lvl](x, ws[:, 2 * lvl], noise_mode)
+            x = self.layers[2 * lvl + 1](x, ws[:, 2 * lvl + 1], noise_mode)
         image = self.to_rgb[level](x, ws[:, 2 * level + 1])
         if previous is not None:
             image = torch.lerp(F.interpolate(previous, scale_factor=2, mode="nearest").to(image.dtype), image, alpha)

@@ -6,8 +6,9 @@ Writes one PNG per input (same stem) into the output folder, and `grid.png`: one
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn

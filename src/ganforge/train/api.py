@@ -1,8 +1,9 @@
 """The training API: `train(cfg)` runs the referee with the standard callbacks handed to it."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Callback

@@ -4,23 +4,24 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import torch
 
 from ganforge.config import TrainConfig, resolve_options
+from ganforge.contract import Callback
 from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
-from ganforge.contract import Callback
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint
 from ganforge.train.distributed import broadcast_module
 from ganforge.train.ema import EMA
+from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
 from ganforge.train.runtime import autocast, make_runtime
 from ganforge.train.sources import image_source
-from ganforge.train.records import RecordBuffer
 
 
 class Trainer:
@@ -148,7 +149,8 @@ class Trainer:
             if self.ema is not None:
                 self.ema.load_state_dict(state["ema"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise GanforgeError(f"Checkpoint {str(where)!r} does not fit this run's players ({type(exc).__name__}); expected one written by the same configuration.") from None
+            raise GanforgeError(f"Checkpoint {str(where)!r} does not fit this run's players ({type(exc).__name__})"
+                                f"; expected one written by the same configuration.") from None
         self.source.load_state_dict(state["source"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from ganforge.config import TrainConfig
-from ganforge.errors import GanforgeError
 from ganforge.contract import Runtime
+from ganforge.errors import GanforgeError
 from ganforge.train.distributed import average_gradients, init_process_group, world
 
 

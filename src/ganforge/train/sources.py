@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ganforge.config import TrainConfig
-from ganforge.data.batches import BatchSource
 from ganforge.contract import DataInfo, Runtime
+from ganforge.data.batches import BatchSource
 
 
 def image_source(cfg: TrainConfig, runtime: Runtime) -> BatchSource:
