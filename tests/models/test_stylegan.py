@@ -46,7 +46,7 @@ def test_fade_in_starts_from_the_previous_level():
 
 
 def test_tanh_output_squashes_the_linear_image_at_every_level_and_fade():
-    linear = tiny_g(image_size=16)
+    linear = tiny_g(image_size=16, tanh_output=False)
     squashed = tiny_g(image_size=16, tanh_output=True)
     squashed.load_state_dict(linear.state_dict())
     assert squashed.config["tanh_output"] is True

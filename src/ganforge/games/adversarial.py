@@ -11,10 +11,14 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
+from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, R1
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
+from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
+from ganforge.nn.configurable import default_of
 
 
 class AdversarialGame(Game):
@@ -48,19 +52,19 @@ class AdversarialGame(Game):
         if self.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         real_logits, fake_logits = D(real, labels), D(fake, labels)
-        loss = self.loss.discriminator(real_logits, fake_logits)
-        logs = {}
+        adversarial = self.loss.discriminator(real_logits, fake_logits)
+        loss, logs = adversarial, {}
         if self.gp_weight > 0:
             gp = gradient_penalty(lambda x: D(x, labels), real, fake)
             loss = loss + self.gp_weight * gp
-            logs["gradient_penalty"] = gp.detach()
+            logs[GRADIENT_PENALTY] = gp.detach()
         if self.r1_gamma > 0:
             r1 = r1_penalty(real_logits, real)
             loss = loss + 0.5 * self.r1_gamma * r1
-            logs["r1"] = r1.detach()
+            logs[R1] = r1.detach()
         self.update("discriminator", loss)
-        return {"loss_d": loss.detach(), "d_real": discriminator_score(real_logits.detach(), self.loss),
-                "d_fake": discriminator_score(fake_logits.detach(), self.loss), **logs}
+        return {LOSS_D: adversarial.detach(), D_REAL: discriminator_score(real_logits.detach(), self.loss),
+                D_FAKE: discriminator_score(fake_logits.detach(), self.loss), **logs}
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One G update through a frozen D."""
@@ -74,7 +78,7 @@ class AdversarialGame(Game):
             self.update("generator", loss)
         finally:
             D.requires_grad_(True)
-        return {"loss_g": loss.detach()}
+        return {LOSS_G: loss.detach()}
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed noise (and, for conditional players, labels cycling through the classes)."""
@@ -99,7 +103,7 @@ class AdversarialGame(Game):
 class VanillaOptions:
     """Options of the fully connected GAN."""
 
-    z_dim: int = 100  #: noise dimension
+    z_dim: int = default_of(VanillaGenerator, "z_dim")  #: noise dimension
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
 
 
@@ -107,8 +111,8 @@ class VanillaOptions:
 class DCGANOptions:
     """Options of DCGAN."""
 
-    z_dim: int = 100  #: noise dimension
-    width: int = 64  #: channels of the widest-resolution layer (ngf = ndf)
+    z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
+    width: int = default_of(DCGANGenerator, "width")  #: channels of the widest-resolution layer (ngf = ndf)
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
 
     def validate(self) -> None:
@@ -129,13 +133,11 @@ def build_adversarial(make_players: Callable) -> Callable:
 
 
 def _vanilla_players(options: VanillaOptions, info: DataInfo):
-    from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
     return (VanillaGenerator(options.z_dim, info.channels, info.image_size),
             VanillaDiscriminator(info.channels, info.image_size))
 
 
 def _dcgan_players(options: DCGANOptions, info: DataInfo):
-    from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
     return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width),
             DCGANDiscriminator(info.channels, info.image_size, options.width))
 

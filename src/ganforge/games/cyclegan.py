@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
+from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
 from ganforge.data.unpaired import THICKNESS_DEMO, UnpairedBatchSource, UnpairedData, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
@@ -120,14 +121,13 @@ class CycleGANGame(Game):
 
     # --- one round ------------------------------------------------------------------------------
     def _critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(loss, real logits, fake logits, gradient penalty or 0) of one critic, real and fake in one pass."""
+        """(adversarial loss, real logits, fake logits, gradient penalty or 0) of one critic, in one pass."""
         logits = critic(torch.cat([real, fake]))
         real_logits, fake_logits = logits[:real.shape[0]], logits[real.shape[0]:]
         loss = self.loss.discriminator(real_logits, fake_logits)
         gp = torch.zeros((), device=real.device)
         if self.gp_weight > 0:
             gp = gradient_penalty(critic, real, fake)
-            loss = loss + self.gp_weight * gp
         return loss, real_logits, fake_logits, gp
 
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -143,10 +143,10 @@ class CycleGANGame(Game):
         loss_a, real_la, fake_la, gp_a = self._critic_loss(p["d_a"], real_a, fake_a)
         loss_b, real_lb, fake_lb, gp_b = self._critic_loss(p["d_b"], real_b, fake_b)
         loss = loss_a + loss_b
-        self.update("discriminators", loss)
-        logs = {"loss_d": loss.detach(), "loss_d_a": loss_a.detach(), "loss_d_b": loss_b.detach(),
-                "d_real": 0.5 * (discriminator_score(real_la.detach(), self.loss) + discriminator_score(real_lb.detach(), self.loss)),
-                "d_fake": 0.5 * (discriminator_score(fake_la.detach(), self.loss) + discriminator_score(fake_lb.detach(), self.loss))}
+        self.update("discriminators", loss + self.gp_weight * (gp_a + gp_b) if self.gp_weight > 0 else loss)
+        logs = {LOSS_D: loss.detach(), "loss_d_a": loss_a.detach(), "loss_d_b": loss_b.detach(),
+                D_REAL: 0.5 * (discriminator_score(real_la.detach(), self.loss) + discriminator_score(real_lb.detach(), self.loss)),
+                D_FAKE: 0.5 * (discriminator_score(fake_la.detach(), self.loss) + discriminator_score(fake_lb.detach(), self.loss))}
         if self.gp_weight > 0:
             logs["gradient_penalty"] = (gp_a + gp_b).detach()
         return logs
@@ -181,7 +181,7 @@ class CycleGANGame(Game):
             for critic in (p["d_a"], p["d_b"]):
                 critic.requires_grad_(True)
         self._fakes = (fake_a.detach(), fake_b.detach())
-        return {"loss_g": loss.detach(), **logs}
+        return {LOSS_G: loss.detach(), **logs}
 
     # --- what a person sees -----------------------------------------------------------------------
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

@@ -10,10 +10,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
+from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, R1
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
+from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
+from ganforge.nn.configurable import default_of
 from ganforge.nn.diffaugment import diff_augment, parse_policy
 from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolution_of
 
@@ -22,15 +25,15 @@ from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolutio
 class StyleGANOptions:
     """Options of StyleGAN; the defaults are a small network that trains on MNIST 32 px on a CPU."""
 
-    z_dim: int = 128  #: noise dimension
-    w_dim: int = 128  #: style (w) dimension
-    mapping_layers: int = 8  #: layers of the mapping MLP
-    mapping_lr_mul: float = 0.01  #: learning-rate multiplier of the mapping network
-    channel_base: int = 512  #: feature maps at resolution r are channel_base / r ...
-    channel_max: int = 64  #: ... capped at channel_max
-    modulation: str = "demod"  #: "demod" (weight demodulation, StyleGAN2) or "adain" (StyleGAN)
-    noise: bool = True  #: per-pixel noise inputs
-    tanh_output: bool = True  #: squash images with tanh (flat MNIST backgrounds); false: linear, as in the papers
+    z_dim: int = default_of(StyleGANGenerator, "z_dim")  #: noise dimension
+    w_dim: int = default_of(StyleGANGenerator, "w_dim")  #: style (w) dimension
+    mapping_layers: int = default_of(StyleGANGenerator, "mapping_layers")  #: layers of the mapping MLP
+    mapping_lr_mul: float = default_of(StyleGANGenerator, "mapping_lr_mul")  #: learning-rate multiplier of the mapping network
+    channel_base: int = default_of(StyleGANGenerator, "channel_base")  #: feature maps at resolution r are channel_base / r ...
+    channel_max: int = default_of(StyleGANGenerator, "channel_max")  #: ... capped at channel_max
+    modulation: str = default_of(StyleGANGenerator, "modulation")  #: "demod" (weight demodulation, StyleGAN2) or "adain" (StyleGAN)
+    noise: bool = default_of(StyleGANGenerator, "noise")  #: per-pixel noise inputs
+    tanh_output: bool = default_of(StyleGANGenerator, "tanh_output")  #: squash images with tanh (flat MNIST backgrounds); false: linear, as in the papers
     style_mixing: float = 0.9  #: probability that a generated image mixes the styles of two z
     r1_gamma: float = 0.1  #: R1 weight γ on real images (0: off)
     r1_interval: int = 16  #: discriminator steps between R1 evaluations (lazy regularization)
@@ -42,8 +45,8 @@ class StyleGANOptions:
     conditional: bool = False  #: condition both players on the data's class labels
     lr: Optional[float] = 0.002  #: Adam learning rate of both players; null: the run's lr_g and lr_d
     betas: Optional[list] = field(default_factory=lambda: [0.0, 0.99])  #: Adam (β1, β2); null: the run's
-    mbstd_group: int = 4  #: group size of the minibatch standard deviation
-    w_avg_beta: float = 0.995  #: decay of the tracked mean of w
+    mbstd_group: int = default_of(StyleGANDiscriminator, "mbstd_group")  #: group size of the minibatch standard deviation
+    w_avg_beta: float = default_of(StyleGANGenerator, "w_avg_beta")  #: decay of the tracked mean of w
 
     def validate(self) -> None:
         """Raise GanforgeError naming the first invalid option."""
@@ -74,8 +77,6 @@ class StyleGANGame(Game):
 
     def __init__(self, runtime: Runtime, info: DataInfo, cfg: TrainConfig, options: StyleGANOptions):
         super().__init__(runtime, info)
-        from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
-
         check_image_size(info.image_size)
         if options.conditional and info.num_classes == 0:
             raise GanforgeError(f"Option conditional=True needs labelled data, but {cfg.data!r} has no labels"
@@ -177,14 +178,14 @@ class StyleGANGame(Game):
         if regularize:
             r1 = r1_penalty(real_logits, real)
             loss = loss + 0.5 * o.r1_gamma * o.r1_interval * r1
-            logs["r1"] = r1.detach()
+            logs[R1] = r1.detach()
         if self.gp_weight > 0:
             gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
             loss = loss + self.gp_weight * gp
-            logs["gradient_penalty"] = gp.detach()
+            logs[GRADIENT_PENALTY] = gp.detach()
         self.update("discriminator", loss)
-        return {"loss_d": adversarial.detach(), "d_real": discriminator_score(real_logits.detach(), self.loss),
-                "d_fake": discriminator_score(fake_logits.detach(), self.loss), **logs}
+        return {LOSS_D: adversarial.detach(), D_REAL: discriminator_score(real_logits.detach(), self.loss),
+                D_FAKE: discriminator_score(fake_logits.detach(), self.loss), **logs}
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One G update through a frozen D; also moves the tracked mean of w."""
@@ -198,7 +199,7 @@ class StyleGANGame(Game):
         finally:
             D.requires_grad_(True)
         device = self.runtime.device
-        return {"loss_g": loss.detach(), "resolution": torch.full((), float(self.resolution), device=device),
+        return {LOSS_G: loss.detach(), "resolution": torch.full((), float(self.resolution), device=device),
                 "alpha": torch.full((), self.alpha, device=device)}
 
     # --- what a person sees -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
+from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs
 from ganforge.games.registry import Family, register
@@ -86,7 +87,7 @@ class VAEGame(Game):
         logits = self.generator.logits(z)
         recon = self.reconstruction_nll(logits, (images.float() + 1.0) * 0.5).mean()
         kl = gaussian_kl(mean, logvar).mean()
-        return {"loss_g": recon + self.options.beta * kl, "recon": recon, "kl": kl}
+        return {LOSS_G: recon + self.options.beta * kl, "recon": recon, "kl": kl}
 
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """The VAE has no discriminator; the referee never calls this (critic_steps = 0)."""
@@ -95,7 +96,7 @@ class VAEGame(Game):
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One update of encoder and decoder on the batch's negative ELBO."""
         terms = self.losses(batch["images"])
-        self.update("vae", terms["loss_g"])
+        self.update("vae", terms[LOSS_G])
         logs = {k: v.detach() for k, v in terms.items()}
         if self.options.reconstruction == "gaussian" and self.options.sigma is None:
             logs["sigma"] = self.generator.log_sigma.exp()

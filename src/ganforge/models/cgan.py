@@ -51,8 +51,7 @@ class ConditionalVanillaGenerator(Configurable):
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28,
                  widths: tuple = (256, 512, 1024), num_classes: int = 10, embed_dim: int = 10):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, widths=list(widths),
-                         num_classes=num_classes, embed_dim=embed_dim)
+        super().__init__()
         _check_classes(num_classes, embed_dim)
         self.z_dim, self.num_classes = z_dim, num_classes
         self.shape = (channels, image_size, image_size)
@@ -82,8 +81,7 @@ class ConditionalVanillaDiscriminator(Configurable):
 
     def __init__(self, channels: int = 1, image_size: int = 28, widths: tuple = (512, 256),
                  num_classes: int = 10, embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False):
-        super().__init__(channels=channels, image_size=image_size, widths=list(widths),
-                         num_classes=num_classes, embed_dim=embed_dim, mode=mode, spectral_norm=spectral_norm)
+        super().__init__()
         _check_classes(num_classes, embed_dim)
         _check_mode(mode)
         self.num_classes, self.mode = num_classes, mode
@@ -118,8 +116,7 @@ class ConditionalDCGANGenerator(Configurable):
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: int = 10, embed_dim: int = 10, conditional_bn: bool = False):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width,
-                         num_classes=num_classes, embed_dim=embed_dim, conditional_bn=conditional_bn)
+        super().__init__()
         _check_classes(num_classes, embed_dim)
         self.z_dim, self.num_classes, self.conditional_bn = z_dim, num_classes, bool(conditional_bn)
         steps = upsampling_steps(image_size)
@@ -157,8 +154,7 @@ class ConditionalDCGANDiscriminator(Configurable):
 
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 10,
                  embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False):
-        super().__init__(channels=channels, image_size=image_size, width=width, num_classes=num_classes,
-                         embed_dim=embed_dim, mode=mode, spectral_norm=spectral_norm)
+        super().__init__()
         _check_classes(num_classes, embed_dim)
         _check_mode(mode)
         self.num_classes, self.mode = num_classes, mode

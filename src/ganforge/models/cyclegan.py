@@ -33,7 +33,7 @@ class ResnetGenerator(Configurable):
     """
 
     def __init__(self, channels: int = 3, width: int = 64, n_res_blocks: int = 9, n_down: int = 2):
-        super().__init__(channels=channels, width=width, n_res_blocks=n_res_blocks, n_down=n_down)
+        super().__init__()
         if channels < 1 or width < 1 or n_res_blocks < 0 or n_down < 0:
             raise GanforgeError(f"ResnetGenerator sizes channels={channels}, width={width}, n_res_blocks={n_res_blocks}, "
                                 f"n_down={n_down} are invalid; expected positive channels and width, non-negative counts.")
@@ -70,7 +70,7 @@ class PatchDiscriminator(Configurable):
     """PatchGAN D: image -> (B, 1, h, w) map of raw scores, one per overlapping input patch."""
 
     def __init__(self, channels: int = 3, width: int = 64, n_layers: int = 3):
-        super().__init__(channels=channels, width=width, n_layers=n_layers)
+        super().__init__()
         if channels < 1 or width < 1 or n_layers < 1:
             raise GanforgeError(f"PatchDiscriminator sizes channels={channels}, width={width}, n_layers={n_layers} "
                                 "are invalid; expected positive integers.")

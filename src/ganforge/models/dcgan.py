@@ -48,8 +48,7 @@ class DCGANGenerator(Configurable):
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: int = 0):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width,
-                         num_classes=num_classes)
+        super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         steps = upsampling_steps(image_size)
         ch = width * 2 ** (steps - 1)
@@ -70,7 +69,7 @@ class DCGANDiscriminator(Configurable):
     """D: strided convs with LeakyReLU(0.2) and BatchNorm (none on the first), a 4x4 conv to one logit."""
 
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 0):
-        super().__init__(channels=channels, image_size=image_size, width=width, num_classes=num_classes)
+        super().__init__()
         steps = upsampling_steps(image_size)
         self.features = discriminator_features(channels, width, steps)
         self.head = nn.Conv2d(width * 2 ** (steps - 1), 1, 4, 1, 0)

@@ -35,12 +35,9 @@ class StyleGANGenerator(Configurable):
 
     def __init__(self, z_dim: int = 128, w_dim: int = 128, channels: int = 1, image_size: int = 32,
                  num_classes: int = 0, mapping_layers: int = 8, mapping_lr_mul: float = 0.01,
-                 channel_base: int = 1024, channel_max: int = 64, modulation: str = "demod",
-                 noise: bool = True, w_avg_beta: float = 0.995, tanh_output: bool = False):
-        super().__init__(z_dim=z_dim, w_dim=w_dim, channels=channels, image_size=image_size,
-                         num_classes=num_classes, mapping_layers=mapping_layers, mapping_lr_mul=mapping_lr_mul,
-                         channel_base=channel_base, channel_max=channel_max, modulation=modulation, noise=noise,
-                         w_avg_beta=w_avg_beta, tanh_output=tanh_output)
+                 channel_base: int = 512, channel_max: int = 64, modulation: str = "demod",
+                 noise: bool = True, w_avg_beta: float = 0.995, tanh_output: bool = True):
+        super().__init__()
         check_image_size(image_size)
         if modulation not in MODULATIONS:
             raise GanforgeError(f"Modulation {modulation!r} is unknown; expected one of {', '.join(MODULATIONS)}.")

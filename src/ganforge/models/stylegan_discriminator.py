@@ -38,10 +38,8 @@ class StyleGANDiscriminator(Configurable):
     """
 
     def __init__(self, channels: int = 1, image_size: int = 32, num_classes: int = 0,
-                 channel_base: int = 1024, channel_max: int = 64, mbstd_group: int = 4, cmap_dim: int = 0):
-        super().__init__(channels=channels, image_size=image_size, num_classes=num_classes,
-                         channel_base=channel_base, channel_max=channel_max, mbstd_group=mbstd_group,
-                         cmap_dim=cmap_dim)
+                 channel_base: int = 512, channel_max: int = 64, mbstd_group: int = 4, cmap_dim: int = 0):
+        super().__init__()
         self.final_level = level_of(image_size)
         self.num_classes = num_classes
         widths = [channels_at(4 * 2 ** lvl, channel_base, channel_max) for lvl in range(self.final_level + 1)]

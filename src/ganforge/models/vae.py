@@ -29,7 +29,7 @@ class Encoder(Configurable):
     """q(z|x): strided convs with LeakyReLU(0.2) down to 4x4, then a linear layer to the mean and log-variance."""
 
     def __init__(self, z_dim: int = 32, channels: int = 1, image_size: int = 32, width: int = 64):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width)
+        super().__init__()
         self.z_dim = z_dim
         steps = halving_steps(image_size)
         layers: list[nn.Module] = []
@@ -58,8 +58,7 @@ class Decoder(Configurable):
 
     def __init__(self, z_dim: int = 32, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: int = 0, learned_sigma: bool = False):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, width=width,
-                         num_classes=num_classes, learned_sigma=learned_sigma)
+        super().__init__()
         if num_classes:
             raise GanforgeError(f"VAE decoder num_classes={num_classes} is invalid; expected 0 (the VAE is unconditional).")
         self.z_dim, self.num_classes = z_dim, 0

@@ -12,8 +12,7 @@ class VanillaGenerator(Configurable):
 
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 28,
                  widths: tuple = (256, 512, 1024), num_classes: int = 0):
-        super().__init__(z_dim=z_dim, channels=channels, image_size=image_size, widths=list(widths),
-                         num_classes=num_classes)
+        super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.shape = (channels, image_size, image_size)
         layers: list[nn.Module] = []
@@ -37,7 +36,7 @@ class VanillaDiscriminator(Configurable):
 
     def __init__(self, channels: int = 1, image_size: int = 28, widths: tuple = (512, 256),
                  num_classes: int = 0):
-        super().__init__(channels=channels, image_size=image_size, widths=list(widths), num_classes=num_classes)
+        super().__init__()
         layers: list[nn.Module] = []
         previous = channels * image_size * image_size
         for width in widths:
