@@ -1,13 +1,13 @@
 """Evaluate the generator every N steps during training, log the scores, keep the best checkpoint."""
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Optional
 
-from ganforge.contract import Callback
+from ganforge.contract import EVENT, Callback
 from ganforge.metrics.evaluate import DIRECTION, parse_metrics, result_key
+from ganforge.runlog import read_metrics
 
 
 class EvalCallback(Callback):
@@ -29,15 +29,9 @@ class EvalCallback(Callback):
 
     def on_start(self, trainer) -> None:
         """Recover the best score of earlier evaluations of this run."""
-        path = trainer.run_dir / "metrics.jsonl"
-        if not path.is_file():
-            return
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("event") == "eval" and isinstance(record.get(self.key), (int, float)):
+        _, events = read_metrics(trainer.run_dir / "metrics.jsonl")
+        for record in events:
+            if record.get(EVENT) == "eval" and isinstance(record.get(self.key), (int, float)):
                 if record["step"] <= trainer.step and self._better(float(record[self.key])):
                     self.best = float(record[self.key])
 

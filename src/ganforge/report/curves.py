@@ -1,7 +1,6 @@
 """Training curves from metrics.jsonl: losses, mean discriminator outputs, and evaluation scores."""
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -9,6 +8,8 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
+
+from ganforge.runlog import number, read_metrics
 
 #: Keys of evaluation events that are bookkeeping, not scores.
 _NOT_SCORES = {"step", "time", "n", "epoch", "seconds", "elapsed", "rank"}
@@ -23,57 +24,13 @@ SCORE_TITLES = {
 }
 
 
-def _number(value: object) -> float | None:
-    """A float for JSON numbers and null (NaN); None for anything else (strings, booleans, lists)."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _supersede(records: list[dict]) -> list[dict]:
-    """Keep, for a resumed run, only the records written after the last restart at each step."""
-    kept: list[dict] = []
-    for record in records:
-        step = record["step"]
-        while kept and kept[-1]["step"] >= step:
-            kept.pop()
-        kept.append(record)
-    return kept
-
-
-def read_metrics(path: Union[str, Path]) -> tuple[list[dict], list[dict]]:
-    """(per-step training records, event records) of a metrics.jsonl; unreadable lines are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        return [], []
-    training, events = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # e.g. a line cut short when a run was killed
-                continue
-            if not isinstance(record, dict):
-                continue
-            if "event" in record:
-                events.append(record)
-            elif _number(record.get("step")) is not None and math.isfinite(_number(record["step"])):
-                training.append(record)
-    return _supersede(training), events
-
-
 def series(records: Iterable[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of one numeric key across records; null and infinities become NaN."""
     steps, values = [], []
     for record in records:
         if key not in record:
             continue
-        value, step = _number(record[key]), _number(record.get("step"))
+        value, step = number(record[key]), number(record.get("step"))
         if value is None or step is None:
             continue
         steps.append(step)
@@ -107,7 +64,7 @@ def _keys(records: list[dict], accept) -> list[str]:
     seen: dict[str, None] = {}
     for record in records:
         for key, value in record.items():
-            if key not in seen and accept(key) and _number(value) is not None:
+            if key not in seen and accept(key) and number(value) is not None:
                 seen[key] = None
     return list(seen)
 
@@ -228,7 +185,7 @@ def score_events(events: list[dict]) -> list[dict]:
     """The evaluation events: those with a step and at least one numeric score; one per step (the last)."""
     by_step: dict[float, dict] = {}
     for event in events:
-        step = _number(event.get("step"))
+        step = number(event.get("step"))
         if step is None or not math.isfinite(step):
             continue
         scores = {k: v for k, v in event.items() if _is_score(k, v)}
@@ -238,7 +195,7 @@ def score_events(events: list[dict]) -> list[dict]:
 
 
 def _is_score(key: str, value: object) -> bool:
-    return key not in _NOT_SCORES and not key.endswith("_std") and key != "event" and _number(value) is not None
+    return key not in _NOT_SCORES and not key.endswith("_std") and key != "event" and number(value) is not None
 
 
 def plot_scores(events: list[dict], path: Path) -> Path | None:
@@ -250,8 +207,8 @@ def plot_scores(events: list[dict], path: Path) -> Path | None:
     fig, axes = _figure(len(keys))
     for i, (ax, key) in enumerate(zip(axes, keys)):
         steps, values = series(evaluations, key)
-        spread = np.asarray([_number(e.get(f"{key}_std")) or math.nan
-                             for e in evaluations if key in e and _number(e[key]) is not None], dtype=np.float64)
+        spread = np.asarray([number(e.get(f"{key}_std")) or math.nan
+                             for e in evaluations if key in e and number(e[key]) is not None], dtype=np.float64)
         colour = f"C{i % 10}"
         if np.isfinite(spread).any():
             ax.errorbar(steps, values, yerr=np.nan_to_num(spread, nan=0.0), color=colour, marker="o",

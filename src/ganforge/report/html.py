@@ -17,7 +17,8 @@ import yaml
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.report.curves import SCORE_TITLES, moving_average, plot_curves, read_metrics, score_events, series, smoothing_window
+from ganforge.report.curves import SCORE_TITLES, moving_average, plot_curves, score_events, series, smoothing_window
+from ganforge.runlog import read_metrics
 
 #: Images up to this size are embedded in the page (base64); larger ones are linked relative to the run folder.
 EMBED_LIMIT_BYTES = 8 * 1024 * 1024

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
+from ganforge.runlog import last_time
 
 #: table columns: (key, header, format); None values print as "—"
 COLUMNS = (
@@ -69,26 +70,10 @@ class Entry:
 
 
 def training_seconds(path: Path, info: dict) -> Optional[float]:
-    """Training wall-clock seconds: the export's train_seconds, else the run's checkpoint or metrics.jsonl."""
+    """Training wall-clock seconds: the export's train_seconds, else the last time in the run's metrics.jsonl."""
     if isinstance(info.get("train_seconds"), (int, float)):
         return float(info["train_seconds"])
-    pointer = path / "checkpoints" / "latest"
-    if pointer.is_file():
-        try:
-            state = json.loads((path / "checkpoints" / pointer.read_text().strip() / "state.json").read_text())
-            return float(state["elapsed_seconds"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    times = []
-    if (path / "metrics.jsonl").is_file():
-        for line in (path / "metrics.jsonl").read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("time"), (int, float)):
-                times.append(float(record["time"]))
-    return times[-1] if times else None
+    return last_time(path / "metrics.jsonl")
 
 
 def load_entries(paths: list[str], device: str) -> list[Entry]:
