@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganforge.atomic import write_folder_atomic
 from ganforge.errors import GanforgeError
 
 FORMAT = "ganforge-model/1"
@@ -29,25 +28,16 @@ def _class_path(module: nn.Module) -> str:
 
 def save_players(players: dict[str, nn.Module], info: dict[str, Any], folder: str | Path) -> Path:
     """Write players (the one called "generator" first among them) and `info` to `folder`, atomically."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     entries = {}
-    for name, module in players.items():
-        state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-        save_file(state, str(tmp / f"{name}.safetensors"))
-        entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors"}
-    (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old{os.getpid()}")
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, folder)
-    return folder
+
+    def fill(tmp: Path) -> None:
+        for name, module in players.items():
+            state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+            save_file(state, str(tmp / f"{name}.safetensors"))
+            entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors"}
+        (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
+
+    return write_folder_atomic(Path(folder), fill)
 
 
 def save_generator(generator: nn.Module, info: dict[str, Any], folder: str | Path) -> Path:

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 from ganforge.cli import main
 from ganforge.config import TrainConfig
@@ -12,11 +11,11 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
 from ganforge.games.registry import get_family
+from ganforge.losses import bernoulli_nll, gaussian_kl
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
 from ganforge.tools.reconstruct import reconstruct
 from ganforge.train.api import train
-from ganforge.vae_losses import bernoulli_nll, gaussian_kl
 
 CPU = Runtime(torch.device("cpu"))
 
@@ -110,16 +109,12 @@ def tiny(tmp_path, **kw):
     return TrainConfig(**base)
 
 
-def test_referee_trains_resumes_and_exports_the_vae(tmp_path):
+def test_referee_trains_and_exports_the_vae(tmp_path):
+    # resuming bit-for-bit is checked for every family in tests/test_families.py
     straight = train(tiny(tmp_path, name="a", steps=4), progress=False)
-    part = train(tiny(tmp_path, name="b", steps=2), progress=False)
-    resumed = train(TrainConfig(steps=4), resume=part, progress=False)
     records = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines() if "event" not in x]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert all({"loss_g", "recon", "kl"} <= set(r) and "loss_d" not in r for r in records)
-    a = load_file(str(straight / "checkpoints/step_00000004/state.safetensors"))
-    b = load_file(str(resumed / "checkpoints/step_00000004/state.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     players, info = load_players(straight)
     assert set(players) == {"generator", "encoder"}
     assert info["family"] == "vae" and info["reconstruction"] == "bernoulli" and info["image_size"] == 16

@@ -71,25 +71,13 @@ def test_same_seed_gives_same_noise_to_same_sized_models(tmp_path, monkeypatch):
     save_players({"generator": g}, {**info, "family": "dcgan"}, tmp_path / "copy" / "m")
     enc, dec = Encoder(4, 1, 8, 4), Decoder(4, 1, 8, 4)
     save_players({"generator": dec, "encoder": enc}, {**info, "family": "vae"}, tmp_path / "v")
-    args = compare_args(tmp_path, [tmp_path / "m", tmp_path / "copy" / "m", tmp_path / "v"])
-    rows = compare.compare(args)
+    settings = compare.CompareSettings(n=10, grid=4, recon_n=4, speed_n=8)
+    rows = compare.compare([tmp_path / "m", tmp_path / "copy" / "m", tmp_path / "v"], tmp_path / "out", settings)
     assert [r["name"] for r in rows] == ["m", "m (2)", "v"]
     assert [r["train_seconds"] for r in rows] == [12.5, 12.5, 12.5]
     first = compare.samples_at_seed(g, 4, seed=3)
     assert torch.equal(first, compare.samples_at_seed(g, 4, seed=3))
     assert not torch.equal(first, compare.samples_at_seed(g, 4, seed=4))
-
-
-def compare_args(tmp_path, models, **kw):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    compare.add_arguments(parser)
-    args = parser.parse_args([str(m) for m in models] + ["--out", str(tmp_path / "out"), "--n", "10", "--grid", "4",
-                                                         "--recon-n", "4", "--speed-n", "8"])
-    for k, v in kw.items():
-        setattr(args, k, v)
-    return args
 
 
 def test_no_metrics_and_bad_inputs(runs, tmp_path, capsys):

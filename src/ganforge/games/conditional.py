@@ -65,4 +65,4 @@ def conditional_players(options: CGANOptions, info: DataInfo):
 
 register(Family("cgan", "class-conditional GAN (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018)",
                 CGANOptions, build_adversarial(conditional_players), default_image_size=32,
-                default_steps=2500))
+                default_steps=2500, tiny={"image_size": 16, "options": {"width": 4, "z_dim": 8, "embed_dim": 4}}))

@@ -19,6 +19,7 @@ from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.registry import Family, register
 from ganforge.losses import AdversarialLoss, cycle_loss, discriminator_score, get_loss, gradient_penalty, identity_loss
+from ganforge.nn.modes import eval_mode
 
 
 @dataclass
@@ -203,13 +204,11 @@ class CycleGANGame(Game):
         The exported pair is the live one (an average of G alone would not match F), so the grid shows it too.
         """
         g_ab, g_ba = self.players["g_ab"], self.players["g_ba"]
-        modes = (g_ab.training, g_ba.training)
-        g_ab.eval(), g_ba.eval()
         device = self.runtime.device
         a, b = inputs["a"].to(device), inputs["b"].to(device)
-        fake_b, fake_a = g_ab(a), g_ba(b)
-        rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
-        g_ab.train(modes[0]), g_ba.train(modes[1])
+        with eval_mode(g_ab, g_ba):
+            fake_b, fake_a = g_ab(a), g_ba(b)
+            rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
         rows = torch.stack([a, fake_b, rec_a, b, fake_a, rec_b], dim=1)  # (k, 6, C, H, W)
         return rows.flatten(0, 1).float()
 
@@ -275,4 +274,5 @@ def build(cfg: TrainConfig, options: CycleGANOptions, info: DataInfo, runtime: R
 
 register(Family("cyclegan", "unpaired image-to-image translation (Zhu et al. 2017)", CycleGANOptions, build,
                 default_data=THICKNESS_DEMO, default_loss="least_squares", default_image_size=32,
-                default_steps=600, default_batch_size=4, load_data=load_data))
+                default_steps=600, default_batch_size=4, load_data=load_data,
+                tiny={"image_size": 16, "options": {"width": 4, "n_res_blocks": 1, "d_width": 4, "d_layers": 2, "pool_size": 3}}))

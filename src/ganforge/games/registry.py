@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ganforge.errors import GanforgeError
@@ -32,6 +32,8 @@ class Family:
     default_batch_size: int = 64
     default_ema_decay: float = 0.999
     load_data: Callable | None = None  # (cfg, runtime) -> batch source; None: the labelled-image source
+    #: TrainConfig values (options included) for a run of a few seconds on a CPU: contract tests and quick tries
+    tiny: dict = field(default_factory=dict)
 
 
 def register(family: Family) -> Family:

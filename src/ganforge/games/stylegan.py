@@ -18,6 +18,7 @@ from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
 from ganforge.nn.configurable import default_of
 from ganforge.nn.diffaugment import diff_augment, parse_policy
+from ganforge.nn.modes import eval_mode
 from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolution_of
 
 
@@ -213,13 +214,11 @@ class StyleGANGame(Game):
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """Images at the current phase with constant noise, upsampled (nearest) to the full image size."""
-        was_training = generator.training
-        generator.eval()
-        device = self.runtime.device
-        labels = inputs.get("labels")
-        images = generator(inputs["z"].to(device), None if labels is None else labels.to(device),
-                           level=self.level, alpha=self.alpha, noise_mode="const")
-        generator.train(was_training)
+        with eval_mode(generator):
+            device = self.runtime.device
+            labels = inputs.get("labels")
+            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device),
+                               level=self.level, alpha=self.alpha, noise_mode="const")
         if images.shape[-1] != self.info.image_size:
             images = F.interpolate(images.float(), size=(self.info.image_size,) * 2, mode="nearest")
         return images.float()
@@ -245,4 +244,6 @@ def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, r
 
 register(Family("stylegan", "StyleGAN: mapping network, styles, mixing, progressive growing (Karras et al. 2019, 2020)",
                 StyleGANOptions, build_stylegan, default_image_size=32, default_steps=3000,
-                default_ema_decay=0.98))
+                default_ema_decay=0.98,
+                tiny={"image_size": 16, "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 64,
+                                                    "channel_max": 8, "fade": 0.3, "stable": 0.1, "r1_interval": 2}}))

@@ -19,7 +19,8 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs
 from ganforge.games.registry import Family, register
-from ganforge.vae_losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
+from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
+from ganforge.nn.modes import eval_mode
 
 RECONSTRUCTIONS = ("bernoulli", "gaussian")
 
@@ -109,10 +110,8 @@ class VAEGame(Game):
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """The decoder's mean images for the fixed codes."""
-        was_training = generator.training
-        generator.eval()
-        images = generator(inputs["z"].to(self.runtime.device))
-        generator.train(was_training)
+        with eval_mode(generator):
+            images = generator(inputs["z"].to(self.runtime.device))
         return images.float()
 
     def export_info(self) -> dict[str, Any]:
@@ -145,4 +144,5 @@ def build_vae(cfg: TrainConfig, options: VAEOptions, info: DataInfo, runtime: Ru
 FAMILY_DEFAULT_LOSS = "non_saturating"  # resolve_defaults fills cfg.loss with it; the VAE ignores it
 
 register(Family("vae", "convolutional variational autoencoder (Kingma & Welling 2014), to compare", VAEOptions,
-                build_vae, default_loss=FAMILY_DEFAULT_LOSS, default_image_size=32, default_steps=4400))
+                build_vae, default_loss=FAMILY_DEFAULT_LOSS, default_image_size=32, default_steps=4400,
+                tiny={"image_size": 16, "options": {"width": 4, "z_dim": 6}}))

@@ -10,9 +10,9 @@ import json
 import math
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -31,21 +31,49 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class CompareSettings:
+    """How models are compared; each default is the command line's."""
+
+    n: int = 10000  #: samples per model for the scores
+    metrics: str = "fd,kid,pr"  #: comma-separated subset of fd,kid,pr
+    no_metrics: bool = False  #: skip the scores (samples, speed and times only)
+    extractor: str = "auto"  #: feature extractor: auto, digits, fashion, inception
+    data: Optional[str] = None  #: score every model against this data instead of each model's own
+    seed: int = 0  #: noise seed shared by every model
+    grid: int = 64  #: samples per model in samples.png
+    recon_n: int = 1000  #: test images (and samples) for the sharpness ratio and the VAE reconstruction error
+    speed_n: int = 2000  #: images generated to time sampling
+    batch_size: int = 500  #: images per generator call
+    device: str = "cpu"  #: where the models run
+
+    def validate(self) -> None:
+        """Refuse counts below what each measurement needs."""
+        for name in ("n", "grid", "recon_n", "speed_n", "batch_size"):
+            if getattr(self, name) < (2 if name == "n" else 1):
+                raise GanforgeError(f"Option --{name.replace('_', '-')} {getattr(self, name)} is invalid; expected a positive count.")
+
+
+_DEFAULTS = CompareSettings()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge compare`."""
     parser.add_argument("models", metavar="RUN_OR_MODEL", nargs="+", help="run folders or exported model folders")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.png, compare.md/.png/.json")
-    parser.add_argument("--n", type=int, default=10000, help="samples per model for the scores (default 10000)")
-    parser.add_argument("--metrics", default="fd,kid,pr", help="comma-separated subset of fd,kid,pr (default all three)")
+    d = _DEFAULTS
+    parser.add_argument("--n", type=int, default=d.n, help=f"samples per model for the scores (default {d.n})")
+    parser.add_argument("--metrics", default=d.metrics, help=f"comma-separated subset of fd,kid,pr (default {d.metrics})")
     parser.add_argument("--no-metrics", action="store_true", help="skip the scores (samples, speed and times only)")
-    parser.add_argument("--extractor", default="auto", help="feature extractor: auto, digits, fashion, inception")
+    parser.add_argument("--extractor", default=d.extractor, help="feature extractor: auto, digits, fashion, inception")
     parser.add_argument("--data", help="score every model against this data instead of each model's own")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed shared by every model (default 0)")
-    parser.add_argument("--grid", type=int, default=64, help="samples per model in samples.png (default 64)")
-    parser.add_argument("--recon-n", type=int, default=1000, help="test images (and samples) for the sharpness ratio and the VAE reconstruction error")
-    parser.add_argument("--speed-n", type=int, default=2000, help="images generated to time sampling (default 2000)")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"noise seed shared by every model (default {d.seed})")
+    parser.add_argument("--grid", type=int, default=d.grid, help=f"samples per model in samples.png (default {d.grid})")
+    parser.add_argument("--recon-n", type=int, default=d.recon_n,
+                        help="test images (and samples) for the sharpness ratio and the VAE reconstruction error")
+    parser.add_argument("--speed-n", type=int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--device", default=d.device)
 
 
 @dataclass
@@ -224,7 +252,7 @@ def samples_png(panels: list[list[tuple[str, Tensor]]], path: Path) -> None:
     _save(fig, path)
 
 
-def _notes(args: argparse.Namespace, entries: list[Entry], device: torch.device) -> list[str]:
+def _notes(args: CompareSettings, entries: list[Entry], device: torch.device) -> list[str]:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     notes = [f"Samples in samples.png use noise seed {args.seed} for every model; models with the same latent "
              "size get the same noise vectors.",
@@ -245,17 +273,16 @@ def _notes(args: argparse.Namespace, entries: list[Entry], device: torch.device)
     return notes
 
 
-def compare(args: argparse.Namespace) -> list[dict]:
-    """Measure every model and write the four outputs; return the table rows."""
+def compare(models: list[str], out: Union[str, Path], settings: CompareSettings = _DEFAULTS) -> list[dict]:
+    """Measure every model (run or export folders) and write the four outputs to `out`; return the table rows."""
     from ganforge.tools.reconstruct import reconstruct
 
-    for name in ("n", "grid", "recon_n", "speed_n", "batch_size"):
-        if getattr(args, name) < (2 if name == "n" else 1):
-            raise GanforgeError(f"Option --{name.replace('_', '-')} {getattr(args, name)} is invalid; expected a positive count.")
-    out = Path(args.out)
+    args = settings
+    args.validate()
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder.")
-    entries = load_entries(list(args.models), args.device)
+    entries = load_entries([str(m) for m in models], args.device)
     device = next(entries[0].generator.parameters()).device
     sample_row, recon_row, shown_reals, reals_of = [], [], set(), {}
     for e in entries:
@@ -291,14 +318,13 @@ def compare(args: argparse.Namespace) -> list[dict]:
     samples_png([sample_row] + ([recon_row] if recon_row else []), out / "samples.png")
     table_png(rows, out / "compare.png")
     (out / "compare.md").write_text(markdown(rows, notes) + "\n![samples](samples.png)\n")
-    settings = {k: getattr(args, k) for k in ("n", "metrics", "no_metrics", "extractor", "data", "seed", "grid",
-                                              "recon_n", "speed_n", "batch_size", "device")}
-    (out / "compare.json").write_text(json.dumps({"settings": settings, "notes": notes, "models": rows}, indent=2))
+    (out / "compare.json").write_text(json.dumps({"settings": asdict(settings), "notes": notes, "models": rows}, indent=2))
     return rows
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare the models and say where the outputs are."""
-    rows = compare(args)
+    settings = CompareSettings(**{f.name: getattr(args, f.name) for f in fields(CompareSettings)})
+    rows = compare(args.models, args.out, settings)
     print(f"compared {len(rows)} models; wrote samples.png, compare.md, compare.png and compare.json to {args.out}")
     return 0

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Optional
 
+from ganforge.atomic import write_folder_atomic, write_text_atomic
 from ganforge.errors import GanforgeError
-from ganforge.train.state_io import load_state, save_state, write_text_atomic
+from ganforge.train.state_io import load_state, save_state
 
 FORMAT = "ganforge-checkpoint/1"
 
@@ -24,19 +24,12 @@ class Checkpoints:
         """Write `state` as a new checkpoint folder; step checkpoints also move the `latest` pointer."""
         self.root.mkdir(parents=True, exist_ok=True)
         name = tag or f"step_{step:08d}"
-        tmp = self.root / f".tmp-{name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        save_state(state, tmp)
-        (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "step": step}))
-        final = self.root / name
-        if final.exists():
-            old = self.root / f".old-{name}-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+
+        def fill(tmp: Path) -> None:
+            save_state(state, tmp)
+            (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "step": step}))
+
+        final = write_folder_atomic(self.root / name, fill)
         if tag is None:
             write_text_atomic(self.root / "latest", name)
             self._prune(keep=name)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganforge.vae_losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
+from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 
 
 def test_kl_matches_the_closed_form_by_hand():

@@ -1,0 +1,57 @@
+"""atomic.py: folders and files replaced whole, with ordinary permissions."""
+import os
+import stat
+
+import pytest
+
+from ganforge.atomic import write_folder_atomic, write_text_atomic
+from ganforge.export import save_generator
+from ganforge.models.dcgan import DCGANGenerator
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_exported_weights_are_readable_by_others(tmp_path, umask_022):
+    folder = save_generator(DCGANGenerator(z_dim=8, width=8), {"family": "dcgan"}, tmp_path / "model")
+    weights = folder / "generator.safetensors"
+    assert _mode(weights) == 0o644 and _mode(folder / "config.json") == 0o644
+    assert _mode(folder) == 0o755
+
+
+def test_a_failing_fill_leaves_the_old_folder_whole_and_no_temporary(tmp_path):
+    target = tmp_path / "out"
+    write_folder_atomic(target, lambda tmp: (tmp / "a.txt").write_text("old"))
+
+    def broken(tmp):
+        (tmp / "a.txt").write_text("new")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_folder_atomic(target, broken)
+    assert (target / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_replacing_a_folder_drops_files_the_new_one_lacks(tmp_path):
+    target = tmp_path / "out"
+    write_folder_atomic(target, lambda tmp: [(tmp / n).write_text(n) for n in ("a", "b")])
+    write_folder_atomic(target, lambda tmp: (tmp / "c").write_text("c"))
+    assert sorted(p.name for p in target.iterdir()) == ["c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_text_written_atomically_has_ordinary_permissions(tmp_path, umask_022):
+    path = tmp_path / "latest"
+    write_text_atomic(path, "step_00000010")
+    write_text_atomic(path, "step_00000020")
+    assert path.read_text() == "step_00000020" and _mode(path) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["latest"]
