@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from machine import describe  # noqa: E402
 
-from ganforge.augment_eval import classification_accuracy_score, few_label_experiment  # noqa: E402
 from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
+from ganforge.metrics.cas import classification_accuracy_score, few_label_experiment  # noqa: E402
 from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy  # noqa: E402
 
 

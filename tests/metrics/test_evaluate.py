@@ -11,7 +11,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluate import score_images
 from ganforge.models.dcgan import DCGANGenerator
 
-KEYS = {"fd", "kid", "kid_std", "is", "is_std", "precision", "recall", "extractor", "n"}
+KEYS = {"fd", "kid", "kid_std", "kid_subset_size", "is", "is_std", "precision", "recall", "extractor", "n"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -92,3 +92,38 @@ def test_errors_name_the_bad_value():
         score_images(torch.zeros(5, 28, 28), data="mnist")
     with pytest.raises(GanforgeError, match="Unknown feature extractor"):
         score_images(torch.zeros(5, 1, 28, 28), data="mnist", extractor="vgg")
+
+
+def _balanced_fakes(class_images, n_per_class):
+    """Fresh images of both classes of the class folder (other pixels than the folder's), float [-1, 1]."""
+    uint8 = torch.cat([torch.from_numpy(class_images(c, n_per_class, seed=10 + c)) for c in (0, 1)])
+    return to_float(uint8.unsqueeze(1))
+
+
+def test_precision_recall_compare_with_a_random_real_subset_on_a_class_ordered_folder(class_folder, toy_extractor,
+                                                                                      make_class_images, monkeypatch):
+    import importlib
+
+    evaluate_module = importlib.import_module("ganforge.metrics.evaluate")  # the module, not the function of that name
+
+    seen = {}
+    original = evaluate_module.precision_recall
+
+    def spy(real, fake, k):
+        seen["real"], seen["fake"] = real, fake
+        return original(real, fake, k)
+
+    monkeypatch.setattr(evaluate_module, "precision_recall", spy)
+    fakes = _balanced_fakes(make_class_images, 20)  # 40 samples against a reference of 120 (60 dark, then 60 bright)
+    scores = score_images(fakes, data=str(class_folder), metrics="pr", extractor=toy_extractor)
+    bright = (seen["real"][:, 0] > 0).long()
+    assert len(seen["real"]) == len(seen["fake"]) == 40
+    assert 12 <= int(bright.sum()) <= 28, bright.tolist()  # the first 40 would be dark only
+    # both classes on both sides; a real side of dark images only would cap precision at 0.5 (no bright
+    # sample lies on its manifold)
+    assert scores["precision"] > 0.75 and scores["recall"] > 0.75, scores
+
+
+def test_fewer_samples_than_the_kid_subset_size_are_recorded(class_folder, toy_extractor, make_class_images):
+    scores = score_images(_balanced_fakes(make_class_images, 20), data=str(class_folder), metrics="kid", extractor=toy_extractor, kid_subsets=5)
+    assert scores["kid_subset_size"] == 40 and set(scores) == {"kid", "kid_std", "kid_subset_size", "extractor", "n"}

@@ -48,3 +48,25 @@ def test_chunking_does_not_change_the_result():
     radii = knn_radii(real, 3, chunk=7)
     assert torch.allclose(radii, knn_radii(real, 3, chunk=1000))
     assert coverage_by_manifold(real, radii, fake, chunk=13) == coverage_by_manifold(real, radii, fake, chunk=1000)
+
+
+def test_hand_built_case():
+    # real 0, 1, 3, 7 with k = 1: radii 1, 1, 2, 4 (balls [-1, 1], [0, 2], [1, 5], [3, 11])
+    # fake 0.5, 4, 11.5, 20: 0.5 and 4 are inside, 11.5 and 20 are not -> precision 1/2
+    # fake radii (k = 1): 3.5, 3.5, 7.5, 8.5; every real point is within one of them -> recall 1
+    real = torch.tensor([[0.0], [1.0], [3.0], [7.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.5], [4.0], [11.5], [20.0]], dtype=torch.float64)
+    assert precision_recall(real, fake, k=1) == (0.5, 1.0)
+    assert precision_recall(real + 1e4, fake + 1e4, k=1) == (0.5, 1.0)
+    assert precision_recall(fake, real, k=1) == (1.0, 0.5)  # the roles swap
+
+
+def test_a_common_offset_leaves_the_result_unchanged():
+    g = torch.Generator().manual_seed(6)
+    real = torch.randn(400, 16, generator=g, dtype=torch.float64)
+    fake = torch.randn(400, 16, generator=g, dtype=torch.float64) * 1.2 + 0.3
+    base = precision_recall(real, fake)
+    assert 0.2 < base[0] < 1 and 0.2 < base[1] < 1  # neither trivial: a change would show
+    assert precision_recall(real + 1e4, fake + 1e4) == base
+    offset = torch.linspace(-1e4, 1e4, 16, dtype=torch.float64)  # a different offset per feature
+    assert precision_recall(real + offset, fake + offset) == base

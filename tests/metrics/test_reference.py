@@ -84,3 +84,22 @@ def test_folder_split_and_mismatched_reference(tmp_path, small):
     assert reference.default_split(str(tmp_path)) == "test"
     with pytest.raises(GanforgeError, match="expected 3x32px"):
         reference.reference_stats(small, get_extractor("digits"), image_size=32, channels=3)
+
+
+def test_stored_subset_is_in_random_order_on_a_class_ordered_folder(cache, class_folder, toy_extractor):
+    ref = reference.reference_stats(str(class_folder), toy_extractor, max_features=30)
+    assert ref.n == 120 and ref.features.shape == (30, 2)
+    bright = (ref.features[:, 0] > 0).long()
+    # a leading part of the stored subset is itself a random sample: both classes in the first 10
+    assert 3 <= int(bright[:10].sum()) <= 7, bright.tolist()
+    assert int((bright[1:] != bright[:-1]).sum()) >= 5  # not one class after the other
+    again = reference.compute_reference(reference.load_reference_images(str(class_folder), None, None, "train").images,
+                                        toy_extractor, batch_size=7, max_features=30)[2]
+    assert torch.equal(again, ref.features)  # the same seeded draw, whatever the batch size
+
+
+def test_a_reference_smaller_than_max_features_keeps_every_image_in_random_order(cache, class_folder, toy_extractor):
+    ref = reference.reference_stats(str(class_folder), toy_extractor)
+    assert ref.features.shape == (120, 2)
+    bright = (ref.features[:, 0] > 0).long()
+    assert int(bright.sum()) == 60 and 15 <= int(bright[:40].sum()) <= 25

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.data.dataset import to_float
 from ganforge.errors import GanforgeError
 from ganforge.metrics.digit_classifier import DigitClassifier, to_classifier_input
 from ganforge.sampling import iter_samples
@@ -43,8 +44,7 @@ def real_digits(data: str = "mnist", split: str = "train", per_class: Optional[i
         images = dataset.images[index]
     else:
         images = dataset.images
-    images = images.float().mul(2.0 / 255.0).sub(1.0)
-    return to_classifier_input(images), labels
+    return to_classifier_input(to_float(images)), labels
 
 
 @torch.no_grad()

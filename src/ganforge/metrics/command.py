@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ def format_scores(scores: dict[str, Any]) -> str:
         value = f"{scores[key]:.4f}" if key not in ("fd", "is") else f"{scores[key]:.3f}"
         if std_key in scores:
             value += f" ± {scores[std_key]:.4f}"
+        if key == "kid" and "kid_subset_size" in scores:
+            value += f" (subsets of {scores['kid_subset_size']})"
         lines.append((label, value))
     if "accuracy_per_class" in scores:
         lines.append(("  per class", " ".join(f"{v:.3f}" for v in scores["accuracy_per_class"])))
@@ -50,27 +54,93 @@ def format_scores(scores: dict[str, Any]) -> str:
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the model, sample, score, print the table and write the JSON."""
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse bad numbers, devices and --json targets before anything is loaded or sampled."""
     import torch
 
-    from ganforge.export import load_generator
-    from ganforge.metrics.evaluate import evaluate, parse_metrics
+    from ganforge.metrics.evaluate import parse_metrics
 
-    metrics = parse_metrics(args.metrics) if args.metrics is not None else None
+    if args.metrics is not None:
+        parse_metrics(args.metrics)
     if args.n < 2:
         raise GanforgeError(f"Sample count --n {args.n} is invalid; expected at least 2.")
     if args.batch_size < 1:
         raise GanforgeError(f"Batch size --batch-size {args.batch_size} is invalid; expected at least 1.")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise GanforgeError(f"Device {args.device!r} is not available; expected cpu on this machine.")
+    if not 0 <= args.seed < 2 ** 63:
+        raise GanforgeError(f"Seed --seed {args.seed} is out of range; expected an integer from 0 to 2**63 - 1.")
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError):
+        raise GanforgeError(f"Device {args.device!r} is not a device; expected cpu, cuda or cuda:N.") from None
+    if device.type not in ("cpu", "cuda"):
+        raise GanforgeError(f"Device {args.device!r} is not supported; expected cpu, cuda or cuda:N.")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError(f"Device {args.device!r} is not available (this machine has no usable CUDA device); expected --device cpu.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise GanforgeError(f"Device {args.device!r} is not available; expected cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
+    if args.json:
+        check_json_target(Path(args.json))
+
+
+def check_json_target(path: Path) -> None:
+    """Refuse a --json path that is a folder, lies under a file, cannot be written, or would replace a file that is not a scores JSON."""
+    if path.is_dir():
+        raise GanforgeError(f"--json {str(path)!r} is a folder; expected a file name such as {str(path / 'scores.json')!r}.")
+    if path.exists():
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            earlier = None
+        if not (isinstance(earlier, dict) and "n" in earlier):
+            raise GanforgeError(f"--json {str(path)!r} exists and is not a scores file of ganforge eval; "
+                                "expected a new file name (an earlier scores file is replaced).")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GanforgeError(f"--json {str(path)!r} lies under {str(parent)!r}, which is a file; expected a path in a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GanforgeError(f"--json {str(path)!r} cannot be written (folder {str(parent)!r} is not writable); expected a writable place.")
+
+
+def write_json(path: Path, scores: dict[str, Any]) -> None:
+    """Write the scores to `path` whole or not at all (a temporary file swapped in)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(scores, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GanforgeError(f"--json {str(path)!r} could not be written ({exc.strerror or type(exc).__name__}); expected a writable place.") from None
+
+
+def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]) -> Any:
+    """The feature extractor, loaded, and a line on stderr saying which it is and why (the --extractor name when no image metric is asked for)."""
+    from ganforge.metrics.evaluate import IMAGE_METRICS
+    from ganforge.metrics.extractors import choose_extractor, get_extractor
+
+    if not any(m in IMAGE_METRICS for m in metrics):
+        return args.extractor
+    data_name = getattr(data, "name", data)
+    name, why = choose_extractor(args.extractor, data_name, args.inception_weights)
+    extractor = get_extractor(name, data_name, args.inception_weights, args.device)
+    print(f"features: {why}", file=sys.stderr)
+    return extractor
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options, load the model, say which features are used, score, print the table and write the JSON."""
+    from ganforge.export import load_generator
+    from ganforge.metrics.evaluate import check_evaluation, evaluate
+
+    check_options(args)
     generator, info = load_generator(args.model, args.device)
-    scores = evaluate(generator, info, n=args.n, metrics=metrics, seed=args.seed, extractor=args.extractor,
-                      data=args.data, inception_weights=args.inception_weights, split=args.split,
+    data, metrics = check_evaluation(generator, info, args.n, args.metrics, args.data, args.split)
+    extractor = load_extractor(args, data, metrics)
+    scores = evaluate(generator, info, n=args.n, metrics=metrics, seed=args.seed, extractor=extractor,
+                      data=data, inception_weights=args.inception_weights, split=args.split,
                       batch_size=args.batch_size, device=args.device)
     print(format_scores(scores))
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_json(Path(args.json), scores)
     return 0

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
-from ganforge.data.dataset import ImageDataset
+from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import FeatureExtractor, get_extractor
+from ganforge.metrics.extractors import FeatureExtractor, get_extractor, normalise_data_name
 from ganforge.metrics.frechet import frechet_distance, gaussian_stats
 from ganforge.metrics.inception_score import inception_score
-from ganforge.metrics.kid import kernel_inception_distance
+from ganforge.metrics.kid import kernel_inception_distance, kid_subset_size
 from ganforge.metrics.precision_recall import precision_recall
-from ganforge.metrics.reference import reference_stats
+from ganforge.metrics.reference import default_split, reference_stats
 
 IMAGE_METRICS = ("fd", "kid", "is", "pr")  # scores of any set of images
 METRICS = IMAGE_METRICS + ("acc",)  # acc: conditional accuracy, a score of a class-conditional generator
@@ -53,9 +54,14 @@ def _batches(images: Union[Tensor, Iterable[Tensor]], batch_size: int) -> Iterab
 
 
 def _as_float(batch: Tensor) -> Tensor:
-    if batch.dtype == torch.uint8:
-        return batch.float().mul_(2.0 / 255.0).sub_(1.0)
-    return batch.float()
+    return to_float(batch) if batch.dtype == torch.uint8 else batch.float()
+
+
+def _random_rows(features: Tensor, m: int, seed: int) -> Tensor:
+    """`m` rows of `features` drawn at random without replacement (seeded), or all of them in order when m covers them."""
+    if m >= len(features):
+        return features
+    return features[torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))[:m]]
 
 
 @torch.no_grad()
@@ -67,8 +73,10 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
     """Scores of images (a tensor (N, C, H, W) or an iterable of batches; float [-1, 1] or uint8) against `data`.
 
     The real images are resized to the scored images' size and channels, then both go through the
-    same extractor. Returns keys fd, kid, kid_std, is, is_std, precision, recall (those asked for),
-    extractor and n.
+    same extractor. Returns keys fd, kid, kid_std, kid_subset_size, is, is_std, precision, recall
+    (those asked for), extractor and n. KID draws subsets of KID_SUBSET_SIZE vectors, fewer when
+    fewer samples are scored: `kid_subset_size` is the size used. Precision/recall compare equal
+    numbers of real and generated vectors, each a seeded random draw of its set.
     """
     wanted = parse_metrics(metrics)
     if "acc" in wanted:
@@ -99,9 +107,13 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
             out["fd"] = frechet_distance(*gaussian_stats(fake), ref.mean, ref.cov)
         if "kid" in wanted:
             out["kid"], out["kid_std"] = kernel_inception_distance(ref.features, fake, kid_subsets, KID_SUBSET_SIZE, seed)
+            out["kid_subset_size"] = kid_subset_size(KID_SUBSET_SIZE, len(ref.features), len(fake))
         if "pr" in wanted:
-            m = min(len(ref.features), len(fake))  # equal set sizes, as the k-NN radii depend on them
-            out["precision"], out["recall"] = precision_recall(ref.features[:m], fake[:m], PR_K)
+            # equal set sizes, as the k-NN radii depend on them; each side a seeded random draw, never
+            # a leading slice (which would be the first classes of a class-ordered folder)
+            m = min(len(ref.features), len(fake))
+            out["precision"], out["recall"] = precision_recall(_random_rows(ref.features, m, seed),
+                                                               _random_rows(fake, m, seed), PR_K)
     if "is" in wanted:
         out["is"], out["is_std"] = inception_score(torch.cat(logits), IS_SPLITS)
     out["extractor"], out["n"] = fx.name, len(fake)
@@ -112,6 +124,52 @@ def _info_value(info: Any, name: str, default: Any = None) -> Any:
     if isinstance(info, dict):
         return info.get(name, default)
     return getattr(info, name, default)
+
+
+def check_evaluation(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str, Sequence[str], None] = None,
+                     data: Union[str, ImageDataset, None] = None,
+                     split: Optional[str] = None) -> tuple[Union[str, ImageDataset], tuple[str, ...]]:
+    """(data scored against, metrics wanted) of an evaluation request, refused with one sentence before any work when it cannot run."""
+    from ganforge.metrics.conditional_accuracy import classifier_for
+
+    if _info_value(info, "kind") == "translation":
+        raise GanforgeError("This model translates images; expected a noise generator (score translations with score_images).")
+    data = data if data is not None else _info_value(info, "data")
+    if data is None:
+        raise GanforgeError("The model does not record its training data; expected the data to score against (--data).")
+    if n < 2:
+        raise GanforgeError(f"Sample count {n} is invalid; expected at least 2.")
+    if not isinstance(data, ImageDataset):
+        _check_data(str(data), split)
+    wanted = parse_metrics(metrics if metrics is not None else default_metrics(generator))
+    if "acc" in wanted:
+        if int(getattr(generator, "num_classes", 0)) <= 0:
+            raise GanforgeError("Metric 'acc' was asked of an unconditional model; expected a class-conditional one (e.g. --model cgan).")
+        classifier_for(_data_name(data))
+    return data, wanted
+
+
+def _check_data(data: str, split: Optional[str]) -> None:
+    """Refuse a data spec that names neither a dataset nor an existing folder, and a split it does not have."""
+    from ganforge.data import DATASETS
+
+    if split is not None and split not in ("train", "test"):
+        raise GanforgeError(f"Split {split!r} is invalid; expected 'train' or 'test'.")
+    key = data.strip().lower().replace("_", "-")
+    if key in DATASETS or normalise_data_name(data) in DATASETS:
+        return
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise GanforgeError(f"Data {data!r} is neither a known dataset ({', '.join(DATASETS)}) nor an existing path; "
+                            "expected one of those names or a folder of images.")
+    if not path.is_dir():
+        raise GanforgeError(f"Data path {data!r} is not a folder; expected a folder of images.")
+    if split == "test" and default_split(data) != "test":
+        raise GanforgeError(f"Folder {data!r} has no train/ and test/ sub-folders; expected them for --split test (or use --split train).")
+
+
+def _data_name(data: Union[str, ImageDataset]) -> str:
+    return str(data.name if isinstance(data, ImageDataset) else data)
 
 
 def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str, Sequence[str], None] = None,
@@ -129,14 +187,7 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
     from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
     from ganforge.sampling import iter_samples
 
-    if _info_value(info, "kind") == "translation":
-        raise GanforgeError("This model translates images; expected a noise generator (score translations with score_images).")
-    data = data if data is not None else _info_value(info, "data")
-    if data is None:
-        raise GanforgeError("The model does not record its training data; expected the data to score against (--data).")
-    if n < 2:
-        raise GanforgeError(f"Sample count {n} is invalid; expected at least 2.")
-    wanted = parse_metrics(metrics if metrics is not None else default_metrics(generator))
+    data, wanted = check_evaluation(generator, info, n, metrics, data, split)
     image_metrics = tuple(m for m in wanted if m != "acc")
     gen_device = next(generator.parameters()).device
     device = torch.device(device) if device is not None else gen_device
@@ -149,8 +200,8 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
             out = score_images(samples, data, image_metrics, extractor, inception_weights=inception_weights,
                                split=split, seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets)
         if "acc" in wanted:
-            classes = max(1, int(getattr(generator, "num_classes", 0)))
-            acc = conditional_accuracy(generator, max(1, n // classes), seed, classifier_for(str(data)),
+            classes = int(generator.num_classes)
+            acc = conditional_accuracy(generator, max(1, n // classes), seed, classifier_for(_data_name(data)),
                                        batch_size, gen_device)
             out["accuracy"], out["accuracy_per_class"] = acc["overall"], acc["per_class"]
         return out

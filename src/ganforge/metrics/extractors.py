@@ -74,26 +74,61 @@ def inception_extractor(weights: Optional[str] = None, device: Optional[torch.de
     return FeatureExtractor("inception", network, to_inception_input, file_digest(inception_weights_file(weights))).to(device)
 
 
+#: extractor name -> how the feature line names it
+EXTRACTOR_TITLES = {"digits": "digit classifier", "fashion": "Fashion-MNIST classifier", "inception": "InceptionV3"}
+
+
+def _given_weights(inception_weights: Optional[str]) -> Optional[str]:
+    """The weights path given explicitly, checked to name a file (a missing one is refused even when unused)."""
+    if not inception_weights:
+        return None
+    from ganforge.metrics.inception import inception_weights_file
+
+    return str(inception_weights_file(inception_weights))
+
+
+def choose_extractor(extractor: str = "auto", data: Optional[str] = None,
+                     inception_weights: Optional[str] = None) -> tuple[str, str]:
+    """(extractor name, a sentence fragment saying which network and why) without loading any weights.
+
+    "auto" picks the data's own classifier (MNIST, Fashion-MNIST), else InceptionV3, which needs a
+    weights file (`inception_weights` or $GANFORGE_INCEPTION_WEIGHTS). A weights path that is given
+    must name a file, whichever network is chosen; when it goes unused the fragment says so.
+    """
+    from ganforge.metrics.inception import ENV_VAR, inception_weights_file
+
+    if extractor not in EXTRACTORS:
+        raise GanforgeError(f"Unknown feature extractor {extractor!r}; expected one of {', '.join(EXTRACTORS)}.")
+    given = _given_weights(inception_weights)
+    if extractor == "auto":
+        key = normalise_data_name(data)
+        if key in DATASET_CLASSIFIERS:
+            name = DATASET_CLASSIFIERS[key]
+            why = f"auto: data {key!r} has its own shipped classifier"
+        elif given or os.environ.get(ENV_VAR):
+            name, why = "inception", f"auto: data {data!r} has no shipped classifier"
+        else:
+            raise GanforgeError(f"Data {data!r} has no built-in feature extractor; expected InceptionV3 weights via "
+                                f"--inception-weights PATH or {ENV_VAR}=PATH (the FID Inception state dict).")
+    else:
+        name, why = extractor, f"--extractor {extractor}"
+    if name == "inception":
+        return name, f"{EXTRACTOR_TITLES[name]} with weights {str(inception_weights_file(given))!r} ({why})"
+    if given:
+        why += "; pass --extractor inception to use the InceptionV3 weights given"
+    return name, f"{EXTRACTOR_TITLES[name]} ({why})"
+
+
 def get_extractor(extractor: Union[str, FeatureExtractor] = "auto", data: Optional[str] = None,
                   inception_weights: Optional[str] = None, device: Optional[torch.device | str] = None) -> FeatureExtractor:
     """The extractor asked for; "auto" picks the data's own classifier (MNIST, Fashion-MNIST), else InceptionV3.
 
     InceptionV3 needs a weights file (`inception_weights` or $GANFORGE_INCEPTION_WEIGHTS); when it is
-    missing the error says so, and no other network is used in its place.
+    missing the error says so, and no other network is used in its place (see `choose_extractor`).
     """
     if isinstance(extractor, FeatureExtractor):
         return extractor.to(device)
-    if extractor not in EXTRACTORS:
-        raise GanforgeError(f"Unknown feature extractor {extractor!r}; expected one of {', '.join(EXTRACTORS)}.")
-    if extractor == "auto":
-        key = normalise_data_name(data)
-        if key in DATASET_CLASSIFIERS:
-            extractor = DATASET_CLASSIFIERS[key]
-        elif inception_weights or os.environ.get("GANFORGE_INCEPTION_WEIGHTS"):
-            extractor = "inception"
-        else:
-            raise GanforgeError(f"Data {data!r} has no built-in feature extractor; expected InceptionV3 weights via "
-                                "--inception-weights PATH or GANFORGE_INCEPTION_WEIGHTS=PATH (the FID Inception state dict).")
-    if extractor == "inception":
+    name, _ = choose_extractor(extractor, data, inception_weights)
+    if name == "inception":
         return inception_extractor(inception_weights, device)
-    return classifier_extractor(extractor, device)
+    return classifier_extractor(name, device)

@@ -207,6 +207,8 @@ def inception_weights_file(path: Optional[str | os.PathLike] = None) -> Path:
         raise GanforgeError(f"InceptionV3 weights were not given; expected --inception-weights PATH or {ENV_VAR}=PATH "
                             "naming the FID Inception state dict (pt_inception-2015-12-05, .pth or .safetensors).")
     p = Path(chosen).expanduser()
+    if p.is_dir():
+        raise GanforgeError(f"InceptionV3 weights path {str(p)!r} is a folder; expected the FID Inception state dict file (.pth or .safetensors).")
     if not p.is_file():
         raise GanforgeError(f"InceptionV3 weights file {str(p)!r} does not exist; expected the FID Inception state dict (.pth or .safetensors).")
     return p

@@ -26,8 +26,17 @@ def coverage_by_manifold(manifold: Tensor, radii: Tensor, queries: Tensor, chunk
 
 
 def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
-    """(precision, recall): share of fake vectors on the real k-NN manifold, share of real ones on the fake manifold."""
-    real, fake = real.detach().float(), fake.detach().float()
+    """(precision, recall): share of fake vectors on the real k-NN manifold, share of real ones on the fake manifold.
+
+    Both sets are centred on the real mean and compared in float64, so a common offset of the
+    features does not change the result (distances of far-from-origin float32 vectors would
+    otherwise lose their digits to cancellation).
+    """
+    real, fake = real.detach().double(), fake.detach().double()
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature sets of shapes {tuple(real.shape)} and {tuple(fake.shape)} do not match")
+    centre = real.mean(0, keepdim=True)
+    real, fake = real - centre, fake - centre
     precision = coverage_by_manifold(real, knn_radii(real, k), fake)
     recall = coverage_by_manifold(fake, knn_radii(fake, k), real)
     return precision, recall

@@ -3,7 +3,7 @@
 A cache entry is keyed by the dataset, split, image size, channels, the extractor and a hash of
 its weights, and a hash of the images themselves (so a changed folder never reuses stale numbers).
 It holds the mean and covariance of every reference image's features (for FD) and the features
-of a seeded random subset (for KID and precision/recall).
+of a seeded random subset, in random order (for KID and precision/recall).
 """
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganforge.data.dataset import ImageDataset
+from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
 from ganforge.metrics.extractors import DATASET_CLASSIFIERS, FeatureExtractor, normalise_data_name
 from ganforge.metrics.frechet import GaussianStats
 
 CACHE_ENV = "GANFORGE_CACHE"
 MAX_FEATURES = 10_000
-FORMAT = 1
+FORMAT = 2  # 2: the features subset is stored in random draw order, not dataset order
 
 
 @dataclass
@@ -77,19 +77,28 @@ def _slug(text: str) -> str:
 @torch.no_grad()
 def compute_reference(images: Tensor, extractor: FeatureExtractor, batch_size: int = 500,
                       max_features: int = MAX_FEATURES, seed: int = 0) -> tuple[np.ndarray, np.ndarray, Tensor]:
-    """(mean, covariance, features of a seeded subset) of uint8 images (N, C, H, W) under `extractor`."""
+    """(mean, covariance, features of a seeded random subset) of uint8 images (N, C, H, W) under `extractor`.
+
+    The subset (min(N, max_features) images) is kept in its random draw order, not in dataset
+    order, so any leading part of it is itself a random sample of the data: a folder whose class
+    sub-folders follow one another still gives every class its share.
+    """
     n = len(images)
-    keep = torch.zeros(n, dtype=torch.bool)
-    keep[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_features]] = True
-    stats, kept = GaussianStats(extractor.num_features), []
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_features]
+    rank = torch.full((n,), -1, dtype=torch.long)
+    rank[order] = torch.arange(len(order))  # position of each kept image in the draw, -1 when not kept
+    stats = GaussianStats(extractor.num_features)
+    kept: Optional[Tensor] = None
     for start in range(0, n, batch_size):
-        batch = images[start:start + batch_size].to(extractor.device).float().mul_(2.0 / 255.0).sub_(1.0)
-        feats, _ = extractor.extract(batch)
+        feats, _ = extractor.extract(to_float(images[start:start + batch_size].to(extractor.device)))
         feats = feats.cpu()
         stats.update(feats)
-        kept.append(feats[keep[start:start + batch_size]])
+        if kept is None:
+            kept = torch.empty(len(order), feats.shape[1], dtype=feats.dtype)
+        where = rank[start:start + batch_size]
+        kept[where[where >= 0]] = feats[where >= 0]
     mean, cov = stats.mean_cov()
-    return mean, cov, torch.cat(kept)
+    return mean, cov, kept
 
 
 def reference_stats(data: Union[str, ImageDataset], extractor: FeatureExtractor, image_size: Optional[int] = None,
