@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from ganforge.cli import main
@@ -36,6 +37,21 @@ def single_sentence(err: str) -> bool:
     (["train", "--resume", "/no/such/run"], "/no/such/run"),
     (["sample", "/no/such/model", "--out", "x"], "/no/such/model"),
     (["export", "/no/such/run", "--out", "x"], "/no/such/run"),
+    (["train", "--steps", "0"], "steps=0"),
+    (["train", "--batch-size", "0"], "batch_size=0"),
+    (["train", "--seed", "-1"], "seed=-1"),
+    (["train", "--image-size", "3"], "image_size=3"),
+    (["train", "--channels", "2"], "channels=2"),
+    (["train", "--epochs", "nan"], "epochs=nan"),
+    (["train", "--minutes", "inf"], "minutes=inf"),
+    (["train", "--set", "lr_d=nan"], "lr_d=nan"),
+    (["train", "--set", "log_every=1e3"], "log_every=1000.0 is invalid; expected an integer"),
+    (["train", "--set", "options=3"], "options=3"),
+    (["train", "--set", "loss_bound=0"], "loss_bound=0"),
+    (["train", "--name", "a/b", "--steps", "1"], "Run name 'a/b'"),
+    (["train", "--name", "..", "--steps", "1"], "Run name '..'"),
+    (["train", "--device", "banana", "--steps", "1"], "Device 'banana'"),
+    (["train", "--precision", "fp16"], "precision='fp16'"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(capsys, tmp_path, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)
@@ -43,6 +59,131 @@ def test_bad_input_is_one_sentence_and_exit_2(capsys, tmp_path, monkeypatch, arg
     assert code == 2
     assert needle in err and single_sentence(err), err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory, trained_run):
+    """A folder of things a user may point the commands at: good models, broken ones, files, configs."""
+    import torch
+
+    from ganforge.export import save_generator, save_players
+    from ganforge.models.cgan import ConditionalDCGANGenerator
+    from ganforge.models.stylegan import StyleGANGenerator
+    from ganforge.models.vae import Decoder, Encoder
+
+    root = tmp_path_factory.mktemp("sandbox")
+    (root / "afile").write_text("mine")
+    (root / "taken.png").write_text("mine")
+    (root / "empty").mkdir()
+    (root / "list.yaml").write_text("[1, 2]\n")
+    (root / "blank.yaml").write_text("")
+    (root / "unknown.yaml").write_text("steps: 2\ncolour: red\n")
+    (root / "wrongtype.yaml").write_text("steps: two\n")
+    (root / "broken.yaml").write_text("model: [\n")
+    (root / "images").mkdir()
+    Image.new("L", (28, 28)).save(root / "images" / "a.png")
+    (root / "junk").mkdir()
+    (root / "junk" / "x.png").write_text("not an image")
+    style = StyleGANGenerator(z_dim=8, w_dim=8, mapping_layers=1, image_size=8, channel_base=16, channel_max=8)
+    save_generator(style.eval(), {"image_size": 8, "channels": 1, "num_classes": 0}, root / "style")
+    save_generator(ConditionalDCGANGenerator(z_dim=8, width=4, num_classes=3), {"num_classes": 3}, root / "cond")
+    save_players({"generator": Decoder(z_dim=4, width=4), "encoder": Encoder(z_dim=4, width=4)},
+                 {"channels": 1, "image_size": 32}, root / "vae")
+    (root / "corrupt").mkdir()
+    (root / "corrupt" / "config.json").write_text((trained_run / "export" / "config.json").read_text())
+    (root / "corrupt" / "generator.safetensors").write_bytes(b"\x00" * 16)
+    (root / "badjson").mkdir()
+    (root / "badjson" / "config.json").write_text("{")
+    other = root / "other-family"
+    other.mkdir()
+    saved = yaml.safe_load((trained_run / "config.yaml").read_text())
+    (other / "config.yaml").write_text(yaml.safe_dump({**saved, "model": "vanilla", "options": {}, "image_size": 28}))
+    (other / "checkpoints").symlink_to(trained_run / "checkpoints")
+    assert torch.isfinite(next(style.parameters())).all()
+    return root
+
+
+RUN = "{run}"
+EDGES = [  # (argv, fragment of the one-sentence error); {root} is the sandbox, {run} a trained dcgan run
+    (["train", "--out", "{root}/afile", "--steps", "1"], "Output folder '{root}/afile' is not a folder"),
+    (["train", "--out", "{root}/afile/deeper", "--steps", "1"], "its part '{root}/afile' is a file"),
+    (["train", "--config", "{root}/list.yaml"], "holds list; expected a mapping"),
+    (["train", "--config", "{root}/blank.yaml"], "is empty; expected a mapping"),
+    (["train", "--config", "{root}/unknown.yaml"], "Unknown config key 'colour'"),
+    (["train", "--config", "{root}/wrongtype.yaml"], "steps='two' is invalid; expected an integer"),
+    (["train", "--config", "{root}/broken.yaml"], "is not valid YAML"),
+    (["train", "--config", "{root}/empty"], "is a folder; expected a YAML file"),
+    (["train", "--data", "{root}/afile", "--steps", "1"], "{root}/afile"),
+    (["train", "--data", "{root}/junk", "--steps", "1"], "could not be read"),
+    (["train", "--resume", "{root}/other-family", "--steps", "9"], "belongs to model 'dcgan'; expected 'vanilla'"),
+    (["train", "--resume", RUN, "--set", "lr_g=1"], "Options --set cannot change a resumed run"),
+    (["train", "--resume", RUN], "has already played 3 steps"),
+    (["sample", RUN, "--out", "{root}/s", "--n", "0"], "--n 0 is invalid"),
+    (["sample", RUN, "--out", "{root}/s", "--n", "-5"], "--n -5 is invalid"),
+    (["sample", RUN, "--out", "{root}/s", "--batch-size", "0"], "--batch-size 0 is invalid"),
+    (["sample", RUN, "--out", "{root}/s", "--seed", "-1"], "--seed -1 is invalid"),
+    (["sample", "{root}/style", "--out", "{root}/s", "--truncation", "nan"], "--truncation nan is invalid"),
+    (["sample", RUN, "--out", "{root}/s", "--truncation", "0.5"], "expected a StyleGAN model"),
+    (["sample", "{root}/cond", "--out", "{root}/s", "--label", "3"], "Label 3 is outside this model's classes; expected 0 to 2"),
+    (["sample", "{root}/cond", "--out", "{root}/s", "--label", "-1"], "Label -1 is outside"),
+    (["sample", RUN, "--out", "{root}/taken"], "Output '{root}/taken.png' already exists"),
+    (["sample", RUN, "--out", "{root}/afile/s"], "Output folder '{root}/afile' is a file"),
+    (["sample", RUN, "--out", "{root}/s", "--device", "banana"], "Device 'banana' is not a device name"),
+    (["sample", "{root}/corrupt", "--out", "{root}/s"], "do not load"),
+    (["sample", "{root}/badjson", "--out", "{root}/s"], "is not valid JSON"),
+    (["sample", "{root}/empty", "--out", "{root}/s"], "holds no exported model"),
+    (["sample", "{root}/afile", "--out", "{root}/s"], "holds no exported model"),
+    (["export", RUN, "--out", "{root}/afile"], "already exists and is not empty"),
+    (["export", RUN, "--out", "{root}/afile/model"], "cannot be made because '{root}/afile' is a file"),
+    (["export", "{root}/style", "--out", "{root}/m"], "is an exported model already"),
+    (["export", "{root}/empty", "--out", "{root}/m"], "has no export/ yet"),
+    (["mix", "{root}/style", "--out", "{root}/m", "--cols", "0"], "--cols 0"),
+    (["mix", "{root}/style", "--out", "{root}/m", "--seed", "-1"], "--seed -1 is invalid"),
+    (["mix", "{root}/style", "--out", "{root}/m", "--truncation", "inf"], "--truncation inf is invalid"),
+    (["mix", "{root}/style", "--out", "{root}/taken"], "Output '{root}/taken.png' already exists"),
+    (["mix", "{root}/style", "--out", "{root}/afile/m"], "Output folder '{root}/afile' is a file"),
+    (["mix", "{root}/style", "--out", "{root}/m", "--device", "cuda:7"], "Device 'cuda:7'"),
+    (["mix", RUN, "--out", "{root}/m"], "expected a StyleGAN model"),
+    (["interpolate", "{root}/style", "--out", "{root}/i", "--seeds", "1,-2"], "Seed in --seeds -2 is invalid"),
+    (["interpolate", "{root}/style", "--out", "{root}/i", "--seeds", "a,b"], "Seeds 'a,b' are invalid"),
+    (["interpolate", "{root}/style", "--out", "{root}/i", "--steps", "1"], "--steps 1"),
+    (["interpolate", "{root}/style", "--out", "{root}/i", "--truncation", "nan"], "--truncation nan is invalid"),
+    (["interpolate", "{root}/style", "--out", "{root}/taken"], "Output '{root}/taken.png' already exists"),
+    (["interpolate", "{root}/style", "--out", "{root}/i", "--label", "1"], "unconditional"),
+    (["reconstruct", "{root}/vae", "{root}/images", "--out", "{root}/r", "--n", "0"], "--n 0 is invalid"),
+    (["reconstruct", "{root}/vae", "{root}/images", "--out", "{root}/r", "--batch-size", "0"], "--batch-size 0 is invalid"),
+    (["reconstruct", "{root}/vae", "{root}/images", "--out", "{root}/r", "--seed", "-1"], "--seed -1 is invalid"),
+    (["reconstruct", "{root}/vae", "{root}/nothing", "--out", "{root}/r"], "neither a file, a folder nor a dataset"),
+    (["reconstruct", "{root}/vae", "{root}/afile", "--out", "{root}/r"], "is not an image"),
+    (["reconstruct", "{root}/vae", "{root}/empty", "--out", "{root}/r"], "holds no images"),
+    (["reconstruct", "{root}/vae", "{root}/junk", "--out", "{root}/r"], "could not be read"),
+    (["reconstruct", RUN, "{root}/images", "--out", "{root}/r"], "has no encoder"),
+    (["reconstruct", "{root}/vae", "{root}/images", "--out", "{root}/taken"], "Output '{root}/taken.png' already exists"),
+    (["reconstruct", "{root}/vae", "{root}/images", "--out", "{root}/afile/r"], "Output folder '{root}/afile' is a file"),
+    (["report", "{root}/afile"], "has no config.yaml"),
+    (["report", "{root}/nothing"], "has no config.yaml"),
+]
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*")) if not p.is_symlink()}
+
+
+@pytest.mark.parametrize("argv,needle", EDGES, ids=[" ".join(a[:1] + a[2:3] + a[3:]) for a, _ in EDGES])
+def test_every_command_answers_bad_input_with_one_sentence(capsys, sandbox, trained_run, argv, needle):
+    fill = {"root": str(sandbox), "run": str(trained_run)}
+    before, run_before = _tree(sandbox), _tree(trained_run)
+    code, _, err = run_cli(capsys, *[a.format(**fill) for a in argv])
+    assert code == 2
+    assert needle.format(**fill) in err and single_sentence(err), err
+    assert _tree(sandbox) == before and _tree(trained_run) == run_before  # nothing written, nothing overwritten
+
+
+def test_force_replaces_an_existing_output(capsys, tmp_path, trained_run):
+    (tmp_path / "s.png").write_text("old")
+    code, _, err = run_cli(capsys, "sample", str(trained_run), "--n", "2", "--out", str(tmp_path / "s"), "--force")
+    assert code == 0, err
+    assert Image.open(tmp_path / "s.png").size[0] > 32
 
 
 @pytest.fixture(scope="module")

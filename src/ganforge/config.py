@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, get_type_hints
@@ -39,6 +41,7 @@ class TrainConfig:
     sample_every: int = 250  #: steps between fixed-noise sample grids
     checkpoint_every: int = 500  #: steps between checkpoints (one is always written at the end)
     keep_checkpoints: int = 2  #: how many recent checkpoints to keep
+    loss_bound: float = 1e4  #: warn once (metrics.jsonl, progress bar) when a logged value's magnitude passes this; non-finite ones stop the run
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
@@ -74,17 +77,18 @@ class TrainConfig:
         for name in ("n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
-        for name in ("steps", "epochs", "minutes"):
+        if not 0 <= self.seed < 2 ** 32:
+            raise GanforgeError(f"Config value seed={self.seed!r} is invalid; expected an integer from 0 to 2**32 - 1.")
+        for name in ("steps", "epochs", "minutes", "lr_g", "lr_d", "loss_bound"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a number > 0.")
-        for name in ("lr_g", "lr_d"):
-            if getattr(self, name) <= 0:
-                raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected a number > 0.")
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a finite number > 0.")
         for name in ("beta1", "beta2", "ema_decay"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected 0 <= value < 1.")
-        if self.ema_rampup < 0:
+        if not (math.isfinite(self.gp_weight) and self.gp_weight >= 0):
+            raise GanforgeError(f"Config value gp_weight={self.gp_weight!r} is invalid; expected a finite number >= 0.")
+        if not (math.isfinite(self.ema_rampup) and self.ema_rampup >= 0):
             raise GanforgeError(f"Config value ema_rampup={self.ema_rampup!r} is invalid; expected a number >= 0.")
         if self.image_size is not None and self.image_size < 4:
             raise GanforgeError(f"Config value image_size={self.image_size!r} is invalid; expected at least 4.")
@@ -94,21 +98,38 @@ class TrainConfig:
             raise GanforgeError(f"Config value precision={self.precision!r} is invalid; expected auto, fp32 or bf16.")
         if self.channels_last not in ("auto", "on", "off"):
             raise GanforgeError(f"Config value channels_last={self.channels_last!r} is invalid; expected auto, on or off.")
+        if not self.out or "\0" in self.out:
+            raise GanforgeError(f"Config value out={self.out!r} is invalid; expected the path of a folder for run directories.")
+        if self.name is not None:
+            check_run_name(self.name)
+
+
+def check_run_name(name: str) -> None:
+    """Refuse a run name that is not one plain folder name (empty, '.', '..', a path separator, too long)."""
+    seps = {"/", "\\", os.sep, *([os.altsep] if os.altsep else [])}
+    if (name in ("", ".", "..") or any(sep in name for sep in seps) or "\0" in name or name != name.strip()
+            or len(name.encode("utf-8", "surrogateescape")) > 255):
+        raise GanforgeError(f"Run name {name!r} is invalid; expected one folder name (no path separator, no leading or "
+                            f"trailing space, not '.' or '..', at most 255 bytes; parent folders go in --out).")
+
+
+_KIND = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping", list: "a list"}
 
 
 def _check_type(name: str, value: Any, hint: Any) -> None:
     origin_args = getattr(hint, "__args__", None)
     allowed = tuple(a for a in origin_args if a is not type(None)) if origin_args else (hint,)
+    expected = _KIND.get(allowed[0], f"a {getattr(allowed[0], '__name__', allowed[0])}")
     if value is None:
         if origin_args and type(None) in origin_args:
             return
-        raise GanforgeError(f"Config value {name}=None is invalid; expected a {allowed[0].__name__}.")
+        raise GanforgeError(f"Config value {name}=None is invalid; expected {expected}.")
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return
     if isinstance(value, bool) and bool not in allowed:
-        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a {allowed[0].__name__}.")
+        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected {expected}.")
     if not isinstance(value, allowed):
-        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected a {allowed[0].__name__}.")
+        raise GanforgeError(f"Config value {name}={value!r} is invalid; expected {expected}.")
 
 
 def resolve_options(options_cls: type, values: dict, family: str) -> Any:
@@ -145,14 +166,20 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping from `path` with a clear error when it is missing or not a mapping."""
+    """Read a YAML mapping from `path` with a clear error when it is missing, unreadable or not a mapping."""
     p = Path(path)
+    if p.is_dir():
+        raise GanforgeError(f"Config file {str(p)!r} is a folder; expected a YAML file.")
     if not p.is_file():
         raise GanforgeError(f"Config file {str(p)!r} does not exist; expected a YAML file.")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise GanforgeError(f"Config file {str(p)!r} is not valid YAML ({exc.__class__.__name__}); expected a mapping.") from None
+    except OSError as exc:
+        raise GanforgeError(f"Config file {str(p)!r} cannot be read ({exc.strerror or type(exc).__name__}); expected a readable YAML file.") from None
+    if data is None:
+        raise GanforgeError(f"Config file {str(p)!r} is empty; expected a mapping of config keys.")
     if not isinstance(data, dict):
         raise GanforgeError(f"Config file {str(p)!r} holds {type(data).__name__}; expected a mapping of config keys.")
     return data

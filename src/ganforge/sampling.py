@@ -10,6 +10,26 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 
 
+def parse_device(name: str) -> torch.device:
+    """The torch device a --device value names (auto: the GPU when there is one), or a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GanforgeError(f"Device {name!r} is not a device name; expected auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError(f"Device {name!r} was asked for but CUDA is not available; expected auto or cpu on this machine.")
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise GanforgeError(f"Device {name!r} does not exist (this machine has {count} GPUs); expected cuda:0 to cuda:{count - 1}.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanforgeError(f"Device {name!r} was asked for but MPS is not available; expected auto or cpu on this machine.")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise GanforgeError(f"Device {name!r} is not supported; expected auto, cpu, cuda, cuda:N or mps.")
+    return device
+
+
 def check_labels(generator: nn.Module, labels: Optional[Tensor]) -> None:
     """Refuse labels for unconditional generators and labels outside a conditional one's classes."""
     classes = int(getattr(generator, "num_classes", 0))
@@ -29,6 +49,8 @@ def iter_samples(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 
     """Yield float [-1, 1] image batches, `n` images in all, noise drawn from `seed` (labels cycle if given)."""
     if n < 1:
         raise GanforgeError(f"Sample count {n} is invalid; expected at least 1.")
+    if batch_size < 1:
+        raise GanforgeError(f"Batch size {batch_size} is invalid; expected at least 1.")
     check_labels(generator, labels)
     device = device or next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
+from ganforge.tools import checks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +21,14 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.run) / "export"
     if not Path(args.run).is_dir():
         raise GanforgeError(f"Run folder {args.run!r} does not exist; expected a folder made by `ganforge train`.")
+    if not (source / "config.json").is_file() and (Path(args.run) / "config.json").is_file():
+        raise GanforgeError(f"Folder {args.run!r} is an exported model already; expected a run folder made by `ganforge train` (copy the folder instead).")
     if not (source / "config.json").is_file():
         raise GanforgeError(f"Run folder {args.run!r} has no export/ yet; expected a run with at least one checkpoint.")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GanforgeError(f"Output {str(out)!r} already exists and is not empty; expected a new folder.")
+    checks.output_files([out / "config.json"])  # its parent folders can be made and written into
     if out.is_dir():
         shutil.rmtree(out)
     players, info = load_players(source)

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
+from ganforge.sampling import parse_device
+from ganforge.tools import checks
 from ganforge.tools.mix import class_labels, load_stylegan
 
 
@@ -24,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (default 1)")
     parser.add_argument("--label", type=int, help="class to draw (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -88,14 +91,19 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Seeds {args.seeds!r} name fewer than two seeds; expected at least two to walk between.")
     if args.steps < 2 or args.frames < 1:
         raise GanforgeError(f"Sizes --steps {args.steps} --frames {args.frames} are invalid; expected steps >= 2 and frames >= 1.")
-    generator, _ = load_stylegan(args.model, args.device)
-    images, names = strips(generator, seeds, args.steps, args.truncation, args.label, args.device)
+    for s in seeds:
+        checks.seed(s, "in --seeds")
+    checks.truncation(args.truncation)
+    device = str(parse_device(args.device))
     base = Path(args.out)
     if base.suffix.lower() in (".png", ".gif"):
         base = base.with_suffix("")
-    png, gif = base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")
+    generator, _ = load_stylegan(args.model, device)
+    class_labels(generator, args.label, 1)
+    png, gif = checks.output_files([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
+    images, names = strips(generator, seeds, args.steps, args.truncation, args.label, device)
     save_labeled_rows(images, png, names)
-    frames = w_walk(generator, seeds, args.frames, args.truncation, args.label, args.device)
+    frames = w_walk(generator, seeds, args.frames, args.truncation, args.label, device)
     scale = max(1, 128 // frames.shape[-1])
     frames = F.interpolate(frames, scale_factor=scale, mode="nearest") if scale > 1 else frames
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.sampling import parse_device
+from ganforge.tools import checks
 
 GROUPS = ("coarse", "middle", "fine")
 
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ of every source (default 1)")
     parser.add_argument("--label", type=int, help="class of every source (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
 def load_stylegan(path: str, device: str) -> tuple[nn.Module, dict]:
@@ -94,12 +97,17 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Style groups {args.groups!r} are invalid; expected a comma-separated subset of {', '.join(GROUPS)}.")
     if args.cols < 1 or args.rows < 1:
         raise GanforgeError(f"Grid size --cols {args.cols} --rows {args.rows} is invalid; expected positive integers.")
-    generator, _ = load_stylegan(args.model, args.device)
-    images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,
-                                 args.label, args.device)
+    checks.seed(args.seed)
+    checks.truncation(args.truncation)
+    device = str(parse_device(args.device))
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         out = out.with_name(out.name + ".png")
+    generator, _ = load_stylegan(args.model, device)
+    class_labels(generator, args.label, 1)
+    checks.output_files([out], args.force)
+    images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,
+                                 args.label, device)
     save_labeled_rows(images, out, labels)
     print(f"wrote {out} ({len(labels) - 1} mixed rows x {args.cols} columns)")
     return 0

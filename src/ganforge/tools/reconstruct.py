@@ -12,6 +12,8 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
+from ganforge.sampling import parse_device
+from ganforge.tools import checks
 
 ROW = 8  #: images per row of the picture
 
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="writes FILE.png (input rows above reconstruction rows) and FILE.npz")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
 def encoder_of(players: dict[str, nn.Module], model: str) -> nn.Module:
@@ -42,7 +45,7 @@ def encoder_of(players: dict[str, nn.Module], model: str) -> nn.Module:
 def reconstruct(encoder: nn.Module, decoder: nn.Module, images: Tensor, batch_size: int = 256,
                 sample: bool = False, seed: int = 0) -> tuple[Tensor, Tensor]:
     """(reconstructions in [-1, 1], mean codes (N, z_dim)) of float images in [-1, 1], on the decoder's device."""
-    from ganforge.vae_losses import reparameterize
+    from ganforge.losses import reparameterize
 
     device = next(decoder.parameters()).device
     rng = torch.Generator(device=device).manual_seed(seed) if sample else None
@@ -119,13 +122,17 @@ def run(args: argparse.Namespace) -> int:
     """Reconstruct the images and write the picture and the arrays."""
     from ganforge.report import save_labeled_rows
 
-    players, info = load_players(args.model, args.device)
+    checks.positive(args.n, "--n")
+    checks.positive(args.batch_size, "--batch-size")
+    checks.seed(args.seed)
+    device = parse_device(args.device)
+    players, info = load_players(args.model, device)
     encoder = encoder_of(players, args.model)
     decoder = players["generator"]
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     images = load_images(args.images, channels, size, args.n)
+    png, npz = checks.output_files(output_paths(args.out), args.force)
     outputs, codes = reconstruct(encoder, decoder, to_float(images), args.batch_size, args.sample, args.seed)
-    png, npz = output_paths(args.out)
     cells, labels = picture(to_float(images), outputs)
     save_labeled_rows(cells, png, labels)
     recon = to_uint8(outputs)

@@ -10,7 +10,8 @@ import torch
 from ganforge.data.dataset import to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
-from ganforge.sampling import iter_samples
+from ganforge.sampling import check_labels, iter_samples, parse_device
+from ganforge.tools import checks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -61,12 +63,18 @@ def run(args: argparse.Namespace) -> int:
     """Write the grid and the .npz."""
     from ganforge.report import save_grid, save_labeled_rows
 
-    generator, info = load_generator(args.model, args.device)
+    checks.positive(args.n, "--n")
+    checks.positive(args.batch_size, "--batch-size")
+    checks.seed(args.seed)
+    checks.truncation(args.truncation)
+    device = parse_device(args.device)
+    generator, info = load_generator(args.model, device)
     if info.get("kind") == "translation":
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
-    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, args.device)
-    png, npz = output_paths(args.out)
-    png.parent.mkdir(parents=True, exist_ok=True)
+    if args.label is not None:
+        check_labels(generator, torch.tensor([args.label]))
+    png, npz = checks.output_files(output_paths(args.out), args.force)
+    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
     shown = torch.from_numpy(images[:100])
     classes = int(getattr(generator, "num_classes", 0))
     if args.label is None and classes > 0 and args.n >= classes:

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ganforge.config import TrainConfig, load_yaml, parse_assignment
+from ganforge.errors import GanforgeError
 
 _FIELDS = {  # flag -> config field, for the common knobs with their own flags
     "model": "model", "data": "data", "loss": "loss", "steps": "steps", "epochs": "epochs",
@@ -49,7 +50,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for text in args.set:
         key, value = parse_assignment(text)
         values[key] = value
-    options = dict(values.get("options") or {})
+    options = values.get("options") or {}
+    if not isinstance(options, dict):
+        raise GanforgeError(f"Config value options={options!r} is invalid; expected a mapping of family options (use --option KEY=VALUE).")
+    options = dict(options)
     for text in args.option:
         key, value = parse_assignment(text)
         options[key] = value
@@ -61,11 +65,23 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train (or resume) and print where the run lives."""
-    from ganforge.train.api import train
+_BUDGET = ("steps", "epochs", "minutes")
 
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) and print where the run lives, with the referee's warning if it gave one."""
+    from ganforge.runlog import read_metrics
+    from ganforge.train.api import train
+    from ganforge.train.guard import WARNING
+
+    if args.resume:
+        given = [f"--{flag.replace('_', '-')}" for flag in _FIELDS if flag not in _BUDGET and getattr(args, flag) is not None]
+        given += [f"--{flag}" for flag in ("config", "set", "option") if getattr(args, flag)]
+        if given:
+            raise GanforgeError(f"Options {' '.join(given)} cannot change a resumed run (it keeps its saved config.yaml); "
+                                f"expected only a new budget (--steps, --epochs or --minutes) with --resume.")
     cfg = config_from_args(args)
     run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
-    print(f"run saved in {run_dir}")
+    warnings = [e for e in read_metrics(run_dir / "metrics.jsonl")[1] if e.get("event") == WARNING]
+    print(f"run saved in {run_dir}" + (f" (warning: {warnings[-1].get('message')})" if warnings else ""))
     return 0

@@ -39,3 +39,10 @@ def broadcast_module(module: nn.Module) -> None:
     if dist.is_initialized():
         for t in list(module.parameters()) + list(module.buffers()):
             dist.broadcast(t.data, src=0)
+
+
+def all_min(tensor: torch.Tensor) -> torch.Tensor:
+    """The element-wise minimum of `tensor` over the process group (the tensor itself when run alone)."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return tensor

@@ -16,8 +16,9 @@ from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint
-from ganforge.train.distributed import broadcast_module
+from ganforge.train.distributed import all_min, broadcast_module
 from ganforge.train.ema import EMA
+from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
 from ganforge.train.runtime import autocast, make_runtime
@@ -46,6 +47,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.checkpoints = Checkpoints(self.run_dir, cfg.keep_checkpoints)
         self.step, self.elapsed = 0, 0.0
+        watched = {**self.game.players, **({"the EMA generator": self.ema.module} if self.ema is not None else {})}
+        self.guard, self.warnings, self._checked_at = Guard(watched, cfg.loss_bound), [], -1
         if checkpoint is not None:
             self._restore(read_checkpoint(checkpoint), checkpoint)
         self.total_steps = self._planned_steps()
@@ -62,7 +65,10 @@ class Trainer:
             self.records.write([record])
 
     def save_checkpoint(self, tag: Optional[str] = None) -> None:
-        """Checkpoint the whole state (main process); step checkpoints also refresh the run's export/."""
+        """Checkpoint the whole state (main process) once its weights are checked finite; step checkpoints also refresh export/."""
+        if self._checked_at != self.step:
+            self.guard.check(self.step, [], self.guard.device_flags(None, self.runtime.device).tolist(), self._kept())
+            self._checked_at = self.step
         if not self.is_main:
             return
         self.checkpoints.save(self._state(), self.step, tag)
@@ -77,9 +83,22 @@ class Trainer:
         self.records = RecordBuffer(self.run_dir / "metrics.jsonl", enabled=self.is_main)
         for cb in self.callbacks:
             cb.on_start(self)
-        game, cfg = self.game, self.cfg
-        game.train_mode(True)
+        self.game.train_mode(True)
         started, elapsed_before = time.perf_counter(), self.elapsed
+        try:
+            self._play(started, elapsed_before)
+        except BaseException as exc:
+            if isinstance(exc, TrainingDiverged):
+                self.log_event({"event": "stopped", "step": self.step, "message": str(exc)})
+            for cb in self.callbacks:  # e.g. the progress bar closes its line before the error is printed
+                getattr(cb, "on_stop", lambda trainer: None)(self)
+            raise
+        for cb in self.callbacks:
+            cb.on_end(self)
+        return self.run_dir
+
+    def _play(self, started: float, elapsed_before: float) -> None:
+        game, cfg = self.game, self.cfg
         while not self._finished():
             game.set_phase(self.step, self.total_steps)
             with autocast(self.runtime):
@@ -100,17 +119,27 @@ class Trainer:
                 self.save_checkpoint()
         self._flush()
         self.save_checkpoint()
-        for cb in self.callbacks:
-            cb.on_end(self)
-        return self.run_dir
 
     def _flush(self) -> None:
-        records = self.records.flush(self.elapsed)
+        """Write the pending logs and check them and the weights, all in one transfer from the device."""
+        if not self.records.pending and self._checked_at == self.step:
+            return
+        records, flags = self.records.flush(self.elapsed, lambda values: all_min(self.guard.device_flags(values, self.runtime.device)))
+        warning = self.guard.check(self.step, records, flags, self._kept())
+        self._checked_at = self.step
+        if warning is not None:
+            self.warnings.append(warning)
+            self.log_event(warning)
         if records:
             if self.cfg.minutes is not None:
                 self.total_steps = self._planned_steps()
             for cb in self.callbacks:
                 cb.on_log(self, records)
+
+    def _kept(self) -> str:
+        latest = self.checkpoints.latest()
+        return (f"the run keeps its last finite checkpoint {latest.name}" if latest is not None
+                else "no checkpoint had been written, so none was kept")
 
     # --- budget -----------------------------------------------------------------------------------
     def _planned_steps(self) -> int:
@@ -177,4 +206,7 @@ def run_training(cfg: TrainConfig, resume: Optional[Path] = None,
         if resume is None:  # a run that never started leaves nothing behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if checkpoint is not None and trainer._finished():
+        raise GanforgeError(f"Run {str(run_dir)!r} has already played {trainer.step} steps, its whole budget; "
+                            f"expected a larger --steps, --epochs or --minutes to continue it.")
     return trainer.run()

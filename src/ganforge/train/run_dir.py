@@ -1,6 +1,7 @@
 """Create a new run folder or reopen one to resume, resolving family defaults into the saved config."""
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import replace
@@ -44,16 +45,37 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
         data_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(cfg.data)).name or "data").strip("-")
         cfg = replace(cfg, name=f"{cfg.model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = Path(cfg.out) / cfg.name
-    if run_dir.exists():
+    check_parent_folder(Path(cfg.out))
+    if run_dir.exists() or run_dir.is_symlink():
         raise GanforgeError(f"Run directory {str(run_dir)!r} already exists; expected a new --name or --resume {str(run_dir)!r}.")
-    run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    try:
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    except OSError as exc:
+        raise GanforgeError(f"Run directory {str(run_dir)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
+                            f"expected a writable --out folder.") from None
     return cfg, run_dir
 
 
+def check_parent_folder(out: Path) -> None:
+    """Refuse an --out whose nearest existing part is a file, or a folder this process cannot write into."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = "" if existing == out else f" (its part {str(existing)!r} is a file)"
+        raise GanforgeError(f"Output folder {str(out)!r} is not a folder{where}; expected --out to name a folder for run directories.")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise GanforgeError(f"Output folder {str(existing)!r} is not writable; expected --out to name a folder you can write into.")
+
+
 def open_run(run_dir: Path, steps: Optional[int] = None, epochs: Optional[float] = None,
-             minutes: Optional[float] = None) -> tuple[TrainConfig, Path, Path]:
-    """(config, run folder, latest checkpoint) of a run to resume; a new budget may replace the saved one."""
+             minutes: Optional[float] = None) -> tuple[TrainConfig, Path, Optional[Path]]:
+    """(config, run folder, latest checkpoint) of a run to resume; a new budget may replace the saved one.
+
+    The checkpoint is None for a run stopped before its first one: it then starts again from step 0 with its
+    saved config (what it logged before is superseded step by step, as after any resume).
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise GanforgeError(f"Run directory {str(run_dir)!r} has no config.yaml; expected a folder made by `ganforge train`.")
@@ -61,7 +83,4 @@ def open_run(run_dir: Path, steps: Optional[int] = None, epochs: Optional[float]
     if steps is not None or epochs is not None or minutes is not None:
         cfg = replace(cfg, steps=steps, epochs=epochs, minutes=minutes)
     cfg = resolve_defaults(cfg)
-    latest = Checkpoints(run_dir).latest()
-    if latest is None:
-        raise GanforgeError(f"Run directory {str(run_dir)!r} has no complete checkpoint; expected checkpoints/step_* to resume from.")
-    return cfg, run_dir, latest
+    return cfg, run_dir, Checkpoints(run_dir).latest()

@@ -9,7 +9,7 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Runtime
-from ganforge.errors import GanforgeError
+from ganforge.sampling import parse_device
 from ganforge.train.distributed import average_gradients, init_process_group, world
 
 
@@ -17,12 +17,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     """The torch device for a config value: auto, cpu, cuda, cuda:N, mps."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GanforgeError(f"Device {name!r} is not a device name; expected auto, cpu, cuda or cuda:N.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanforgeError(f"Device {name!r} was asked for but CUDA is not available; expected auto or cpu on this machine.")
+    device = parse_device(name)
     if device.type == "cuda" and device.index is None:
         device = torch.device(f"cuda:{local_rank}")
     return device
