@@ -79,3 +79,17 @@ def schedule_table(total_steps: int, schedule: GrowthSchedule) -> list[tuple[int
             rows.append((step, resolution_of(level), kind))
             last = (level, kind)
     return rows
+
+
+def constant_then_linear(step: int, total_steps: int, decay_start: float = 0.5) -> float:
+    """Learning-rate factor: 1 until `decay_start` of the run, then linearly down to 0 just after the last step.
+
+    The pix2pix / CycleGAN schedule (Isola et al. 2017; Zhu et al. 2017): constant for the first half of
+    the budget, decaying linearly to zero over the second.
+    """
+    if not 0 <= decay_start <= 1:
+        raise GanforgeError(f"Decay start {decay_start!r} is invalid; expected 0 <= value <= 1.")
+    start = int(decay_start * total_steps)
+    if step < start or total_steps <= start:
+        return 1.0
+    return max(0.0, (total_steps - step) / (total_steps - start))

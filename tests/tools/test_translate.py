@@ -116,3 +116,83 @@ def test_sample_refuses_a_translation_model(model, tmp_path, capsys):
     folder, _ = model
     assert main(["sample", str(folder), "--out", str(tmp_path / "s")]) == 2
     assert "ganforge translate" in capsys.readouterr().err
+
+
+# --- pix2pix (paired) models ------------------------------------------------------------------------
+PAIRED_INFO = {"channels": 3, "image_size": 16, "num_classes": 0, "class_names": [], "kind": "translation", "paired": True,
+               "in_channels": 1, "domains": ["gray", "colour"], "directions": {"a2b": "generator"}, "size_multiple": 16,
+               "family": "pix2pix", "data": "colorize:photos"}
+
+
+@pytest.fixture
+def paired_model(tmp_path):
+    from ganforge.models.pix2pix import UNetGenerator
+
+    torch.manual_seed(0)
+    g = UNetGenerator(1, 3, width=2, n_down=4, sample_dropout=False)
+    return save_players({"generator": g}, PAIRED_INFO, tmp_path / "p2p"), g
+
+
+def test_paired_model_writes_input_output_target_grids(paired_model, tmp_path):
+    folder, g = paired_model
+    write(tmp_path / "in" / "x.png")
+    write(tmp_path / "in" / "y.png")
+    write(tmp_path / "targets" / "x.jpg", mode="RGB", value=200)
+    write(tmp_path / "targets" / "y.png", mode="RGB", value=20)
+    written = translate_files(folder, [tmp_path / "in"], tmp_path / "out", targets=tmp_path / "targets")
+    with Image.open(written[0]) as im:
+        assert im.size == (16, 16) and im.mode == "RGB"
+    x = torch.tensor(np.asarray(Image.open(tmp_path / "in" / "x.png"))).float().div(127.5).sub(1).view(1, 1, 16, 16)
+    with torch.no_grad():
+        expected = g.eval()(x).clamp(-1, 1).add(1).mul(127.5).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(np.asarray(Image.open(written[0])).astype(np.float32) - expected).max() <= 1
+    with Image.open(tmp_path / "out" / "grid.png") as grid:  # two rows of input | output | target
+        assert grid.size == (2 + 3 * 18, 2 + 2 * 18)
+        pixels = np.asarray(grid.convert("RGB"))
+    assert (pixels[2:18, 2 + 2 * 18:18 + 2 * 18] == 200).all()  # the target of x, third column
+    translate_files(folder, [tmp_path / "in"], tmp_path / "plain")
+    with Image.open(tmp_path / "plain" / "grid.png") as grid:  # no targets: input | output
+        assert grid.size == (2 + 2 * 18, 2 + 2 * 18)
+
+
+def test_paired_model_reads_side_by_side_inputs(paired_model, tmp_path):
+    folder, _ = paired_model
+    left = np.full((16, 16, 3), 10, np.uint8)
+    right = np.full((16, 16, 3), 240, np.uint8)
+    path = tmp_path / "pairs" / "p.png"
+    path.parent.mkdir()
+    Image.fromarray(np.concatenate([left, right], axis=1)).save(path)
+    assert main(["translate", str(folder), str(path), "--aligned", "--out", str(tmp_path / "o")]) == 0
+    with Image.open(tmp_path / "o" / "grid.png") as grid:
+        pixels = np.asarray(grid.convert("RGB"))
+    assert grid.size == (2 + 3 * 18, 2 + 18)
+    assert (pixels[2:18, 2:18] == 10).all() and (pixels[2:18, 38:54] == 240).all()
+
+
+def test_paired_model_errors(paired_model, tmp_path):
+    folder, _ = paired_model
+    src = write(tmp_path / "in" / "x.png")
+    with pytest.raises(GanforgeError, match="translates a2b only"):
+        translate_files(folder, [src], tmp_path / "o", direction="b2a")
+    (tmp_path / "t").mkdir()
+    with pytest.raises(GanforgeError, match="has no target in"):
+        translate_files(folder, [src], tmp_path / "o", targets=tmp_path / "t")
+    with pytest.raises(GanforgeError, match="at most one source of targets"):
+        translate_files(folder, [src], tmp_path / "o", targets=tmp_path / "t", aligned=True)
+
+
+def test_dropout_noise_is_seeded(tmp_path):
+    from ganforge.models.pix2pix import UNetGenerator
+
+    torch.manual_seed(0)
+    g = UNetGenerator(1, 3, width=2, n_down=4)
+    with torch.no_grad():
+        for p in g.parameters():
+            if p.dim() == 4:
+                p.mul_(40.0)  # large weights, so the dropout noise shows in 8-bit outputs
+    folder = save_players({"generator": g}, PAIRED_INFO, tmp_path / "noisy")
+    src = write(tmp_path / "x.png")
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        translate_files(folder, [src], tmp_path / name, seed=seed, grid_rows=0)
+    a, b, c = (np.asarray(Image.open(tmp_path / d / "x.png")) for d in "abc")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

@@ -1,7 +1,9 @@
-"""`ganforge translate`: translate image files with an exported CycleGAN model, one way or the other.
+"""`ganforge translate`: translate image files with an exported translation model (CycleGAN or pix2pix).
 
 Writes one PNG per input (same stem) into the output folder, and `grid.png`: one row per input
-(up to --grid-rows) showing input, translation and reconstruction (the translation taken back).
+(up to --grid-rows). For CycleGAN a row shows input, translation and reconstruction (the translation
+taken back); for pix2pix input, output and, when targets are given (`--targets DIR`, files matched by
+name, or `--aligned` inputs holding A|B side by side), the target.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from torch import Tensor, nn
 
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.images import IMAGE_SUFFIXES, decode_image, is_image_file, read_header
+from ganforge.data.paired import decode_halves
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 
@@ -23,7 +26,7 @@ DIRECTIONS = ("a2b", "b2a")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge translate`."""
-    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported CycleGAN model folder or run folder")
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported CycleGAN or pix2pix model folder, or run folder")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
     parser.add_argument("--direction", choices=DIRECTIONS, default="a2b",
                         help="a2b (default) translates domain A images into B; b2a the reverse")
@@ -32,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="square side images are resized (and center-cropped) to; default: the model's "
                              "training size; 0: each image's own size (rounded down to what the model accepts)")
     parser.add_argument("--grid-rows", type=int, default=16, help="inputs shown in grid.png (default 16; 0: no grid)")
+    parser.add_argument("--targets", metavar="DIR", help="pix2pix: folder of target images, matched to inputs by name "
+                        "without suffix; the grid then shows input | output | target")
+    parser.add_argument("--aligned", action="store_true", help="pix2pix: each input holds A and B side by side "
+                        "(A left, translated; B right, the target)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout noise (pix2pix)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
 
@@ -57,13 +65,20 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def translation_pair(players: dict[str, nn.Module], info: dict, direction: str, where: str) -> tuple[nn.Module, nn.Module]:
-    """(forward, backward) translators of an exported model for `direction` ("a2b" or "b2a")."""
+def translation_pair(players: dict[str, nn.Module], info: dict, direction: str,
+                     where: str) -> tuple[nn.Module, Optional[nn.Module]]:
+    """(forward, backward) translators of an exported model for `direction`; backward is None for a paired model."""
     if info.get("kind") != "translation":
         raise GanforgeError(f"Model {where!r} is a {info.get('family', 'noise')!r} model, not a translation model; "
-                            "expected one trained with --model cyclegan.")
+                            "expected one trained with --model cyclegan or --model pix2pix.")
     if direction not in DIRECTIONS:
         raise GanforgeError(f"Direction {direction!r} is unknown; expected a2b or b2a.")
+    if info.get("paired"):
+        names = info.get("directions", {"a2b": "generator"})
+        if direction not in names or names[direction] not in players:
+            raise GanforgeError(f"Model {where!r} is a paired ({info.get('family')}) model that translates a2b only; "
+                                "expected --direction a2b.")
+        return players[names[direction]], None
     names = info.get("directions", {"a2b": "generator", "b2a": "generator_b2a"})
     other = "b2a" if direction == "a2b" else "a2b"
     try:
@@ -97,15 +112,36 @@ def _output_names(files: Sequence[Path]) -> list[str]:
 
 
 @torch.no_grad()
-def translate_images(forward: nn.Module, backward: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
-    """(translations, reconstructions) in [-1, 1] of float images in [-1, 1]."""
+def translate_images(forward: nn.Module, backward: Optional[nn.Module], images: Tensor) -> tuple[Tensor, Optional[Tensor]]:
+    """(translations, reconstructions or None) in [-1, 1] of float images in [-1, 1]."""
     translated = forward(images).float().clamp_(-1, 1)
+    if backward is None:
+        return translated, None
     return translated, backward(translated).float().clamp_(-1, 1)
 
 
+def match_targets(files: Sequence[Path], targets: str | Path) -> list[Path]:
+    """The file in `targets` named like each input (without suffix); an error naming the first input without one."""
+    folder = Path(targets).expanduser()
+    if not folder.is_dir():
+        raise GanforgeError(f"Targets {str(targets)!r} is not a folder; expected a folder of target images named like the inputs.")
+    by_stem: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and is_image_file(p):
+            by_stem.setdefault(p.stem, p)
+    missing = [f for f in files if f.stem not in by_stem]
+    if missing:
+        raise GanforgeError(f"Input {str(missing[0])!r} has no target in {str(folder)!r}; expected an image named {missing[0].stem!r}.")
+    return [by_stem[f.stem] for f in files]
+
+
+def _as_channels(images: Tensor, channels: int) -> Tensor:
+    return images.expand(-1, channels, -1, -1) if images.shape[1] != channels else images
+
+
 def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, direction: str = "a2b",
-                    size: Optional[int] = None, grid_rows: int = 16, batch_size: int = 32,
-                    device: str = "cpu") -> list[Path]:
+                    size: Optional[int] = None, grid_rows: int = 16, batch_size: int = 32, device: str = "cpu",
+                    targets: str | Path | None = None, aligned: bool = False, seed: int = 0) -> list[Path]:
     """Translate image files (or folders of them) and write PNGs and grid.png into `out`; return the PNGs."""
     from ganforge.report.grid import save_grid, save_image, to_pil
 
@@ -113,44 +149,68 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
         raise GanforgeError(f"Size {size} is invalid; expected a positive side, 0 (own size) or none (the model's).")
     if batch_size < 1 or grid_rows < 0:
         raise GanforgeError(f"Batch size {batch_size} / grid rows {grid_rows} are invalid; expected >= 1 and >= 0.")
+    if targets is not None and aligned:
+        raise GanforgeError("Both --targets and --aligned were given; expected at most one source of targets.")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder (new or existing).")
     players, info = load_players(model, device)
     forward, backward = translation_pair(players, info, direction, str(model))
+    if backward is not None and (targets is not None or aligned):
+        raise GanforgeError(f"Model {str(model)!r} is an unpaired (CycleGAN) model; expected --targets and --aligned only with pix2pix.")
     channels = int(info.get("channels", 3))
+    in_channels = int(info.get("in_channels") or channels)
     multiple = int(info.get("size_multiple", 4))
     default = int(info.get("image_size", 256))
     if size is not None and size > 0 and size % multiple:
         raise GanforgeError(f"Size {size} does not suit this model; expected a multiple of {multiple}.")
+    if aligned and size == 0:
+        raise GanforgeError("Size 0 (each image's own) is not available with --aligned; expected a side or the model's size.")
     files = collect_inputs(inputs)
+    target_files = match_targets(files, targets) if targets is not None else None
     names = _output_names(files)
     sides = [_side(f, size, default, multiple) for f in files]
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = [out / name for name in names]
     in_grid = set([i for i, s in enumerate(sides) if s == sides[0]][:grid_rows])  # a grid needs one size
-    shown: list[tuple[int, Tensor]] = []
+    shown: list[tuple[int, list[Tensor]]] = []
+    torch.manual_seed(seed)  # a pix2pix generator keeps its dropout noise on when sampling
     for side in sorted(set(sides)):  # one forward pass per batch of same-sized inputs
         index = [i for i, s in enumerate(sides) if s == side]
         for start in range(0, len(index), batch_size):
             part = index[start:start + batch_size]
-            pixels = torch.stack([torch.tensor(decode_image(files[i], channels, side)) for i in part])
+            wanted = None
+            if aligned:
+                halves = [decode_halves(files[i], in_channels, side) for i in part]
+                pixels = torch.stack([torch.tensor(h[0]) for h in halves])
+                wanted = torch.stack([torch.tensor(decode_halves(files[i], channels, side)[1]) for i in part])
+            else:
+                pixels = torch.stack([torch.tensor(decode_image(files[i], in_channels, side)) for i in part])
+                if target_files is not None:
+                    wanted = torch.stack([torch.tensor(decode_image(target_files[i], channels, side)) for i in part])
             images = to_float(pixels).to(device)
             translated, reconstructed = translate_images(forward, backward, images)
             for j, i in enumerate(part):
                 save_image(to_pil(to_uint8(translated[j]).permute(1, 2, 0).cpu().numpy()), written[i])
                 if i in in_grid:
-                    shown.append((i, torch.stack([images[j], translated[j], reconstructed[j]]).cpu()))
+                    row = [images[j], translated[j]]
+                    if reconstructed is not None:
+                        row.append(reconstructed[j])
+                    elif wanted is not None:
+                        row.append(to_float(wanted[j]).to(device))
+                    shown.append((i, [r.cpu() for r in row]))
     if grid_rows and shown:
-        rows = [row for _, row in sorted(shown, key=lambda item: item[0])]
-        save_grid(torch.cat(rows), out / "grid.png", nrow=3)
+        width = max(r.shape[0] for _, row in shown for r in row)
+        rows = [torch.stack([_as_channels(r[None], width)[0] for r in row]) for _, row in sorted(shown, key=lambda item: item[0])]
+        save_grid(torch.cat(rows), out / "grid.png", nrow=rows[0].shape[0])
     return written
 
 
 def run(args: argparse.Namespace) -> int:
     """Translate and say where the results are."""
     written = translate_files(args.model, args.inputs, args.out, args.direction, args.size, args.grid_rows,
-                              args.batch_size, args.device)
+                              args.batch_size, args.device, targets=getattr(args, "targets", None),
+                              aligned=getattr(args, "aligned", False), seed=getattr(args, "seed", 0))
     grid = Path(args.out) / "grid.png"
     extra = f" and {grid}" if grid.is_file() else ""
     print(f"wrote {len(written)} translated image(s) ({args.direction}) to {args.out}{extra}")
