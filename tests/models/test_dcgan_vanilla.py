@@ -52,3 +52,29 @@ def test_players_rebuild_from_config():
 def test_unsupported_dcgan_size_is_a_clear_error():
     with pytest.raises(GanforgeError, match="Image size 48"):
         DCGANGenerator(image_size=48)
+
+
+@pytest.mark.parametrize("pack", [2, 4])
+def test_packing_discriminators_judge_packs(pack):
+    d = DCGANDiscriminator(channels=3, image_size=32, width=8, pack=pack)
+    assert d.features[0].in_channels == 3 * pack
+    assert d(torch.randn(8, 3, 32, 32)).shape == (8 // pack,)
+    v = VanillaDiscriminator(channels=1, image_size=28, pack=pack)
+    assert v.net[0].in_features == 28 * 28 * pack
+    assert v(torch.randn(8, 1, 28, 28)).shape == (8 // pack,)
+    with pytest.raises(GanforgeError, match="divisible"):
+        d(torch.randn(pack + 1, 3, 32, 32))
+
+
+def test_pack_one_keeps_the_parameter_layout_of_before():
+    assert list(VanillaDiscriminator().state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias",
+                                                         "net.4.weight", "net.4.bias"]
+    keys = list(DCGANDiscriminator(width=8).state_dict())
+    assert keys[0] == "features.0.weight" and keys[-1] == "head.bias"
+
+
+def test_minibatch_std_adds_one_channel_to_the_head():
+    d = DCGANDiscriminator(channels=1, image_size=32, width=8, minibatch_std=4)
+    assert d.head.in_channels == 8 * 4 + 1 and d(torch.randn(8, 1, 32, 32)).shape == (8,)
+    v = VanillaDiscriminator(minibatch_std=4)
+    assert v.net[-1].in_features == 257 and v(torch.randn(8, 1, 28, 28)).shape == (8,)

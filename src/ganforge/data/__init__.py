@@ -14,10 +14,11 @@ from ganforge.data.dataset import ImageDataset, to_float, to_uint8
 from ganforge.data.embedded import load_mnist
 from ganforge.data.fashion import load_fashion_mnist
 from ganforge.data.folder import load_folder
+from ganforge.data.stacked import load_stacked_mnist
 from ganforge.errors import GanforgeError
 
-DATASETS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}  #: named datasets (spec, lower case)
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
+DATASETS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist, "stacked-mnist": load_stacked_mnist}  #: named datasets (spec, lower case)
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "stacked_mnist": "stacked-mnist"}
 
 __all__ = ["BatchSource", "DATASETS", "ImageDataset", "load_dataset", "to_float", "to_uint8"]
 

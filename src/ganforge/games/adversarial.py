@@ -22,7 +22,13 @@ from ganforge.nn.configurable import default_of
 
 
 class AdversarialGame(Game):
-    """Alternating D and G updates on V(D, G) under a chosen adversarial loss."""
+    """Alternating D and G updates on V(D, G) under a chosen adversarial loss.
+
+    Real samples are read from the batch under `data_key` ("images"; the toy game's "points").
+    A packing discriminator (PacGAN) returns one logit per pack; the losses are means over them.
+    """
+
+    data_key = "images"
 
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
                  loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
@@ -46,7 +52,7 @@ class AdversarialGame(Game):
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One D update: real batch vs G(z) (no gradient into G)."""
         G, D = self.players["generator"], self.players["discriminator"]
-        real, labels = batch["images"], self._labels(batch)
+        real, labels = batch[self.data_key], self._labels(batch)
         with torch.no_grad():
             fake = G(self._noise(real.shape[0]), labels)
         if self.r1_gamma > 0:
@@ -70,7 +76,7 @@ class AdversarialGame(Game):
         """One G update through a frozen D."""
         G, D = self.players["generator"], self.players["discriminator"]
         labels = self._labels(batch)
-        n = batch["images"].shape[0]
+        n = batch[self.data_key].shape[0]
         D.requires_grad_(False)
         try:
             logits = D(G(self._noise(n), labels), labels)
@@ -105,6 +111,12 @@ class VanillaOptions:
 
     z_dim: int = default_of(VanillaGenerator, "z_dim")  #: noise dimension
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
+    pack: int = 1  #: PacGAN packing: D judges this many samples at once (Lin et al. 2018; 2-4); batch size must divide
+    minibatch_std: int = 0  #: minibatch-stddev group size in D (Karras et al. 2018); 0: off
+
+    def validate(self) -> None:
+        """Reject non-positive sizes."""
+        check_remedies(self)
 
 
 @dataclass
@@ -114,17 +126,37 @@ class DCGANOptions:
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
     width: int = default_of(DCGANGenerator, "width")  #: channels of the widest-resolution layer (ngf = ndf)
     r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
+    d_width: int = 0  #: D's first-layer channels; 0: the same as width. width/4 is PacGAN Table 3's small D
+    pack: int = 1  #: PacGAN packing: D judges this many images at once (Lin et al. 2018; 2-4); batch size must divide
+    minibatch_std: int = 0  #: minibatch-stddev group size before D's last conv (Karras et al. 2018); 0: off
 
     def validate(self) -> None:
         """Reject non-positive sizes."""
-        if self.z_dim < 1 or self.width < 1:
-            raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width} are invalid; expected positive integers.")
+        if self.z_dim < 1 or self.width < 1 or self.d_width < 0:
+            raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width}, d_width={self.d_width} are invalid; "
+                                "expected positive integers (d_width 0: same as width).")
+        check_remedies(self)
+
+
+def check_remedies(options) -> None:
+    """Reject a packing below 1 or a negative minibatch-stddev group size."""
+    if options.pack < 1:
+        raise GanforgeError(f"Option pack={options.pack} is invalid; expected an integer >= 1 (PacGAN uses 2 to 4).")
+    if options.minibatch_std < 0:
+        raise GanforgeError(f"Option minibatch_std={options.minibatch_std} is invalid; expected a group size >= 1, or 0 for off.")
+
+
+def check_batch_for_pack(cfg: TrainConfig, pack: int) -> None:
+    """Reject a batch size that `pack` does not divide."""
+    if pack > 1 and cfg.batch_size is not None and cfg.batch_size % pack:
+        raise GanforgeError(f"Batch size {cfg.batch_size} is not divisible by pack={pack}; expected a multiple of the packing.")
 
 
 def build_adversarial(make_players: Callable) -> Callable:
     """A family builder from a function (options, info) -> (generator, discriminator)."""
 
     def build(cfg: TrainConfig, options, info: DataInfo, runtime: Runtime) -> AdversarialGame:
+        check_batch_for_pack(cfg, getattr(options, "pack", 1))
         generator, discriminator = make_players(options, info)
         return AdversarialGame(runtime, info, generator, discriminator, get_loss(cfg.loss), cfg,
                                r1_gamma=options.r1_gamma)
@@ -134,12 +166,13 @@ def build_adversarial(make_players: Callable) -> Callable:
 
 def _vanilla_players(options: VanillaOptions, info: DataInfo):
     return (VanillaGenerator(options.z_dim, info.channels, info.image_size),
-            VanillaDiscriminator(info.channels, info.image_size))
+            VanillaDiscriminator(info.channels, info.image_size, pack=options.pack, minibatch_std=options.minibatch_std))
 
 
 def _dcgan_players(options: DCGANOptions, info: DataInfo):
     return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width),
-            DCGANDiscriminator(info.channels, info.image_size, options.width))
+            DCGANDiscriminator(info.channels, info.image_size, options.d_width or options.width, pack=options.pack,
+                               minibatch_std=options.minibatch_std))
 
 
 register(Family("vanilla", "fully connected GAN of the textbook MNIST example", VanillaOptions,

@@ -6,7 +6,9 @@ import math
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
+from ganforge.models.packing import check_pack, pack_samples
 from ganforge.nn import Configurable
+from ganforge.nn.minibatch_std import MinibatchStd
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -66,15 +68,26 @@ class DCGANGenerator(Configurable):
 
 
 class DCGANDiscriminator(Configurable):
-    """D: strided convs with LeakyReLU(0.2) and BatchNorm (none on the first), a 4x4 conv to one logit."""
+    """D: strided convs with LeakyReLU(0.2) and BatchNorm (none on the first), a 4x4 conv to one logit.
 
-    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 0):
+    `pack` > 1 judges that many images at once, joined on the channel axis (PacGAN, Lin et al. 2018);
+    `minibatch_std` > 0 appends a minibatch standard-deviation map over groups of that many inputs
+    before the last conv (Karras et al. 2018).
+    """
+
+    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 0,
+                 pack: int = 1, minibatch_std: int = 0):
         super().__init__()
         steps = upsampling_steps(image_size)
-        self.features = discriminator_features(channels, width, steps)
-        self.head = nn.Conv2d(width * 2 ** (steps - 1), 1, 4, 1, 0)
+        self.pack = check_pack(pack)
+        self.features = discriminator_features(channels * self.pack, width, steps)
+        self.std = MinibatchStd(minibatch_std) if minibatch_std > 0 else None
+        self.head = nn.Conv2d(width * 2 ** (steps - 1) + (1 if self.std is not None else 0), 1, 4, 1, 0)
         dcgan_init(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Logits (N,)."""
-        return self.head(self.features(images)).flatten()
+        """Logits (N / pack,)."""
+        h = self.features(pack_samples(images, self.pack))
+        if self.std is not None:
+            h = self.std(h)
+        return self.head(h).flatten()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ganforge.models.packing import check_pack, pack_samples
+from ganforge.models.toy import FeatureStd
 from ganforge.nn import Configurable
 
 
@@ -32,22 +34,31 @@ class VanillaGenerator(Configurable):
 
 
 class VanillaDiscriminator(Configurable):
-    """D: C·S·S -> 512 -> 256 -> 1 with LeakyReLU; returns the logit of P(real)."""
+    """D: C·S·S -> 512 -> 256 -> 1 with LeakyReLU; returns the logit of P(real).
+
+    `pack` > 1 judges that many images at once, their pixels joined (PacGAN, Lin et al. 2018);
+    `minibatch_std` > 0 appends the mean feature standard deviation over groups of that many inputs
+    before the last layer (Karras et al. 2018).
+    """
 
     def __init__(self, channels: int = 1, image_size: int = 28, widths: tuple = (512, 256),
-                 num_classes: int = 0):
+                 num_classes: int = 0, pack: int = 1, minibatch_std: int = 0):
         super().__init__()
+        self.pack = check_pack(pack)
         layers: list[nn.Module] = []
-        previous = channels * image_size * image_size
+        previous = channels * image_size * image_size * self.pack
         for width in widths:
             layers += [nn.Linear(previous, width), nn.LeakyReLU(0.2, inplace=True)]
             previous = width
+        if minibatch_std > 0:
+            layers.append(FeatureStd(minibatch_std))
+            previous += 1
         layers.append(nn.Linear(previous, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Logits (N,); sigmoid(logit) = D(x) = P(real)."""
-        return self.net(images.flatten(1)).squeeze(1)
+        """Logits (N / pack,); sigmoid(logit) = D(x) = P(real)."""
+        return self.net(pack_samples(images, self.pack).flatten(1)).squeeze(1)
 
     @torch.no_grad()
     def probability(self, images: Tensor) -> Tensor:
