@@ -45,6 +45,7 @@ class TrainConfig:
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
+    snapshot_every: int = 0  #: steps between exports of all players to snapshots/ (read by `ganforge theory`); 0 disables them
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
     channels_last: str = "auto"  #: auto (on: NHWC was faster for convolutions on both CPU and GPU), on, off
@@ -70,6 +71,8 @@ class TrainConfig:
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), hints[f.name])
+        if self.snapshot_every < 0:
+            raise GanforgeError(f"Config value snapshot_every={self.snapshot_every!r} is invalid; expected an integer >= 0.")
         if self.eval_every < 0 or self.eval_n < 2:
             raise GanforgeError(f"Config values eval_every={self.eval_every!r}, eval_n={self.eval_n!r} are invalid; expected eval_every >= 0 and eval_n >= 2.")
         if self.batch_size is not None and self.batch_size < 1:

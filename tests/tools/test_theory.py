@@ -54,3 +54,13 @@ def test_a_stacked_mnist_run_gets_its_mode_count(tmp_path, capsys):
     report = json.loads((out / "modes.json").read_text())
     assert report["num_modes"] == 1000 and report["samples"] == 300 and 1 <= report["modes"] <= 300
     assert "modes" in capsys.readouterr().out
+
+
+def test_snapshot_every_from_the_config_gives_the_theory_command_its_frames(tmp_path):
+    from ganforge.config import TrainConfig
+    from ganforge.train.api import train
+
+    cfg = TrainConfig(model="toy", data="ring8", steps=4, batch_size=16, out=str(tmp_path), name="snap",
+                      snapshot_every=2, sample_every=1000, checkpoint_every=4)
+    run = train(cfg, progress=False)
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step_00000000", "step_00000002", "step_00000004"]

@@ -12,7 +12,7 @@ from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
 
 
 def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
-    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation when configured."""
+    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation and snapshots when configured."""
     callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
     if progress:
         callbacks.insert(0, ProgressBar())
@@ -20,6 +20,10 @@ def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]
         from ganforge.metrics.training_eval import EvalCallback
 
         callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
+    if cfg.snapshot_every > 0:
+        from ganforge.report.snapshots import Snapshots
+
+        callbacks.append(Snapshots(cfg.snapshot_every))
     return callbacks
 
 
