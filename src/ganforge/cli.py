@@ -21,6 +21,7 @@ COMMANDS = {
     "report": ("ganforge.tools.report", "rebuild a run's curves, GIF and HTML report"),
     "mix": ("ganforge.tools.mix", "StyleGAN style-mixing grid"),
     "interpolate": ("ganforge.tools.interpolate", "StyleGAN z- and w-space interpolation strips and GIF"),
+    "theory": ("ganforge.tools.theory", "a toy run's D vs D*, saturation and mode figures; Stacked-MNIST mode count"),
 }
 
 

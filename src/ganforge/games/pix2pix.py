@@ -21,6 +21,8 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty
+from ganforge.models.pix2pix import UNetGenerator
+from ganforge.nn.configurable import default_of
 from ganforge.schedules import constant_then_linear
 
 SWITCHES = ("auto", "on", "off")
@@ -32,10 +34,10 @@ class Pix2PixOptions:
 
     width: int = 0  #: generator channels of its first layer (paper: 64); 0: 32 below 128 px, else 64
     n_down: int = 0  #: U-Net downsamplings; 0: halve down to 1x1 (8 at 256 px, 5 at 32 px), at most 8
-    norm: str = "batch"  #: batch (the paper's) or instance, in both players
-    dropout: float = 0.5  #: dropout rate of the first decoder blocks (0: a deterministic generator)
-    n_dropout: int = 3  #: decoder blocks with dropout, counted from the bottleneck
-    sample_dropout: bool = True  #: keep dropout on when sampling (the paper's test-time noise)
+    norm: str = default_of(UNetGenerator, "norm")  #: batch (the paper's) or instance, in both players
+    dropout: float = default_of(UNetGenerator, "dropout")  #: dropout rate of the first decoder blocks (0: a deterministic generator)
+    n_dropout: int = default_of(UNetGenerator, "n_dropout")  #: decoder blocks with dropout, counted from the bottleneck
+    sample_dropout: bool = default_of(UNetGenerator, "sample_dropout")  #: keep dropout on when sampling (the paper's test-time noise)
     d_width: int = 0  #: discriminator channels of its first layer (paper: 64); 0: 32 below 128 px, else 64
     d_layers: int = 0  #: strided PatchGAN layers (3: 70x70 patches, 2: 34x34, 1: 16x16); 0: 2 below 64 px, else 3
     conditional: bool = True  #: D sees (input, output) pairs; off: the output alone (the paper's "GAN" ablation)
@@ -262,4 +264,5 @@ def build(cfg: TrainConfig, options: Pix2PixOptions, info: DataInfo, runtime: Ru
 
 register(Family("pix2pix", "paired image-to-image translation (Isola et al. 2017)", Pix2PixOptions, build,
                 default_data=MNIST_EDGES, default_loss="non_saturating", default_image_size=32,
-                default_steps=1000, default_batch_size=16, default_ema_decay=0.0, load_data=load_data))
+                default_steps=1000, default_batch_size=16, default_ema_decay=0.0, load_data=load_data,
+                tiny={"image_size": 16, "options": {"width": 4, "d_width": 4}}))

@@ -135,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args)
     generator, info = load_generator(args.model, args.device)
+    if info.get("family") == "pix2pix":  # a paired translator is scored against held-out targets
+        from ganforge.metrics.paired import run_paired_eval
+
+        return run_paired_eval(generator, info, args)
     data, metrics = check_evaluation(generator, info, args.n, args.metrics, args.data, args.split)
     extractor = load_extractor(args, data, metrics)
     scores = evaluate(generator, info, n=args.n, metrics=metrics, seed=args.seed, extractor=extractor,
