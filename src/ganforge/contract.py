@@ -69,6 +69,29 @@ class Callback:
         """Called once after the last round and the final checkpoint."""
 
 
+class PeriodicCallback(Callback):
+    """A callback that does `save(trainer)` at step 0, every `every` steps and once more at the end."""
+
+    def __init__(self, every: int):
+        self.every = max(1, int(every))
+
+    def save(self, trainer) -> None:
+        """The periodic work (a grid, a snapshot...)."""
+        raise NotImplementedError
+
+    def on_start(self, trainer) -> None:
+        if trainer.step == 0:
+            self.save(trainer)
+
+    def on_round_end(self, trainer, step: int) -> None:
+        if step % self.every == 0:
+            self.save(trainer)
+
+    def on_end(self, trainer) -> None:
+        if trainer.step % self.every != 0:
+            self.save(trainer)
+
+
 # --- the log-key contract -------------------------------------------------------------------------
 # Every game names its per-round scalars with these keys where they apply; a game may add its own.
 STEP = "step"  #: the round just played (1-based), written by the referee

@@ -7,7 +7,7 @@ import pytest
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import family_names, get_family
 
-KNOWN = ["cgan", "cyclegan", "dcgan", "stylegan", "vae", "vanilla"]
+KNOWN = ["cgan", "cyclegan", "dcgan", "pix2pix", "stylegan", "toy", "vae", "vanilla"]
 
 
 def test_every_family_loads_from_a_fresh_process():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganforge.data.dataset import ImageDataset
+from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
 
 
@@ -55,7 +55,7 @@ class BatchSource:
             self._order = self._epoch_order(self.epoch)
         index = self._order[self.position]
         self.position += 1
-        images = self.images.index_select(0, index).float().mul_(2.0 / 255.0).sub_(1.0)
+        images = to_float(self.images.index_select(0, index))
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         batch = {"images": images}

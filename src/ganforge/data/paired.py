@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ganforge.data.dataset import ImageDataset
+from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.data.folder import _parallel
 from ganforge.data.images import IMAGE_SUFFIXES, _to_8bit, decode_image, is_image_file, match_channels, read_header, resize_tensor
 from ganforge.errors import GanforgeError
@@ -375,7 +375,7 @@ class PairedBatchSource:
         if self.load_size != self.size or self.flip:
             pairs = self.crop(pairs, *params)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        images = pairs.to(torch.float32).mul_(2.0 / 255.0).sub_(1.0)
+        images = to_float(pairs)
         batch = {"a": images[:, :self.split_at].contiguous(memory_format=fmt),
                  "b": images[:, self.split_at:].contiguous(memory_format=fmt)}
         if self.labels is not None:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
 from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
+from ganforge.data.dataset import to_float
 from ganforge.data.unpaired import THICKNESS_DEMO, UnpairedBatchSource, UnpairedData, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
@@ -194,7 +195,7 @@ class CycleGANGame(Game):
         inputs = {}
         for key, dataset in (("a", data.a), ("b", data.b)):
             index = torch.randint(0, len(dataset), (k,), generator=generator)
-            inputs[key] = dataset.images[index].float().mul_(2.0 / 255.0).sub_(1.0)
+            inputs[key] = to_float(dataset.images[index])
         return inputs
 
     @torch.no_grad()

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ganforge.config import TrainConfig, resolve_options
 from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
+from ganforge.data.dataset import to_float
 from ganforge.data.paired import MNIST_EDGES, PairedBatchSource, PairedData, load_paired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
@@ -195,8 +196,8 @@ class Pix2PixGame(Game):
             raise GanforgeError("This pix2pix game has no paired data to preview; expected a PairedInfo with data.")
         k = max(1, min(8, n, len(data)))
         index = torch.randint(0, len(data), (k,), generator=generator)
-        return {"a": data.a.images[index].float().mul_(2.0 / 255.0).sub_(1.0),
-                "b": data.b.images[index].float().mul_(2.0 / 255.0).sub_(1.0)}
+        return {"a": to_float(data.a.images[index]),
+                "b": to_float(data.b.images[index])}
 
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:

@@ -12,7 +12,7 @@ import numpy as np
 from ganforge.runlog import number, read_metrics
 
 #: Keys of evaluation events that are bookkeeping, not scores.
-_NOT_SCORES = {"step", "time", "n", "epoch", "seconds", "elapsed", "rank"}
+_NOT_SCORES = {"step", "time", "n", "epoch", "seconds", "elapsed", "rank", "kid_subset_size"}
 #: Readable titles of the scores ganforge.metrics reports.
 SCORE_TITLES = {
     "fd": "Fréchet distance (lower is better)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganforge.contract import Callback
+from ganforge.contract import PeriodicCallback
 from ganforge.export import save_players
 
 SNAPSHOTS = "snapshots"
@@ -22,28 +22,14 @@ def snapshot_dirs(run_dir: str | Path) -> list[Path]:
     return sorted(p for p in folder.glob("step_*") if (p / "config.json").is_file())
 
 
-class Snapshots(Callback):
+class Snapshots(PeriodicCallback):
     """Exports the game's players (live generator) at step 0, every `every` steps and at the end."""
 
-    def __init__(self, every: int):
-        self.every = max(1, int(every))
-
-    def _save(self, trainer) -> None:
+    def save(self, trainer) -> None:
+        """Export every player into snapshots/step_XXXXXXXX/."""
         if not trainer.is_main:
             return
         game = trainer.game
         info = {**game.export_info(), "family": trainer.cfg.model, "data": trainer.cfg.data, "steps": trainer.step}
         save_players(game.export_players(game.generator), info,
                      Path(trainer.run_dir) / SNAPSHOTS / f"step_{trainer.step:08d}")
-
-    def on_start(self, trainer) -> None:
-        if trainer.step == 0:
-            self._save(trainer)
-
-    def on_round_end(self, trainer, step: int) -> None:
-        if step % self.every == 0:
-            self._save(trainer)
-
-    def on_end(self, trainer) -> None:
-        if trainer.step % self.every != 0:
-            self._save(trainer)

@@ -5,7 +5,7 @@ import sys
 
 from tqdm.auto import tqdm
 
-from ganforge.contract import Callback
+from ganforge.contract import Callback, PeriodicCallback
 
 _SHOWN = ("loss_d", "loss_g", "d_real", "d_fake", "recon", "kl")
 
@@ -37,31 +37,17 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
-class SampleGrids(Callback):
+class SampleGrids(PeriodicCallback):
     """Saves the sample generator's images for the fixed inputs every `every` steps and at the end."""
 
-    def __init__(self, every: int):
-        self.every = every
-
-    def _save(self, trainer) -> None:
+    def save(self, trainer) -> None:
+        """Write samples/step_XXXXXXXX.png."""
         if not trainer.is_main:
             return
         from ganforge.report import save_grid
 
         images = trainer.game.render(trainer.sample_generator, trainer.fixed_inputs)
         save_grid(images.cpu(), trainer.run_dir / "samples" / f"step_{trainer.step:08d}.png")
-
-    def on_start(self, trainer) -> None:
-        if trainer.step == 0:
-            self._save(trainer)
-
-    def on_round_end(self, trainer, step: int) -> None:
-        if step % self.every == 0:
-            self._save(trainer)
-
-    def on_end(self, trainer) -> None:
-        if trainer.step % self.every != 0:
-            self._save(trainer)
 
 
 class RunArtifacts(Callback):
