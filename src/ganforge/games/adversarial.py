@@ -19,6 +19,7 @@ from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, grad
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
 from ganforge.nn.configurable import default_of
+from ganforge.nn.modes import eval_mode
 
 
 class AdversarialGame(Game):
@@ -96,12 +97,10 @@ class AdversarialGame(Game):
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """G's images for the fixed inputs, in eval mode."""
-        was_training = generator.training
-        generator.eval()
         device = self.runtime.device
         labels = inputs.get("labels")
-        images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
-        generator.train(was_training)
+        with eval_mode(generator):
+            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
         return images.float()
 
 

@@ -21,6 +21,7 @@ from ganforge.games.registry import Family, register
 from ganforge.losses import get_loss
 from ganforge.models.toy import ToyDiscriminator, ToyGenerator
 from ganforge.nn.configurable import default_of
+from ganforge.nn.modes import eval_mode
 
 
 @dataclass
@@ -74,10 +75,8 @@ class ToyGame(AdversarialGame):
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """A (1, 3, 256, 256) picture in [-1, 1]: data modes in red, G's samples in black."""
-        was_training = generator.training
-        generator.eval()
-        points = generator(inputs["z"].to(self.runtime.device)).float().cpu()
-        generator.train(was_training)
+        with eval_mode(generator):
+            points = generator(inputs["z"].to(self.runtime.device)).float().cpu()
         return scatter_image(points, self.mixture)
 
     def export_info(self) -> dict[str, Any]:
