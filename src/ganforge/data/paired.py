@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.data.folder import _parallel
 from ganforge.data.images import IMAGE_SUFFIXES, _to_8bit, decode_image, is_image_file, match_channels, read_header, resize_tensor
@@ -295,7 +296,7 @@ def has_test_split(spec: str) -> bool:
 
 # --- batches --------------------------------------------------------------------------------------
 
-class PairedBatchSource:
+class PairedBatchSource(ShuffledOrder):
     """Shuffled batches of pairs, `next()` -> {"a": (B, Ca, S, S), "b": (B, Cb, S, S)} float in [-1, 1].
 
     The pairs stay one uint8 tensor (A and B channels side by side) on the device, resized once to the
@@ -325,21 +326,7 @@ class PairedBatchSource:
         self.pairs = pairs.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
         self._offsets = torch.arange(self.size, device=device)
-        self.epoch, self.position = 0, 0
-        self._order = self._epoch_order(0)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Batches per pass over the pairs (per process)."""
-        return max(1, len(self.data) // (self.batch_size * self.world_size))
-
-    def _epoch_order(self, epoch: int) -> Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        n = len(self.data)
-        usable = self.steps_per_epoch * self.batch_size * self.world_size
-        passes = -(-usable // n)  # a set smaller than one global batch is repeated
-        order = torch.cat([torch.randperm(n, generator=g) for _ in range(passes)])
-        return order[:usable].view(-1, self.world_size, self.batch_size)[:, self.rank].to(self.device)
+        self._start_order(len(data))
 
     def jitter_params(self, epoch: int, position: int) -> tuple[Tensor, Tensor, Tensor]:
         """(row offsets, column offsets, mirrored) of each pair of batch `position` in `epoch`."""
@@ -364,13 +351,8 @@ class PairedBatchSource:
 
     def next(self) -> dict[str, Tensor]:
         """The next batch of pairs, with "labels" when the task has them."""
-        if self.position >= self._order.shape[0]:
-            self.epoch += 1
-            self.position = 0
-            self._order = self._epoch_order(self.epoch)
-        index = self._order[self.position]
-        params = self.jitter_params(self.epoch, self.position)
-        self.position += 1
+        index = self._next_index()
+        params = self.jitter_params(self.epoch, self.position - 1)
         pairs = self.pairs.index_select(0, index)
         if self.load_size != self.size or self.flip:
             pairs = self.crop(pairs, *params)
@@ -381,12 +363,3 @@ class PairedBatchSource:
         if self.labels is not None:
             batch["labels"] = self.labels.index_select(0, index)
         return batch
-
-    def state_dict(self) -> dict:
-        """Where in the pair stream this source stands."""
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from a saved position."""
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-        self._order = self._epoch_order(self.epoch)
