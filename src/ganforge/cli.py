@@ -21,6 +21,10 @@ COMMANDS = {
     "report": ("ganforge.tools.report", "rebuild a run's curves, GIF and HTML report"),
     "mix": ("ganforge.tools.mix", "StyleGAN style-mixing grid"),
     "interpolate": ("ganforge.tools.interpolate", "StyleGAN z- and w-space interpolation strips and GIF"),
+    "serve": ("ganforge.tools.serve", "a page in the browser to look at and steer models and follow runs"),
+    "directions": ("ganforge.tools.directions", "find latent directions (SeFa, GANSpace PCA) of a noise model"),
+    "edit": ("ganforge.tools.edit", "move generated or projected images along a latent direction (strip, GIF)"),
+    "project": ("ganforge.tools.project", "project an image into a StyleGAN model's w (and W+), to edit it"),
     "theory": ("ganforge.tools.theory", "a toy run's D vs D*, saturation and mode figures; Stacked-MNIST mode count"),
 }
 

@@ -45,6 +45,7 @@ class TrainConfig:
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
+    tensorboard: bool = False  #: also write losses, D outputs, scores and sample grids for TensorBoard (runs/<name>/tensorboard)
     snapshot_every: int = 0  #: steps between exports of all players to snapshots/ (read by `ganforge theory`); 0 disables them
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16

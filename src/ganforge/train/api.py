@@ -20,6 +20,10 @@ def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]
         from ganforge.metrics.training_eval import EvalCallback
 
         callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
+    if getattr(cfg, "tensorboard", False):
+        from ganforge.train.tensorboard import TensorBoard
+
+        callbacks.append(TensorBoard(cfg.sample_every))
     if cfg.snapshot_every > 0:
         from ganforge.report.snapshots import Snapshots
 

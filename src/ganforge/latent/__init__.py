@@ -1,0 +1,1 @@
+"""Steering a trained generator: latent directions (SeFa, GANSpace) and projection of images into W."""

@@ -1,0 +1,57 @@
+"""`ganforge directions`: find latent directions of an exported generator and save them as a .npz.
+
+SeFa (Shen & Zhou 2021) for StyleGAN by default, PCA of w (GANSpace, Härkönen et al. 2020) with
+`--method pca-w`, and PCA in z (GANSpace's recipe for generators without a mapping network) for every
+other noise family.  Also writes FILE.png: one row per direction, the first seed walked from −3 to +3
+spreads along it.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ganforge.errors import GanforgeError
+from ganforge.export import load_generator
+from ganforge.latent.directions import METHODS, edit_images, find_directions, seed_latents
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ganforge directions`."""
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported noise model folder or run folder")
+    parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.npz (directions) and FILE.png (preview)")
+    parser.add_argument("--method", choices=METHODS, help="sefa (StyleGAN default), pca-w (StyleGAN) or pca-z (other families' default)")
+    parser.add_argument("--k", type=int, default=10, help="directions to keep (default 10)")
+    parser.add_argument("--layers", default=None,
+                        help="StyleGAN levels the directions act on: all (default), coarse, middle, fine, a range 0-2 or a list 0,1")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the preview image and of the sampled latents")
+    parser.add_argument("--label", type=int, help="class of the preview (conditional models)")
+    parser.add_argument("--device", default="cpu")
+
+
+def output_paths(out: str) -> tuple[Path, Path]:
+    """(npz, preview PNG) for an --out value given with or without a suffix."""
+    base = Path(out)
+    if base.suffix.lower() in (".npz", ".png"):
+        base = base.with_suffix("")
+    return base.with_name(base.name + ".npz"), base.with_name(base.name + ".png")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Find, save and preview the directions."""
+    from ganforge.report import save_labeled_rows
+
+    generator, info = load_generator(args.model, args.device)
+    if info.get("kind") == "translation":
+        raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (StyleGAN, DCGAN, cGAN, VAE...).")
+    directions = find_directions(generator, args.method, args.k, args.layers, args.seed)
+    npz, png = output_paths(args.out)
+    directions.save(npz)
+    strengths = [-3, -2, -1, 0, 1, 2, 3]
+    latent = seed_latents(generator, [args.seed], label=args.label)
+    rows = [edit_images(generator, latent, directions, k, strengths, label=args.label) for k in range(len(directions))]
+    import torch
+
+    save_labeled_rows(torch.cat(rows), png, [f"#{k}" for k in range(len(directions))])
+    layers = f" on levels {directions.layers}" if directions.space == "w" else ""
+    print(f"wrote {npz} ({len(directions)} {directions.method} directions in {directions.space}{layers}) and {png}")
+    return 0

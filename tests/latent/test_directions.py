@@ -1,0 +1,75 @@
+"""Latent directions: SeFa, PCA of w and in z, edits, files."""
+import pytest
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.latent.directions import edit_images, find_directions, layer_rows, load_directions, resolve_levels, seed_latents
+from ganforge.models.dcgan import DCGANGenerator
+from ganforge.models.stylegan import StyleGANGenerator
+
+
+@pytest.fixture(scope="module")
+def stylegan():
+    torch.manual_seed(0)
+    return StyleGANGenerator(z_dim=16, w_dim=16, image_size=16, channel_max=8, mapping_layers=2).eval().requires_grad_(False)
+
+
+def test_sefa_vectors_are_orthonormal_eigenvectors_ranked(stylegan):
+    d = find_directions(stylegan, k=5)
+    assert d.method == "sefa" and d.space == "w" and d.vectors.shape == (5, 16)
+    assert torch.allclose(d.vectors @ d.vectors.t(), torch.eye(5), atol=1e-4)
+    assert torch.all(d.values[:-1] >= d.values[1:])
+    assert torch.all(d.scales > 0)
+
+
+def test_top_sefa_direction_moves_images_more_than_a_random_one(stylegan):
+    d = find_directions(stylegan, k=1)
+    ws = seed_latents(stylegan, range(16))
+    step = 3 * float(d.scales[0])
+    base = stylegan.synthesize(ws)
+    top = (stylegan.synthesize(ws + step * d.vectors[0]) - base).abs().mean()
+    r = torch.nn.functional.normalize(torch.randn(16, generator=torch.Generator().manual_seed(1)), dim=0)
+    rand = (stylegan.synthesize(ws + step * r) - base).abs().mean()
+    assert top > rand
+
+
+def test_layer_ranges_limit_which_rows_move(stylegan):
+    assert resolve_levels(stylegan, "coarse") == [0, 1] and layer_rows([1]) == [2, 3]
+    d = find_directions(stylegan, k=2, layers="fine")
+    ws = seed_latents(stylegan, [0])
+    from ganforge.latent.directions import edit_latent
+
+    moved = edit_latent(ws, d, 0, 2.0)
+    changed = (moved - ws).abs().sum(-1)[0] > 0
+    assert changed.tolist() == [r in layer_rows(d.layers) for r in range(stylegan.num_ws)]
+    with pytest.raises(GanforgeError, match="outside"):
+        resolve_levels(stylegan, "0-9")
+
+
+def test_pca_w_and_pca_z_and_file_round_trip(stylegan, tmp_path):
+    w = find_directions(stylegan, "pca-w", k=3)
+    assert w.space == "w" and torch.all(w.values[:-1] >= w.values[1:])
+    g = DCGANGenerator(z_dim=8, image_size=16, width=8).eval()
+    z = find_directions(g, k=3)
+    assert z.method == "pca-z" and z.vectors.shape == (3, 8)
+    images = edit_images(g, seed_latents(g, [0, 1]), z, 0, [-1, 0, 1])
+    assert images.shape == (6, 1, 16, 16)
+    assert torch.allclose(images[1], g(seed_latents(g, [0]))[0], atol=1e-5)
+    path = z.save(tmp_path / "d")
+    back = load_directions(path)
+    assert torch.equal(back.vectors, z.vectors) and back.method == "pca-z"
+    with pytest.raises(GanforgeError, match="StyleGAN"):
+        find_directions(g, "sefa")
+
+
+def test_cli_directions_and_edit_write_files(stylegan, tmp_path):
+    from ganforge.cli import main
+    from ganforge.export import save_players
+
+    save_players({"generator": stylegan}, {"family": "stylegan", "image_size": 16, "channels": 1}, tmp_path / "m")
+    assert main(["directions", str(tmp_path / "m"), "--out", str(tmp_path / "d"), "--k", "3"]) == 0
+    assert (tmp_path / "d.npz").is_file() and (tmp_path / "d.png").is_file()
+    assert main(["edit", str(tmp_path / "m"), "--direction", "1", "--directions", str(tmp_path / "d.npz"), "--layers", "coarse",
+                 "--gif", "--out", str(tmp_path / "strip")]) == 0
+    assert (tmp_path / "strip.png").is_file() and (tmp_path / "strip.gif").is_file()
+    assert main(["edit", str(tmp_path / "m"), "--direction", "7", "--directions", str(tmp_path / "d.npz"), "--out", str(tmp_path / "x")]) == 2
