@@ -8,6 +8,15 @@ from ganforge.latent.directions import seed_latents
 from ganforge.latent.projection import LPIPS, load_lpips, ms_ssim_loss, project, psnr
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (two threads on a busy 2-core machine stall); restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def stylegan():
     from ganforge.models.stylegan import StyleGANGenerator
@@ -21,9 +30,10 @@ def test_projection_recovers_an_image_the_generator_made(stylegan):
     target = stylegan.synthesize(ws)
     result = project(stylegan, target, steps=120, snapshots=4)
     start = stylegan.synthesize(stylegan.w_avg.view(1, 1, -1).expand(1, stylegan.num_ws, -1))
-    assert psnr(result.image, target) > psnr(start, target) + 3
-    assert psnr(result.image, target) > 25
-    assert (result.ws[0, 0] - ws[0, 0]).norm() < (ws[0, 0] - stylegan.w_avg).norm()
+    # measured: w_avg starts at 23.5 dB; 10 steps reach 26.5 dB (w distance 1.71 of 1.73), 120 steps 74.7 dB (0.006)
+    assert psnr(start, target) < 25
+    assert psnr(result.image, target) > 40
+    assert (result.ws[0, 0] - ws[0, 0]).norm() < 0.1 * (ws[0, 0] - stylegan.w_avg).norm()
     assert len(result.snapshots) == 4 and result.ws.shape == (1, stylegan.num_ws, 16)
     assert result.losses[-1] < result.losses[0]
 
@@ -57,3 +67,21 @@ def test_lpips_loads_user_weights_of_the_right_shape(tmp_path):
     save_file(state, str(tmp_path / "short.safetensors"))
     with pytest.raises(GanforgeError, match="lin4"):
         load_lpips(tmp_path / "short.safetensors")
+
+
+def test_without_noise_optimisation_the_models_own_noise_maps_stay():
+    from ganforge.models.stylegan import StyleGANGenerator
+
+    torch.manual_seed(0)
+    g = StyleGANGenerator(z_dim=16, w_dim=16, image_size=16, channel_max=8, mapping_layers=2).eval().requires_grad_(False)
+    with torch.no_grad():
+        for m in g.modules():
+            if hasattr(m, "noise_const"):
+                m.weight.fill_(0.5)  # noise that shows in the image
+    before = [m.noise_const.clone() for m in g.modules() if hasattr(m, "noise_const")]
+    result = project(g, g.synthesize(seed_latents(g, [3])), steps=5, optimize_noise=False, snapshots=0)
+    assert result.noise == []
+    assert all(torch.equal(a, m.noise_const) for a, m in zip(before, [m for m in g.modules() if hasattr(m, "noise_const")]))
+    assert torch.allclose(result.image, g.synthesize(result.ws), atol=1e-5)  # the result is drawn with the model's own maps
+    optimised = project(g, g.synthesize(seed_latents(g, [3])), steps=5, snapshots=0)
+    assert len(optimised.noise) == len(before) and not torch.allclose(optimised.image, g.synthesize(optimised.ws), atol=1e-3)

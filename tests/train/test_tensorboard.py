@@ -11,7 +11,7 @@ def test_tensorboard_callback_writes_scalars_and_images(tmp_path):
     from ganforge.train.api import train
 
     cfg = TrainConfig(model="vanilla", steps=4, batch_size=8, out=str(tmp_path), name="r", log_every=2, sample_every=2,
-                      checkpoint_every=100, tensorboard=True, options={})
+                      checkpoint_every=100, tensorboard=True, eval_every=2, eval_n=64, options={})
     run = train(cfg, progress=False)
     logs = run / "tensorboard"
     assert any(logs.iterdir())
@@ -19,4 +19,5 @@ def test_tensorboard_callback_writes_scalars_and_images(tmp_path):
     tags = acc.Tags()
     assert {"train/loss_d", "train/loss_g", "train/d_real", "train/d_fake"} <= set(tags["scalars"])
     assert [e.step for e in acc.Scalars("train/loss_d")] == [1, 2, 3, 4]
-    assert "samples" in tags["images"]
+    assert [e.step for e in acc.Scalars("eval/fd")] == [2, 4] and all(e.value > 0 for e in acc.Scalars("eval/fd"))
+    assert "samples" in tags["images"] and [e.step for e in acc.Images("samples")] == [0, 2, 4]  # sample_every=2

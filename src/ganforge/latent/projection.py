@@ -254,12 +254,12 @@ def project(generator: nn.Module, target: Tensor, steps: int = 500, w_plus: bool
     num_ws = int(g.num_ws)
     start = w_avg[:, None].repeat(1, num_ws if w_plus else 1, 1)
     w_opt = start.clone().requires_grad_(True)
-    noise_mods = _noise_modules(g)
     noise_maps = []
-    for m in noise_mods:
-        buf = torch.randn(m.noise_const.shape, generator=rng).to(device).requires_grad_(optimize_noise)
-        m.noise_const = buf
-        noise_maps.append(buf)
+    if optimize_noise:  # otherwise the model's own constant noise maps stay as they are
+        for m in _noise_modules(g):
+            buf = torch.randn(m.noise_const.shape, generator=rng).to(device).requires_grad_(True)
+            m.noise_const = buf
+            noise_maps.append(buf)
     params = [w_opt] + (noise_maps if optimize_noise else [])
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
     d_judge = DiscriminatorFeatures(discriminator.eval().requires_grad_(False)) if discriminator is not None else None

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.image)
     if not path.is_file():
         raise GanforgeError(f"Image {args.image!r} does not exist; expected an image file.")
-    target = to_float(torch.from_numpy(decode_image(path, generator.channels, generator.image_size)))[None]
+    target = to_float(torch.from_numpy(decode_image(path, generator.channels, generator.image_size).copy()))[None]
     lpips = load_lpips(args.lpips).to(args.device) if args.lpips else None
     result = project(generator, target, steps=args.steps, w_plus=args.w_plus, optimize_noise=not args.no_noise,
                      discriminator=players.get("discriminator"), lpips=lpips, label=args.label, seed=args.seed)

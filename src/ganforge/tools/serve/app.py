@@ -62,12 +62,12 @@ class Library:
         if not p.exists():
             raise GanforgeError(f"Folder {path!r} does not exist; expected an exported model or a run folder.")
         with self._lock:
-            for existing in self.models.values():
-                if existing.path.resolve() in (p.resolve(), (p / "export").resolve()):
-                    return existing.name
             for run in find_runs(p):
                 if run not in self.runs:
                     self.runs.append(run)
+            for existing in self.models.values():
+                if existing.path.resolve() in (p.resolve(), (p / "export").resolve()):
+                    return existing.name
             try:
                 model = engine.load_model(p)
             except GanforgeError:
@@ -187,7 +187,7 @@ def build_app(library: Library):
                 with gr.Row():
                     translate_upload = gr.File(label="image to translate", type="filepath", elem_id="translate-upload")
                     translate_dir = gr.Radio(["a2b", "b2a"], value="a2b", label="direction", elem_id="translate-direction")
-                translate_image = image("input | translation | back again", "translate-image")
+                translate_image = image("input | translation | back again (CycleGAN)", "translate-image")
                 translate_message = message("translate-msg")
             with gr.Tab("VAE", id="vae"):
                 with gr.Row():
@@ -222,9 +222,10 @@ def build_app(library: Library):
         # --- model choice --------------------------------------------------------------------------------------
         def on_model(name):
             model = get(name)
-            return (model.describe() if model else "No model is selected.", classes_of(model))
+            return (model.describe() if model else "No model is selected.", classes_of(model),
+                    gr.update(visible=model is not None and model.kind == "stylegan"))
 
-        model_box.change(on_model, [model_box], [info_box, label], api_name=False).then(
+        model_box.change(on_model, [model_box], [info_box, label, truncation], api_name=False).then(
             guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
 
         def do_open(path):
@@ -302,7 +303,7 @@ def build_app(library: Library):
         run_box.change(guarded(do_run, 4), [run_box], run_outputs, api_name="run")
         timer.tick(guarded(do_run, 4), [run_box], run_outputs, api_name=False, show_progress="hidden")
 
-        demo.load(on_model, [model_box], [info_box, label], api_name=False).then(
+        demo.load(on_model, [model_box], [info_box, label, truncation], api_name=False).then(
             guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
         if run_names:
             demo.load(guarded(do_run, 4), [run_box], run_outputs, api_name=False)

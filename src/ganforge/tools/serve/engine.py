@@ -275,7 +275,7 @@ def read_upload(path: Optional[str], channels: int, size: int) -> torch.Tensor:
         pixels = decode_image(p, channels, size)
     except GanforgeError:
         raise GanforgeError(f"Upload {p.name!r} could not be decoded; expected a complete PNG, JPEG, WebP or BMP file.") from None
-    return to_float(torch.from_numpy(pixels))[None]
+    return to_float(torch.from_numpy(np.ascontiguousarray(pixels).copy()))[None]
 
 
 def _channels_size(model: Model) -> tuple[int, int]:
@@ -285,15 +285,22 @@ def _channels_size(model: Model) -> tuple[int, int]:
 
 @torch.no_grad()
 def translate(model: Model, upload: Optional[str], direction: str = "a2b") -> np.ndarray:
-    """Input, translation and its way back, side by side, for an uploaded image."""
+    """Input, translation and (CycleGAN) its way back, side by side, for an uploaded image."""
     from ganforge.tools.translate import translate_images, translation_pair
 
     model = need(model, ("translation",), "translation")
     forward, backward = translation_pair(model.players, model.info, direction, model.name)
-    image = read_upload(upload, *_channels_size(model))
+    channels, size = _channels_size(model)
+    if model.info.get("paired"):  # pix2pix: the input has its own channels (gray in, colour out)
+        channels = int(model.info.get("in_channels", channels))
+    image = read_upload(upload, channels, size)
     with GATE.hold():
+        torch.manual_seed(0)  # pix2pix's dropout noise, when it samples with dropout: the same picture for the same upload
         out, back = translate_images(forward, backward, image)
-    return picture(torch.cat([image, out, back]), 3)
+    cells = [image, out] + ([back] if back is not None else [])
+    width = max(c.shape[1] for c in cells)
+    cells = [c.expand(-1, width, -1, -1) if c.shape[1] == 1 else c for c in cells]
+    return picture(torch.cat(cells), len(cells))
 
 
 @torch.no_grad()

@@ -62,12 +62,16 @@ def curves_picture(training: list[dict], width: float = 7.0) -> Optional[np.ndar
 
     if not training:
         return None
-    keys = [k for k in CURVE_KEYS if any(isinstance(number(r.get(k)), float) for r in training)]
+    def value(record: dict, key: str) -> float:
+        v = number(record.get(key)) if key in record else None
+        return math.nan if v is None else v
+
+    keys = [k for k in CURVE_KEYS if any(not math.isnan(value(r, k)) for r in training)]
     fig = Figure(figsize=(width, 3.2), dpi=100)
     axes = fig.subplots(1, 2)
     steps = np.array([r["step"] for r in training], dtype=float)
     for key in keys:
-        values = np.array([number(r.get(k)) if number(r.get(k)) is not None else math.nan for r in training for k in [key]], dtype=float)
+        values = np.array([value(r, key) for r in training], dtype=float)
         ax = axes[1] if key in ("d_real", "d_fake") else axes[0]
         ax.plot(steps, values, label=key, linewidth=1)
     for ax, title in zip(axes, ("losses", "mean D outputs")):
