@@ -8,6 +8,10 @@ these metrics. Writes quality.json and quality.md into --out.
 
     python benchmarks/quality.py                       # all families, 5 minutes each, 10,000 samples
     python benchmarks/quality.py --families dcgan --minutes 1 --n 2000
+    python benchmarks/quality.py --families dcgan --default-budget --seeds 0,1   # `make train` itself, two seeds
+
+Each row also gives the shares of the samples that the digit classifier assigns to each class (its lowest
+and highest; a lost digit shows as a share near 0).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from machine import describe  # noqa: E402
 
-from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.config import TrainConfig, parse_assignment  # noqa: E402
 from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
@@ -32,9 +36,10 @@ from ganforge.metrics.evaluate import evaluate, score_images  # noqa: E402
 from ganforge.train.api import train  # noqa: E402
 
 FAMILIES = ("vanilla", "dcgan", "cgan", "vae", "stylegan")
-COLUMNS = (("model", "{}"), ("fd", "{:.2f}"), ("kid", "{:.4f}"), ("is", "{:.2f}"), ("precision", "{:.3f}"),
-           ("recall", "{:.3f}"), ("accuracy", "{:.3f}"), ("steps", "{}"), ("train_s", "{:.0f}"), ("img_s", "{:.0f}"))
-HEADERS = {"model": "model", "fd": "FD ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
+COLUMNS = (("model", "{}"), ("seed", "{}"), ("fd", "{:.2f}"), ("kid", "{:.4f}"), ("is", "{:.2f}"), ("precision", "{:.3f}"),
+           ("recall", "{:.3f}"), ("accuracy", "{:.3f}"), ("classes", "{}"), ("steps", "{}"), ("train_s", "{:.0f}"),
+           ("img_s", "{:.0f}"))
+HEADERS = {"model": "model", "seed": "seed", "classes": "class shares (min–max)", "fd": "FD ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
            "recall": "recall ↑", "accuracy": "cond. acc. ↑", "steps": "steps", "train_s": "train s", "img_s": "train img/s"}
 
 
@@ -48,18 +53,38 @@ def real_floor(n: int, seed: int) -> dict:
     return {"model": "real data (MNIST train vs test)", **scores}
 
 
-def run_family(family: str, minutes: float, n: int, seed: int, out: Path) -> dict:
-    """Train one family for `minutes`, then score `n` samples of its exported (EMA) generator."""
-    cfg = TrainConfig(model=family, data="mnist", minutes=minutes, seed=seed, out=str(out / "runs"),
-                      name=f"{family}-{time.strftime('%Y%m%d-%H%M%S')}")
+@torch.no_grad()
+def class_shares(generator, info: dict, n: int, seed: int) -> list[float]:
+    """Share of `n` samples that the shipped digit classifier assigns to each class (MNIST-like data only)."""
+    from ganforge.metrics.extractors import get_extractor
+    from ganforge.sampling import iter_samples
+
+    extractor = get_extractor("auto", info.get("data", "mnist"))
+    counts = torch.zeros(10)
+    generator.eval()
+    for batch in iter_samples(generator, n, seed=seed):
+        counts += torch.bincount(extractor.extract(batch)[1].argmax(1).cpu(), minlength=10)[:10].float()
+    return (counts / n).tolist()
+
+
+def run_family(family: str, minutes: float | None, n: int, seed: int, out: Path, overrides: dict | None = None) -> dict:
+    """Train one family for `minutes` (None: its default budget, as `ganforge train` does), then score `n`
+    samples of its exported (EMA) generator."""
+    values = dict(overrides or {})
+    if minutes is not None:
+        values["minutes"] = minutes
+    cfg = TrainConfig(model=family, data="mnist", seed=seed, out=str(out / "runs"),
+                      name=f"{family}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}", **values)
     started = time.perf_counter()
     run_dir = train(cfg, progress=False)
     wall = time.perf_counter() - started
     generator, info = load_generator(run_dir)
     scores = evaluate(generator, info, n=n, seed=seed)
+    shares = class_shares(generator, info, n, seed) if int(info.get("num_classes", 0)) in (0, 10) else None
     steps, seconds = int(info.get("steps", 0)), float(info.get("train_seconds", wall))
     batch = int(yaml.safe_load((run_dir / "config.yaml").read_text())["batch_size"])  # resolved by the family
-    return {"model": family, **scores, "steps": steps, "train_s": seconds, "wall_s": wall,
+    return {"model": family, "seed": seed, **scores, "steps": steps,
+            "class_shares": shares, "classes": f"{100 * min(shares):.1f}–{100 * max(shares):.1f} %" if shares else None, "train_s": seconds, "wall_s": wall,
             "img_s": steps * batch / seconds if seconds > 0 else float("nan"), "run": str(run_dir)}
 
 
@@ -79,6 +104,10 @@ def main(argv=None) -> int:
     p.add_argument("--families", default=",".join(FAMILIES), help="comma-separated (default: all available)")
     p.add_argument("--n", type=int, default=10000, help="samples scored per model (default 10000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", help="comma-separated seeds, one run each (overrides --seed)")
+    p.add_argument("--default-budget", action="store_true", help="each family's default budget (as `ganforge train`) instead of --minutes")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config value for every run (repeatable)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a family option for every run (repeatable)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default="benchmarks/results/quality", help="folder for runs, quality.json, quality.md")
     args = p.parse_args(argv)
@@ -86,7 +115,12 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, notes = [real_floor(args.n, args.seed)], []
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    overrides = dict(parse_assignment(text) for text in args.set)
+    if args.option:
+        overrides["options"] = dict(parse_assignment(text) for text in args.option)
+    budget = "its default budget" if args.default_budget else f"{args.minutes:g} min"
+    rows, notes = [real_floor(args.n, seeds[0])], []
     rows[0]["img_s"] = None
     print(f"machine: {describe()}", flush=True)
     for family in [f.strip() for f in args.families.split(",") if f.strip()]:
@@ -96,16 +130,19 @@ def main(argv=None) -> int:
             notes.append(f"{family}: skipped ({exc})")
             print(notes[-1], flush=True)
             continue
-        print(f"training {family} for {args.minutes} min ...", flush=True)
-        rows.append(run_family(family, args.minutes, args.n, args.seed, out))
+        for seed in seeds:
+            print(f"training {family} (seed {seed}) for {budget} ...", flush=True)
+            rows.append(run_family(family, None if args.default_budget else args.minutes, args.n, seed, out, overrides))
+            print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     table = markdown(rows)
-    header = (f"MNIST, {args.minutes:g} min of training per model, {args.n} samples scored with the digit "
-              f"classifier; machine: {describe()}")
+    header = (f"MNIST, {budget} of training per model, {args.n} samples scored with the digit classifier"
+              f"{'; settings ' + json.dumps(overrides) if overrides else ''}; machine: {describe()}")
     text = "\n".join([header, "", table] + ([""] + notes if notes else [])) + "\n"
     print()
     print(text)
     (out / "quality.md").write_text(text)
-    (out / "quality.json").write_text(json.dumps({"machine": describe(), "minutes": args.minutes, "n": args.n,
+    (out / "quality.json").write_text(json.dumps({"machine": describe(), "minutes": None if args.default_budget else args.minutes,
+                                                  "n": args.n, "seeds": seeds, "overrides": overrides,
                                                   "rows": rows, "notes": notes}, indent=2) + "\n")
     return 0
 

@@ -4,7 +4,13 @@ Prints img/s per family and, for DCGAN-32, the achieved fraction of the machine'
     ratio = img/s ÷ (peak matmul FLOP/s ÷ FLOPs of one training step per image)
 with the step's FLOPs counted by torch.utils.flop_counter (D step + G step, forward and backward).
 Peaks are measured here for fp32 and bf16 matmuls (2048², best of several runs).
-Also prints the peak resident memory of a default `ganforge train` process (a shortened run).
+Also prints the peak resident memory of a default `ganforge train` process (a shortened run), and
+eager against torch.compile'd players (`compile: on`) side by side for DCGAN-32 (bf16 and fp32) and
+StyleGAN-32: several alternating runs of each, the compiled figure after its compilation (whose
+seconds are reported beside it).
+
+    python benchmarks/speed.py                                   # everything
+    python benchmarks/speed.py --sections compile --repeats 3    # only eager vs compiled
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from ganforge.config import (
 from ganforge.contract import DataInfo  # noqa: E402
 from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
-from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
+from ganforge.train.runtime import autocast, compile_players, make_runtime  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -46,13 +52,19 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best
 
 
-def make_game(model: str, batch: int, precision: str, channels_last: str, image_size: int | None = None):
+def make_game(model: str, batch: int, precision: str, channels_last: str, image_size: int | None = None,
+              compiled: bool = False):
+    """(game, runtime, batch dict) of a family's defaults on random images, at its last growth phase."""
     cfg = resolve_defaults(TrainConfig(model=model, batch_size=batch, precision=precision,
                                        channels_last=channels_last, image_size=image_size))
     family = get_family(model)
     runtime = make_runtime(cfg)
     info = DataInfo(1, cfg.image_size, 10, tuple(str(i) for i in range(10)))
     game = family.build(cfg, resolve_options(family.options, cfg.options, model), info, runtime)
+    game.set_phase(1, 1)  # growing families: the full resolution
+    if compiled:
+        compile_players(game.compilable_players().values())  # as the referee does: not a D differentiated twice (R1)
+    batch = cfg.batch_size
     images = torch.rand(batch, 1, cfg.image_size, cfg.image_size) * 2 - 1
     if runtime.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -86,6 +98,67 @@ def images_per_second(model: str, batch: int, precision: str, channels_last: str
     return rounds * batch / (time.perf_counter() - start), runtime
 
 
+#: (label, family, batch, precision, channels_last) compared eager against compiled
+COMPILE_CASES = (("DCGAN-32 bf16 NHWC", "dcgan", 64, "bf16", "on"), ("DCGAN-32 fp32 NHWC", "dcgan", 64, "fp32", "on"),
+                 ("StyleGAN-32 auto", "stylegan", None, "auto", "auto"))
+
+
+def timed_rounds(game, runtime, data, seconds: float, warmup: int) -> dict:
+    """Seconds of `warmup` rounds (compilation included), then img/s of rounds played for at least `seconds`."""
+    batch = data["images"].shape[0]
+    start = time.perf_counter()
+    for _ in range(warmup):
+        round_once(game, runtime, data)
+    warm = time.perf_counter() - start
+    rounds, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        round_once(game, runtime, data)
+        rounds += 1
+    return {"warmup_s": warm, "img_per_s": rounds * batch / (time.perf_counter() - start), "rounds": rounds}
+
+
+def compare_compile(seconds: float, repeats: int, cases: str = "") -> list[dict]:
+    """Eager and compiled img/s of each COMPILE_CASES entry (those whose label contains one of the comma-separated
+    `cases`, all when empty), `repeats` alternating runs of each, printed as they come."""
+    import statistics
+
+    wanted = [c.strip() for c in cases.split(",") if c.strip()]
+    rows = []
+    for label, model, batch, precision, layout in COMPILE_CASES:
+        if wanted and not any(w in label for w in wanted):
+            continue
+        runs = {"eager": [], "compiled": []}
+        for _ in range(repeats):
+            for mode in runs:
+                torch._dynamo.reset()  # each compiled run pays its own compilation
+                game, runtime, data = make_game(model, batch, precision, layout, compiled=mode == "compiled")
+                warmup = 2 * max(1, getattr(getattr(game, "options", None), "r1_interval", 1))  # every graph seen twice
+                runs[mode].append(timed_rounds(game, runtime, data, seconds, warmup))
+                print(f"  {label:20s} {mode:8s}: {runs[mode][-1]['img_per_s']:7.0f} img/s "
+                      f"(warm-up {runs[mode][-1]['warmup_s']:.1f} s)", flush=True)
+        row = {"case": label, "model": model, "batch": data["images"].shape[0],
+               "precision": "bf16" if runtime.autocast_dtype is not None else "fp32", "channels_last": runtime.channels_last}
+        for mode, values in runs.items():
+            ips = [r["img_per_s"] for r in values]
+            row[mode] = {"img_per_s": ips, "median": statistics.median(ips), "min": min(ips), "max": max(ips),
+                         "warmup_s": [round(r["warmup_s"], 2) for r in values]}
+        row["speedup"] = row["compiled"]["median"] / row["eager"]["median"]
+        rows.append(row)
+    return rows
+
+
+def compile_table(rows: list[dict]) -> str:
+    """Eager and compiled side by side as a markdown table."""
+    lines = ["| case | batch | eager img/s (median, range) | compiled img/s (median, range) | compiled ÷ eager | compile warm-up s |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        e, c = r["eager"], r["compiled"]
+        lines.append(f"| {r['case']} | {r['batch']} | {e['median']:.0f} ({e['min']:.0f}–{e['max']:.0f}) | "
+                     f"{c['median']:.0f} ({c['min']:.0f}–{c['max']:.0f}) | {r['speedup']:.2f}× | "
+                     f"{min(c['warmup_s']):.0f}–{max(c['warmup_s']):.0f} (eager {max(e['warmup_s']):.1f}) |")
+    return "\n".join(lines)
+
+
 def default_training_peak_memory(steps: int) -> float:
     """Peak resident memory (MiB) of a `ganforge train` child process with default options and `steps` rounds."""
     with tempfile.TemporaryDirectory() as out:
@@ -100,12 +173,36 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="timing window per configuration")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--memory-steps", type=int, default=500, help="rounds of the default training whose memory is measured")
+    parser.add_argument("--sections", default="throughput,compile,memory",
+                        help="comma-separated: throughput (precision/layout rows), compile (eager vs compiled), memory")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating eager/compiled runs per case (compile section)")
+    parser.add_argument("--cases", default="", help="compile section: only cases whose label contains one of these (comma-separated)")
     args = parser.parse_args()
+    sections = {s.strip() for s in args.sections.split(",")}
     torch.manual_seed(0)
+    print(f"machine: {describe()}")
+    results: dict = {"machine": describe()}
+    if "compile" in sections:
+        print(f"eager vs torch.compile ({args.repeats} alternating runs of {args.seconds:g} s each):", flush=True)
+        results["compile"] = compare_compile(args.seconds, args.repeats, args.cases)
+        print(compile_table(results["compile"]), flush=True)
+    if "throughput" in sections:
+        results.update(throughput(args.seconds))
+    if "memory" in sections:
+        rss = default_training_peak_memory(args.memory_steps)
+        print(f"peak resident memory of a default `ganforge train` ({args.memory_steps} rounds, checkpoints, grids, "
+              f"curves, GIF, report): {rss:.0f} MiB")
+        results["max_rss_mib"] = rss
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def throughput(seconds_each: float) -> dict:
+    """The matmul peaks and img/s of each precision and layout for DCGAN-32 and the vanilla GAN, printed as they come."""
+    args = argparse.Namespace(seconds=seconds_each)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, n=512, repeats=2)}
     if peaks["bf16"] >= peaks["fp32"] / 4:  # native bf16: measure its peak at full size too
         peaks["bf16"] = max(peaks["bf16"], matmul_peak(torch.bfloat16))
-    print(f"machine: {describe()}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.2f} GFLOP/s")
     emulated = peaks["bf16"] < peaks["fp32"] / 4
     rows = []
@@ -126,11 +223,7 @@ def main() -> None:
             print(f"{model:8s} batch {batch:3d} {label:26s}: {ips:8.0f} img/s, "
                   f"{fpi / 1e6:6.1f} MFLOP/img, {100 * ratio['fp32']:5.1f}% of fp32 peak, "
                   f"{100 * ratio['bf16']:7.1f}% of bf16 peak", flush=True)
-    rss = default_training_peak_memory(args.memory_steps)
-    print(f"peak resident memory of a default `ganforge train` ({args.memory_steps} rounds, checkpoints, grids, "
-          f"curves, GIF, report): {rss:.0f} MiB")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": describe(), "peaks": peaks, "rows": rows, "max_rss_mib": rss}, indent=2))
+    return {"peaks": peaks, "rows": rows}
 
 
 if __name__ == "__main__":

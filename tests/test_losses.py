@@ -86,3 +86,28 @@ def test_registry_names_and_errors():
     assert losses.get_loss("minimax").generator is losses.minimax_generator
     with pytest.raises(GanforgeError, match="'softmax'"):
         losses.get_loss("softmax")
+
+
+def test_relativistic_average_losses_match_their_closed_form():
+    # C(x_r) = [1, 3] (mean 2), C(x_f) = [0, -2] (mean -1); σ(t) = 1 / (1 + e^-t)
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+
+    def log_sigmoid(t):
+        return -math.log1p(math.exp(-t))
+
+    d_real = [log_sigmoid(r - (-1.0)) for r in (1.0, 3.0)]  # log σ(C(x_r) - E C(x_f))
+    d_fake = [log_sigmoid(-(f - 2.0)) for f in (0.0, -2.0)]  # log(1 - σ(C(x_f) - E C(x_r)))
+    expected_d = -sum(d_real) / 2 - sum(d_fake) / 2
+    assert losses.relativistic_average_discriminator(real, fake).item() == pytest.approx(expected_d)
+    g_real = [log_sigmoid(-(r - (-1.0))) for r in (1.0, 3.0)]  # log(1 - σ(C(x_r) - E C(x_f)))
+    g_fake = [log_sigmoid(f - 2.0) for f in (0.0, -2.0)]  # log σ(C(x_f) - E C(x_r))
+    expected_g = -sum(g_real) / 2 - sum(g_fake) / 2
+    assert losses.relativistic_average_generator(real, fake).item() == pytest.approx(expected_g)
+    # symmetric: G's loss is D's with the roles of real and fake swapped; equal scores give 2·log 2 for both
+    assert losses.relativistic_average_generator(real, fake).item() == pytest.approx(losses.relativistic_average_discriminator(fake, real).item())
+    same = torch.zeros(4)
+    assert losses.relativistic_average_discriminator(same, same).item() == pytest.approx(2 * math.log(2))
+    # the generator's gradient reaches the fake scores through both terms
+    f = fake.clone().requires_grad_(True)
+    losses.relativistic_average_generator(real, f).backward()
+    assert (f.grad < 0).all()

@@ -29,12 +29,19 @@ class TrainConfig:
     name: Optional[str] = None  #: run directory name; None: <model>-<data>-<timestamp>
     image_size: Optional[int] = None  #: training resolution; None: the family's default
     channels: Optional[int] = None  #: 1 or 3; None: the data's own
+    memory_budget_gb: Optional[float] = None  #: GiB of images held in memory (None: 1/4 of RAM); larger folders must be prepared, larger prepared sets stream
     lr_g: float = 2e-4  #: generator Adam learning rate (Radford et al. 2015)
     lr_d: float = 2e-4  #: discriminator Adam learning rate
     beta1: float = 0.5  #: Adam β1
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
+    augment: str = "none"  #: augmentation of the images D sees (dcgan, cgan, vanilla, stylegan): none, fixed, ada (Karras et al. 2020), diffaugment
+    augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
+    ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]
+    ada_speed_images: int = 500_000  #: images over which ADA can move p by 1
+    ada_interval: int = 4  #: D steps between ADA's updates of p
+    diffaugment_policy: str = "color,translation,cutout"  #: DiffAugment transforms for augment=diffaugment
     ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.98)
     ema_rampup: float = 0.0  #: EMA half-life at most this share of the rounds played (0: no cap; StyleGAN2-ADA: 0.05)
     log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
@@ -50,6 +57,7 @@ class TrainConfig:
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
     channels_last: str = "auto"  #: auto (on: NHWC was faster for convolutions on both CPU and GPU), on, off
+    compile: str = "auto"  #: torch.compile the players: auto (off: no faster on the CPUs measured, untested on GPU; docs/speed.md), on, off
     options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
 
     def to_dict(self) -> dict:
@@ -92,20 +100,42 @@ class TrainConfig:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected 0 <= value < 1.")
         if not (math.isfinite(self.gp_weight) and self.gp_weight >= 0):
             raise GanforgeError(f"Config value gp_weight={self.gp_weight!r} is invalid; expected a finite number >= 0.")
+        check_augment(self)
         if not (math.isfinite(self.ema_rampup) and self.ema_rampup >= 0):
             raise GanforgeError(f"Config value ema_rampup={self.ema_rampup!r} is invalid; expected a number >= 0.")
         if self.image_size is not None and self.image_size < 4:
             raise GanforgeError(f"Config value image_size={self.image_size!r} is invalid; expected at least 4.")
+        if self.memory_budget_gb is not None and not (math.isfinite(self.memory_budget_gb) and self.memory_budget_gb > 0):
+            raise GanforgeError(f"Config value memory_budget_gb={self.memory_budget_gb!r} is invalid; expected a number of GiB > 0.")
         if self.channels not in (None, 1, 3):
             raise GanforgeError(f"Config value channels={self.channels!r} is invalid; expected 1 or 3.")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise GanforgeError(f"Config value precision={self.precision!r} is invalid; expected auto, fp32 or bf16.")
         if self.channels_last not in ("auto", "on", "off"):
             raise GanforgeError(f"Config value channels_last={self.channels_last!r} is invalid; expected auto, on or off.")
+        if self.compile not in ("auto", "on", "off"):
+            raise GanforgeError(f"Config value compile={self.compile!r} is invalid; expected auto, on or off.")
         if not self.out or "\0" in self.out:
             raise GanforgeError(f"Config value out={self.out!r} is invalid; expected the path of a folder for run directories.")
         if self.name is not None:
             check_run_name(self.name)
+
+
+AUGMENT_MODES = ("none", "fixed", "ada", "diffaugment")  #: choices of TrainConfig.augment
+
+
+def check_augment(cfg: TrainConfig) -> None:
+    """Refuse an unknown augment setting or an out-of-range ADA value (the DiffAugment policy is checked by the game)."""
+    if cfg.augment not in AUGMENT_MODES:
+        raise GanforgeError(f"Config value augment={cfg.augment!r} is invalid; expected one of {', '.join(AUGMENT_MODES)}.")
+    if not 0 <= cfg.augment_p <= 1:
+        raise GanforgeError(f"Config value augment_p={cfg.augment_p!r} is invalid; expected a probability from 0 to 1.")
+    if not -1 <= cfg.ada_target <= 1:
+        raise GanforgeError(f"Config value ada_target={cfg.ada_target!r} is invalid; expected a number from -1 to 1 (the paper uses 0.6).")
+    if cfg.ada_speed_images < 1:
+        raise GanforgeError(f"Config value ada_speed_images={cfg.ada_speed_images!r} is invalid; expected an integer >= 1 (the paper uses 500000).")
+    if cfg.ada_interval < 1:
+        raise GanforgeError(f"Config value ada_interval={cfg.ada_interval!r} is invalid; expected an integer >= 1 (the paper uses 4).")
 
 
 def check_run_name(name: str) -> None:

@@ -156,3 +156,14 @@ def gaussian_nll(mean: Tensor, target: Tensor, log_sigma: Tensor | float) -> Ten
     log_sigma = torch.as_tensor(log_sigma, dtype=torch.float32, device=mean.device)
     per_pixel = 0.5 * ((target.float() - mean.float()) * torch.exp(-log_sigma)).square() + log_sigma + 0.5 * LOG_2PI
     return per_pixel.flatten(1).sum(1)
+
+
+# --- the relativistic average GAN (ESRGAN's adversarial loss) -----------------------------------
+def relativistic_average_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log σ(C(x_r) - E C(x_f))] - E[log(1 - σ(C(x_f) - E C(x_r)))] (Jolicoeur-Martineau 2018; ESRGAN, Wang et al. 2018)."""
+    return F.softplus(-(real - fake.mean())).mean() + F.softplus(fake - real.mean()).mean()
+
+
+def relativistic_average_generator(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log(1 - σ(C(x_r) - E C(x_f)))] - E[log σ(C(x_f) - E C(x_r))]: the generator's side, which sees real scores too."""
+    return F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean()

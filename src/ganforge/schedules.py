@@ -93,3 +93,14 @@ def constant_then_linear(step: int, total_steps: int, decay_start: float = 0.5) 
     if step < start or total_steps <= start:
         return 1.0
     return max(0.0, (total_steps - step) / (total_steps - start))
+
+
+def psnr_then_gan(step: int, total_steps: int, psnr_fraction: float) -> str:
+    """The phase of a round: "psnr" (L1 only) for the first `psnr_fraction` of the rounds, then "gan" (ESRGAN's two stages).
+
+    The switch is at round floor(psnr_fraction · total_steps) (0-based, exact rational arithmetic), a pure
+    function of the step, so a resumed run switches at the same round.
+    """
+    if not 0 <= psnr_fraction <= 1:
+        raise GanforgeError(f"psnr_fraction {psnr_fraction!r} is invalid; expected 0 <= value <= 1.")
+    return "psnr" if step < int(_exact(psnr_fraction) * total_steps) else "gan"

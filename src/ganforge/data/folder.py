@@ -138,10 +138,14 @@ def _common_size(folder: Path, files: Sequence[Path], headers: Sequence[ImageHea
     return first.width
 
 
-def _check_memory(folder: Path, shape: tuple) -> None:
+def _check_memory(folder: Path, shape: tuple, budget: Optional[int] = None) -> None:
     needed = 1
     for d in shape:
         needed *= int(d)
+    if budget is not None and needed > budget:
+        raise GanforgeError(f"Folder {str(folder)!r} needs {needed / 2**30:.3g} GiB as uint8 {tuple(shape)}, more than the memory budget "
+                            f"of {budget / 2**30:.3g} GiB; expected a prepared copy instead: `ganforge prepare {str(folder)} --out DATA "
+                            f"--size {shape[-1]}`, then train with --data DATA.")
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -152,8 +156,12 @@ def _check_memory(folder: Path, shape: tuple) -> None:
 
 
 def load_folder(path: str | os.PathLike, image_size: Optional[int] = None, channels: Optional[int] = None,
-                split: str = "train") -> ImageDataset:
-    """The images of a folder as uint8 (N, C, S, S), with labels when it has class sub-folders."""
+                split: str = "train", fit: str = "center", memory_budget: Optional[int] = None) -> ImageDataset:
+    """The images of a folder as uint8 (N, C, S, S), with labels when it has class sub-folders.
+
+    `fit` makes non-square images square: "center" (crop) or "pad"; `memory_budget` (bytes) refuses a
+    folder whose images would need more, asking for `ganforge prepare`.
+    """
     root = Path(path).expanduser()
     if not root.exists():
         raise GanforgeError(f"Data path {str(root)!r} does not exist; expected mnist, fashion-mnist or a folder of images.")
@@ -180,12 +188,12 @@ def load_folder(path: str | os.PathLike, image_size: Optional[int] = None, chann
         channels = 1 if gray else 3
     size = image_size if image_size is not None else _common_size(folder, files, headers)
     shape = (len(files), channels, size, size)
-    _check_memory(folder, shape)
+    _check_memory(folder, shape, memory_budget)
     images = torch.empty(shape, dtype=torch.uint8)
     target = images.numpy()
 
     def fill(i: int) -> None:
-        target[i] = decode_image(files[i], channels, size)
+        target[i] = decode_image(files[i], channels, size, fit)
 
     _parallel(fill, len(files))
     labels = torch.tensor(listing.labels, dtype=torch.int64) if listing.class_names else None

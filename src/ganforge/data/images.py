@@ -156,11 +156,29 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
 
 
-def decode_image(path: Path, channels: int, size: Optional[int]) -> np.ndarray:
+FITS = ("center", "pad")  #: how a non-square image becomes square: center-crop (default) or pad
+
+
+def _pad_to_square(image: Image.Image, size: int) -> Image.Image:
+    """`image` scaled (Lanczos) so its longer side is `size`, centred on a black size x size canvas."""
+    width, height = image.size
+    scale = size / max(width, height)
+    inner = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if inner != (width, height):
+        image = image.resize(inner, _RESAMPLING.LANCZOS)
+    if inner == (size, size):
+        return image
+    canvas = Image.new(image.mode, (size, size), 0)
+    canvas.paste(image, ((size - inner[0]) // 2, (size - inner[1]) // 2))
+    return canvas
+
+
+def decode_image(path: Path, channels: int, size: Optional[int], fit: str = "center") -> np.ndarray:
     """A (channels, S, S) uint8 array: the image upright, shorter side scaled to `size`, center-cropped.
 
     With `size` None the central square is kept at its own size (folders check squareness first).
-    Resampling is Lanczos, applied once over the central square of the source.
+    Resampling is Lanczos, applied once over the central square of the source. `fit="pad"` instead
+    scales the longer side to `size` and centres the image on a black square (nothing cropped).
     """
     try:
         with Image.open(path) as im:
@@ -178,7 +196,9 @@ def decode_image(path: Path, channels: int, size: Optional[int]) -> np.ndarray:
             width, height = image.size
             side = min(width, height)
             target = side if size is None else size
-            if (width, height) != (target, target):
+            if fit == "pad":
+                image = _pad_to_square(image, max(width, height) if size is None else size)
+            elif (width, height) != (target, target):
                 left, top = (width - side) / 2.0, (height - side) / 2.0
                 image = image.resize((target, target), _RESAMPLING.LANCZOS,
                                      box=(left, top, left + side, top + side))

@@ -18,6 +18,7 @@ from ganforge.games.registry import Family, register
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
+from ganforge.nn.augment import augmenter_from
 from ganforge.nn.configurable import default_of
 from ganforge.nn.modes import eval_mode
 
@@ -43,6 +44,9 @@ class AdversarialGame(Game):
         self.gp_weight = cfg.gp_weight if loss.needs_gradient_penalty else 0.0
         self.r1_gamma = r1_gamma
         self.conditional = getattr(generator, "num_classes", 0) > 0
+        self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently
+        if self.augmenter.active and self.data_key != "images":
+            raise GanforgeError(f"Config value augment={cfg.augment!r} needs images; expected augment=none for {self.data_key}.")
 
     def _labels(self, batch: Batch) -> Optional[Tensor]:
         return batch["labels"] if self.conditional else None
@@ -58,11 +62,13 @@ class AdversarialGame(Game):
             fake = G(self._noise(real.shape[0]), labels)
         if self.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
-        real_logits, fake_logits = D(real, labels), D(fake, labels)
+        seen_real, seen_fake = (self.augmenter(real), self.augmenter(fake)) if self.augmenter.active else (real, fake)
+        real_logits, fake_logits = D(seen_real, labels), D(seen_fake, labels)
+        self.augmenter.observe(real_logits)
         adversarial = self.loss.discriminator(real_logits, fake_logits)
-        loss, logs = adversarial, {}
+        loss, logs = adversarial, self.augmenter.logs(real_logits.device)
         if self.gp_weight > 0:
-            gp = gradient_penalty(lambda x: D(x, labels), real, fake)
+            gp = gradient_penalty(lambda x: D(x, labels), seen_real.detach(), seen_fake)
             loss = loss + self.gp_weight * gp
             logs[GRADIENT_PENALTY] = gp.detach()
         if self.r1_gamma > 0:
@@ -80,12 +86,20 @@ class AdversarialGame(Game):
         n = batch[self.data_key].shape[0]
         D.requires_grad_(False)
         try:
-            logits = D(G(self._noise(n), labels), labels)
+            logits = D(self.augmenter(G(self._noise(n), labels)), labels)
             loss = self.loss.generator(logits)
             self.update("generator", loss)
         finally:
             D.requires_grad_(True)
         return {LOSS_G: loss.detach()}
+
+    def extra_state(self) -> dict:
+        """The augmentation controller (ADA's p and its partial interval)."""
+        return {"augment": self.augmenter.state_dict()} if self.augmenter.active else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore the augmentation controller."""
+        self.augmenter.load_state_dict(state.get("augment", {}))
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed noise (and, for conditional players, labels cycling through the classes)."""
@@ -178,4 +192,4 @@ register(Family("vanilla", "fully connected GAN of the textbook MNIST example", 
                 build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000,
                 default_batch_size=128))
 register(Family("dcgan", "deep convolutional GAN (Radford et al. 2015)", DCGANOptions,
-                build_adversarial(_dcgan_players), default_image_size=32, default_steps=2200))
+                build_adversarial(_dcgan_players), default_image_size=32, default_steps=8000))

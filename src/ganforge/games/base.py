@@ -72,6 +72,18 @@ class Game:
         self.runtime.sync_gradients([p for g in opt.param_groups for p in g["params"]])
         opt.step()
 
+    def twice_differentiated(self) -> set[str]:
+        """Names of players whose forward pass a penalty differentiates twice: with a `gp_weight` or `r1_gamma`
+        above 0, every player but the generator (a game with other such penalties says so here)."""
+        if getattr(self, "gp_weight", 0) > 0 or getattr(self, "r1_gamma", 0) > 0:
+            return {name for name in self.players if name != self.generator_name}
+        return set()
+
+    def compilable_players(self) -> dict[str, nn.Module]:
+        """Players that `compile: on` may compile: all but the twice-differentiated ones (compiled graphs have no double backward)."""
+        twice = self.twice_differentiated()
+        return {name: m for name, m in self.players.items() if name not in twice}
+
     def train_mode(self, training: bool = True) -> None:
         """Put every player in training (or eval) mode."""
         for module in self.players.values():

@@ -2,6 +2,7 @@
 and DiffAugment (Karras et al. 2018, 2019, 2020; Zhao et al. 2020)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -16,8 +17,9 @@ from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
+from ganforge.nn.augment import augmenter_from
 from ganforge.nn.configurable import default_of
-from ganforge.nn.diffaugment import diff_augment, parse_policy
+from ganforge.nn.diffaugment import parse_policy
 from ganforge.nn.modes import eval_mode
 from ganforge.schedules import GrowthSchedule, growth_phase, level_of, resolution_of
 
@@ -42,7 +44,7 @@ class StyleGANOptions:
     start_resolution: int = 4  #: first resolution trained when growing
     fade: float = 0.1  #: fraction of all steps spent fading in each new resolution
     stable: float = 0.1  #: fraction of all steps spent stable at each resolution before the last
-    diffaugment: str = ""  #: DiffAugment policy, e.g. "color,translation,cutout" (small datasets); "" off
+    diffaugment: str = ""  #: older spelling of the run settings augment=diffaugment, diffaugment_policy=<this>; "" off
     conditional: bool = False  #: condition both players on the data's class labels
     lr: Optional[float] = 0.002  #: Adam learning rate of both players; null: the run's lr_g and lr_d
     betas: Optional[list] = field(default_factory=lambda: [0.0, 0.99])  #: Adam (β1, β2); null: the run's
@@ -101,7 +103,7 @@ class StyleGANGame(Game):
         self.critic_steps = cfg.n_critic
         self.options = o
         self.conditional = classes > 0
-        self.augment = parse_policy(o.diffaugment)
+        self.augmenter = augmenter_from(_augment_settings(cfg, o))
         final = level_of(info.image_size)
         start = level_of(o.start_resolution) if o.growth else final
         self.schedule = GrowthSchedule(start, final, o.fade, o.stable)
@@ -109,6 +111,10 @@ class StyleGANGame(Game):
         self.d_steps = 0
         self.level, self.alpha = growth_phase(0, 1, self.schedule)
         self.generator.set_phase(self.level, self.alpha)
+
+    def twice_differentiated(self) -> set[str]:
+        """The discriminator when lazy R1 or the gradient penalty is on."""
+        return {"discriminator"} if self.options.r1_gamma > 0 or self.gp_weight > 0 else set()
 
     # --- schedule ---------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -151,8 +157,8 @@ class StyleGANGame(Game):
         return G.synthesize(ws, self.level, self.alpha, "random")
 
     def _discriminate(self, images: Tensor, labels: Optional[Tensor]) -> Tensor:
-        if self.augment:
-            images = diff_augment(images, self.augment)
+        if self.augmenter.active:  # real and fake each drawn independently, per image (Karras et al. 2020)
+            images = self.augmenter(images)
         return self.discriminator(images, labels, self.alpha)
 
     @property
@@ -174,8 +180,9 @@ class StyleGANGame(Game):
             real = real.detach().requires_grad_(True)
         real_logits = self._discriminate(real, labels)
         fake_logits = self._discriminate(fake, labels)
+        self.augmenter.observe(real_logits)
         adversarial = self.loss.discriminator(real_logits, fake_logits)
-        loss, logs = adversarial, {}
+        loss, logs = adversarial, self.augmenter.logs(real_logits.device)
         if regularize:
             r1 = r1_penalty(real_logits, real)
             loss = loss + 0.5 * o.r1_gamma * o.r1_interval * r1
@@ -229,12 +236,24 @@ class StyleGANGame(Game):
 
     # --- state ----------------------------------------------------------------------------------------
     def extra_state(self) -> dict:
-        """The D-step counter that places lazy R1 steps."""
-        return {"d_steps": self.d_steps}
+        """The D-step counter that places lazy R1 steps, and the augmentation controller (ADA's p)."""
+        return {"d_steps": self.d_steps, **({"augment": self.augmenter.state_dict()} if self.augmenter.active else {})}
 
     def load_extra_state(self, state: dict) -> None:
-        """Restore the D-step counter."""
+        """Restore the D-step counter and the augmentation controller."""
         self.d_steps = int(state.get("d_steps", 0))
+        self.augmenter.load_state_dict(state.get("augment", {}))
+
+
+def _augment_settings(cfg: TrainConfig, options: StyleGANOptions):
+    """The run's augment settings, with the older option diffaugment=<policy> read as augment=diffaugment."""
+    if not options.diffaugment:
+        return cfg
+    if cfg.augment not in ("none", "diffaugment"):
+        raise GanforgeError(f"StyleGAN option diffaugment={options.diffaugment!r} and config value augment={cfg.augment!r} "
+                            "both choose an augmentation; expected one of them (diffaugment=<policy> is the older spelling of "
+                            "augment=diffaugment with diffaugment_policy=<policy>).")
+    return dataclasses.replace(cfg, augment="diffaugment", diffaugment_policy=options.diffaugment)
 
 
 def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, runtime: Runtime) -> StyleGANGame:

@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extractor", default="auto", choices=["auto", "digits", "fashion", "inception"],
                         help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3)")
     parser.add_argument("--inception-weights", metavar="PATH",
-                        help="FID InceptionV3 state dict (.pth or .safetensors); default $GANFORGE_INCEPTION_WEIGHTS")
+                        help="FID InceptionV3 state dict (.pth or .safetensors); default $GANFORGE_INCEPTION_WEIGHTS, "
+                        "else the torch hub cache under pytorch-fid's or torch-fidelity's file name")
+    parser.add_argument("--download-inception", action="store_true",
+                        help="fetch pytorch-fid's InceptionV3 weights into the torch hub cache (SHA-256 checked) when none are found")
     parser.add_argument("--split", help="split of the real data (default: test when the data has one, else train)")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
@@ -128,6 +131,29 @@ def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]
     return extractor
 
 
+def discover_inception(args: argparse.Namespace) -> bool:
+    """Fill args.inception_weights from the discovery order (downloading with --download-inception); whether weights were found."""
+    from ganforge.metrics.inception_weights import download_weights, find_weights
+
+    found = find_weights(args.inception_weights)
+    if found is None and getattr(args, "download_inception", False):
+        path = download_weights()
+        print(f"downloaded InceptionV3 weights to {str(path)!r}", file=sys.stderr)
+        found = ("download", path)
+    if found is not None and not args.inception_weights:
+        args.inception_weights = str(found[1])
+    return found is not None
+
+
+def pretrained_free_applies(args: argparse.Namespace, info: dict, data: Any) -> bool:
+    """Whether eval falls back to SWD, MS-SSIM and memorisation: colour data, no shipped classifier, nothing else asked for."""
+    from ganforge.metrics.extractors import DATASET_CLASSIFIERS, normalise_data_name
+
+    channels = info.get("channels") if isinstance(info, dict) else None
+    return (args.metrics is None and args.extractor == "auto" and channels == 3
+            and normalise_data_name(str(getattr(data, "name", data))) not in DATASET_CLASSIFIERS)
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the options, load the model, say which features are used, score, print the table and write the JSON."""
     from ganforge.export import load_generator
@@ -139,7 +165,22 @@ def run(args: argparse.Namespace) -> int:
         from ganforge.metrics.paired import run_paired_eval
 
         return run_paired_eval(generator, info, args)
+    if info.get("family") == "srgan":  # a super-resolution model is scored on held-out photos, beside bicubic
+        from ganforge.metrics.superres import run_superres_eval
+
+        return run_superres_eval(generator, info, args)
     data, metrics = check_evaluation(generator, info, args.n, args.metrics, args.data, args.split)
+    if not discover_inception(args) and pretrained_free_applies(args, info, data):
+        from ganforge.metrics.pretrained_free import format_pretrained_free, pretrained_free_scores
+
+        print("features: none: colour data without a shipped classifier and no InceptionV3 weights found, so scoring with "
+              "SWD, MS-SSIM diversity and the memorisation check, which need no pretrained network "
+              "(for FID/KID/IS/PR: --download-inception or --inception-weights PATH)", file=sys.stderr)
+        scores = pretrained_free_scores(generator, info, args.n, str(data), args.seed, args.batch_size, args.device)
+        print(format_pretrained_free(scores))
+        if args.json:
+            write_json(Path(args.json), scores)
+        return 0
     extractor = load_extractor(args, data, metrics)
     scores = evaluate(generator, info, n=args.n, metrics=metrics, seed=args.seed, extractor=extractor,
                       data=data, inception_weights=args.inception_weights, split=args.split,

@@ -181,6 +181,29 @@ def plot_d_outputs(records: list[dict], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def plot_augment(records: list[dict], path: Path) -> Path | None:
+    """augment.png: the augmentation probability p and ADA's r_t = E[sign D(x)] with its target; None unless augment_p is logged."""
+    steps, p = series(records, "augment_p")
+    if steps.size == 0:
+        return None
+    rt_steps, rt = series(records, "ada_rt")
+    fig, axes = _figure(2 if rt_steps.size else 1)
+    axes[0].plot(steps, p, color="C0", linewidth=1.5, label="p")
+    axes[0].set_ylim(-0.02, max(1e-3, float(np.nanmax(p))) * 1.1 + 0.02)
+    axes[0].set_ylabel("p")
+    axes[0].set_title("Augmentation probability p (Karras et al. 2020)")
+    if rt_steps.size:
+        axes[1].plot(rt_steps, rt, color="C1", linewidth=0.8, label="r_t")
+        target = next((number(r["ada_target"]) for r in records if "ada_target" in r), None)
+        axes[1].axhline(0.6 if target is None else target, color="black", linestyle="--", linewidth=1.0, label="target")
+        axes[1].set_ylabel("r_t = E[sign D(x)]")
+        axes[1].legend(loc="best", fontsize="small")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("step")
+    return _save(fig, path)
+
+
 def score_events(events: list[dict]) -> list[dict]:
     """The evaluation events: those with a step and at least one numeric score; one per step (the last)."""
     by_step: dict[float, dict] = {}
@@ -226,7 +249,7 @@ def plot_scores(events: list[dict], path: Path) -> Path | None:
 
 
 def plot_curves(metrics_jsonl: Union[str, Path], out_dir: Union[str, Path]) -> list[Path]:
-    """Write losses.png, d_outputs.png and metrics.png (each when its data exists) into `out_dir`."""
+    """Write losses.png, d_outputs.png, augment.png and metrics.png (each when its data exists) into `out_dir`."""
     training, events = read_metrics(metrics_jsonl)
     if not training and not events:
         return []
@@ -234,5 +257,6 @@ def plot_curves(metrics_jsonl: Union[str, Path], out_dir: Union[str, Path]) -> l
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [plot_losses(training, out_dir / "losses.png"),
                plot_d_outputs(training, out_dir / "d_outputs.png"),
+               plot_augment(training, out_dir / "augment.png"),
                plot_scores(events, out_dir / "metrics.png")]
     return [p for p in written if p is not None]

@@ -23,7 +23,7 @@ from ganforge.runlog import read_metrics
 #: Images up to this size are embedded in the page (base64); larger ones are linked relative to the run folder.
 EMBED_LIMIT_BYTES = 8 * 1024 * 1024
 _MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-_CURVES = (("losses.png", "Losses"), ("d_outputs.png", "Discriminator outputs"), ("metrics.png", "Evaluations"))
+_CURVES = (("losses.png", "Losses"), ("d_outputs.png", "Discriminator outputs"), ("augment.png", "Augmentation p and r_t"), ("metrics.png", "Evaluations"))
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
        padding: 0 1rem; color: #222; }

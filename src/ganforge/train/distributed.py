@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import os
+from typing import Callable, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from ganforge.errors import GanforgeError
+
+T = TypeVar("T")
 
 
 def world() -> tuple[int, int, int]:
@@ -46,3 +51,35 @@ def all_min(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
     return tensor
+
+
+def gather_rng_states() -> list[torch.Tensor]:
+    """Every rank's CPU torch RNG state in rank order (a collective under DDP); [this process's] when run alone."""
+    state = torch.get_rng_state()
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        states: list = [None] * dist.get_world_size()
+        dist.all_gather_object(states, state)
+        return states
+    return [state]
+
+
+def on_rank0(make: Callable[[], T], device: torch.device) -> T:
+    """`make()` on rank 0 only, its result sent to every rank (joining the process group first); `make()` when run alone.
+
+    Under torchrun this creates one run folder for all processes; an error of rank 0 is raised on every rank.
+    """
+    if world()[2] == 1:
+        return make()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL collectives run on each process's own GPU
+    init_process_group(device)
+    message: list = [None, None]
+    if dist.get_rank() == 0:
+        try:
+            message = [make(), None]
+        except GanforgeError as exc:
+            message = [None, str(exc)]
+    dist.broadcast_object_list(message, src=0)
+    if message[1] is not None:
+        raise GanforgeError(message[1])
+    return message[0]

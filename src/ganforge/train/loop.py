@@ -16,12 +16,12 @@ from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint
-from ganforge.train.distributed import all_min, broadcast_module
+from ganforge.train.distributed import all_min, broadcast_module, gather_rng_states, on_rank0, world
 from ganforge.train.ema import EMA
 from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
-from ganforge.train.runtime import autocast, make_runtime
+from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
 from ganforge.train.sources import image_source
 
 
@@ -43,6 +43,8 @@ class Trainer:
             broadcast_module(module)
         torch.manual_seed(cfg.seed + self.runtime.rank)
         self.ema = EMA(self.game.generator, cfg.ema_decay, cfg.ema_rampup) if cfg.ema_decay > 0 else None
+        if wants_compile(cfg, self.runtime.device):  # after the EMA copy, which only renders and exports
+            compile_players(self.game.compilable_players().values())
         self.fixed_inputs = self.game.sample_inputs(64, torch.Generator().manual_seed(cfg.seed))
         self.callbacks = list(callbacks)
         self.checkpoints = Checkpoints(self.run_dir, cfg.keep_checkpoints)
@@ -69,9 +71,11 @@ class Trainer:
         if self._checked_at != self.step:
             self.guard.check(self.step, [], self.guard.device_flags(None, self.runtime.device).tolist(), self._kept())
             self._checked_at = self.step
+        # step checkpoints run on every rank: keep each rank's RNG so a resumed DDP run draws what it would have
+        rng_ranks = gather_rng_states() if tag is None else None
         if not self.is_main:
             return
-        self.checkpoints.save(self._state(), self.step, tag)
+        self.checkpoints.save(self._state(rng_ranks), self.step, tag)
         if tag is None:
             info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
                     "steps": self.step, "train_seconds": round(self.elapsed, 3)}
@@ -160,10 +164,12 @@ class Trainer:
         return self.step >= self.total_steps
 
     # --- state ------------------------------------------------------------------------------------
-    def _state(self) -> dict:
+    def _state(self, rng_ranks: Optional[list] = None) -> dict:
         state = {"step": self.step, "elapsed_seconds": self.elapsed, "family": self.cfg.model,
                  "game": self.game.state_dict(), "source": self.source.state_dict(),
                  "rng": {"torch": torch.get_rng_state()}}
+        if rng_ranks is not None and len(rng_ranks) > 1:
+            state["rng"]["torch_ranks"] = rng_ranks
         if torch.cuda.is_available():
             state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
         if self.ema is not None:
@@ -181,7 +187,9 @@ class Trainer:
             raise GanforgeError(f"Checkpoint {str(where)!r} does not fit this run's players ({type(exc).__name__})"
                                 f"; expected one written by the same configuration.") from None
         self.source.load_state_dict(state["source"])
-        torch.set_rng_state(state["rng"]["torch"])
+        ranks = state["rng"].get("torch_ranks")
+        own = ranks[self.runtime.rank] if ranks is not None and len(ranks) == self.runtime.world_size else state["rng"]["torch"]
+        torch.set_rng_state(own)
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed_seconds"])
@@ -195,8 +203,8 @@ def run_training(cfg: TrainConfig, resume: Optional[Path] = None,
     """
     if resume is not None:
         cfg, run_dir, checkpoint = open_run(resume, cfg.steps, cfg.epochs, cfg.minutes)
-    else:
-        cfg, run_dir = new_run(cfg)
+    else:  # under torchrun rank 0 creates the folder (and picks its name) for every process
+        cfg, run_dir = on_rank0(lambda: new_run(cfg), pick_device(cfg.device, world()[1]))
         checkpoint = None
     try:
         if callable(callbacks):

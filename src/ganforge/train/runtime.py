@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Runtime
@@ -57,6 +59,25 @@ def make_runtime(cfg: TrainConfig) -> Runtime:
     channels_last = cfg.channels_last in ("on", "auto")
     return Runtime(device, dtype, channels_last, world_size, rank,
                    gradient_sync=average_gradients if world_size > 1 else None)
+
+
+def auto_compiles(device: torch.device) -> bool:
+    """Whether compile "auto" compiles the players on `device`: never yet (no faster on the CPUs measured, untested on GPU; docs/speed.md)."""
+    return False
+
+
+def wants_compile(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether a run compiles its players: compile "on", or "auto" where it was measured to win."""
+    return cfg.compile == "on" or (cfg.compile == "auto" and auto_compiles(device))
+
+
+def compile_players(players: Iterable[nn.Module]) -> None:
+    """torch.compile each player in place (`nn.Module.compile`): same parameters, state-dict keys and checkpoints.
+
+    Compilation happens on each player's first call, so a wall-clock budget counts it.
+    """
+    for module in players:
+        module.compile()
 
 
 def autocast(runtime: Runtime):

@@ -1,0 +1,267 @@
+"""Adaptive discriminator augmentation on a small set of real colour pictures (Karras et al. 2020).
+
+The data: the Oxygen icon theme's 64×64 PNG icons (Debian package `oxygen-icon-theme`, LGPL-3), every
+category, duplicates (symlinks) dropped, alpha composited over white, a seeded 10 % held out for the
+memorisation check:
+
+    apt-get install -y oxygen-icon-theme
+    python benchmarks/ada.py prepare --out /tmp/gf/icons64            # train/ and test/ sub-folders
+    flock /tmp/gf-heavy.lock python benchmarks/ada.py train --data /tmp/gf/icons64 --runs /tmp/gf/ada-runs --minutes 15
+    flock /tmp/gf-heavy.lock python benchmarks/ada.py score --data /tmp/gf/icons64 --runs /tmp/gf/ada-runs --json ada.json --img docs/img
+
+`train` starts the four runs (DCGAN and StyleGAN, each with augment=none and augment=ada) SIDE BY SIDE,
+each in its own process with one torch thread (OMP_NUM_THREADS=1, torch.set_num_threads(1)) and the same
+wall-clock budget, so on a 2-core machine each gets about half a core. `score` samples each run's EMA
+generator (seeded) and reports SWD against the training images, MS-SSIM between random pairs of samples
+(diversity; compared with the same statistic of the real images) and the memorisation check; it also
+writes sample grids, sample | nearest-training-image grids and each ADA run's p trajectory.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from machine import describe  # noqa: E402
+
+ICONS = Path("/usr/share/icons/oxygen/base/64x64")
+HELD_OUT = 0.1
+SEED = 0
+#: run name -> (model, augment settings, family options)
+RUNS = {
+    "dcgan": ("dcgan", {}, {}),
+    "dcgan-ada": ("dcgan", {"augment": "ada"}, {}),
+    "stylegan": ("stylegan", {}, {}),
+    "stylegan-ada": ("stylegan", {"augment": "ada"}, {}),
+}
+#: same for every run; ada_speed_images is scaled to these short runs (the paper's 500k images would let p move
+#: by at most ~0.3 in DCGAN's ~150k images and ~0.06 in StyleGAN's ~30k)
+COMMON = {"batch_size": 32, "sample_every": 500, "checkpoint_every": 1000, "log_every": 10, "ada_speed_images": 20000}
+OPTIONS = {"dcgan": {"width": 32}, "stylegan": {"growth": False}}
+
+
+def prepare(out: Path, source: Path = ICONS, held_out: float = HELD_OUT, seed: int = SEED) -> dict:
+    """Write the icons (RGB on white, 64 px) into out/train and out/test; return the counts."""
+    import numpy as np
+    from PIL import Image
+
+    if not source.is_dir():
+        raise SystemExit(f"{source} does not exist; expected the oxygen-icon-theme package (apt-get install -y oxygen-icon-theme).")
+    files, seen = [], set()
+    for path in sorted(source.rglob("*.png")):
+        if path.is_symlink():
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            files.append(path)
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_test = int(round(held_out * len(files)))
+    for i, index in enumerate(order):
+        path = files[index]
+        split = "test" if i < n_test else "train"
+        im = Image.open(path).convert("RGBA")
+        if im.size != (64, 64):
+            im = im.resize((64, 64), Image.LANCZOS)
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, im).convert("RGB")
+        target = out / split / f"{path.parent.name}-{path.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rgb.save(target)
+    return {"train": len(files) - n_test, "test": n_test, "source": str(source)}
+
+
+def _command(name: str, data: Path, runs: Path, minutes: float, seed: int) -> list[str]:
+    model, settings, options = RUNS[name]
+    args = ["train", "--model", model, "--data", str(data), "--image-size", "64", "--minutes", str(minutes),
+            "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress", "--device", "cpu"]
+    for key, value in {**COMMON, **settings}.items():
+        args += ["--set", f"{key}={value}"]
+    for key, value in {**OPTIONS[model], **options}.items():
+        args += ["--option", f"{key}={json.dumps(value) if isinstance(value, bool) else value}"]
+    code = ("import sys, torch; torch.set_num_threads(1); torch.set_num_interop_threads(1); "
+            "from ganforge.cli import main; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code, *args]
+
+
+def train(data: Path, runs: Path, minutes: float, seed: int, names: list[str], extra: list[str]) -> None:
+    """Start the runs side by side (one thread each) and wait for all of them."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    runs.mkdir(parents=True, exist_ok=True)
+    procs = {}
+    for name in names:
+        cmd = _command(name, data, runs, minutes, seed) + extra
+        log = open(runs / f"{name}.log", "w")
+        print(" ".join(cmd[3:]), flush=True)
+        procs[name] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)
+    start = time.time()
+    for name, (proc, log) in procs.items():
+        rc = proc.wait()
+        log.close()
+        print(f"{name}: exit {rc} after {time.time() - start:.0f} s", flush=True)
+
+
+def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path | None) -> dict:
+    """Scores of each run's exported EMA generator; grids and p trajectories into `img`."""
+    import torch
+
+    from ganforge.data import load_dataset
+    from ganforge.data.dataset import to_float
+    from ganforge.export import load_players
+    from ganforge.metrics.memorisation import memorisation, nearest_grid
+    from ganforge.metrics.ms_ssim import pairwise_ms_ssim
+    from ganforge.metrics.swd import sliced_wasserstein
+    from ganforge.report.grid import save_grid
+    from ganforge.runlog import read_metrics
+
+    torch.manual_seed(seed)
+    train_set = to_float(load_dataset(str(data), image_size=64, split="train").images)
+    test_set = to_float(load_dataset(str(data), image_size=64, split="test").images)
+    results = {"machine": describe(), "n": n, "seed": seed, "train_images": len(train_set), "test_images": len(test_set)}
+    real_swd = sliced_wasserstein(test_set, train_set, seed=seed)
+    results["real"] = {"swd": real_swd, "ms_ssim": pairwise_ms_ssim(train_set, pairs=n, seed=seed)}
+    print(f"real held-out vs train: SWD {real_swd['average']:.2f}  MS-SSIM {results['real']['ms_ssim']['mean']:.3f}", flush=True)
+    for name in names:
+        run = runs / name
+        players, info = load_players(run / "export")
+        G, D = players["generator"], trained_discriminator(run)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            z = torch.randn(n, G.z_dim, generator=g)
+            fakes = torch.cat([G(z[i:i + 100]).float().clamp(-1, 1) for i in range(0, n, 100)])
+        training, _ = read_metrics(run / "metrics.jsonl")
+        steps = max((r.get("step", 0) for r in training), default=0)
+        row = {"steps": steps, "images_seen": steps * COMMON["batch_size"],
+               "swd": sliced_wasserstein(fakes, train_set, seed=seed),
+               "ms_ssim": pairwise_ms_ssim(fakes, pairs=n, seed=seed)}
+        features = None if D is None else discriminator_features(D)
+        row["memorisation"] = memorisation(fakes, train_set, test_set, features=features)
+        ps = [r["augment_p"] for r in training if "augment_p" in r]
+        if ps:
+            row["p_final"] = ps[-1]
+            row["p_max"] = max(ps)
+        results[name] = {k: v for k, v in row.items() if k != "memorisation"} | {"memorisation": row["memorisation"]["summary"]}
+        print(f"{name}: {steps} steps, SWD {row['swd']['average']:.2f}, MS-SSIM {row['ms_ssim']['mean']:.3f}, "
+              f"memorisation {row['memorisation']['summary']}", flush=True)
+        if img is not None:
+            img.mkdir(parents=True, exist_ok=True)
+            save_grid(fakes[:64], img / f"colour-{name}.png", nrow=8)
+            save_grid(nearest_grid(fakes[:16], train_set), img / f"colour-{name}-nearest.png", nrow=8)
+    if img is not None:
+        plot_p(runs, [nm for nm in names if RUNS[nm][1].get("augment") == "ada"], img / "colour-ada-p.png")
+        save_grid(train_set[:64], img / "colour-real.png", nrow=8)
+    return results
+
+
+def trained_discriminator(run: Path):
+    """The run's discriminator as of its latest checkpoint (exports hold only the generator), in eval mode."""
+    import dataclasses
+
+    import torch
+    import yaml
+
+    from ganforge.config import TrainConfig, resolve_options
+    from ganforge.contract import DataInfo, Runtime
+    from ganforge.games.registry import get_family
+    from ganforge.train.checkpoint import Checkpoints, read_checkpoint
+
+    cfg = TrainConfig.from_dict(yaml.safe_load((run / "config.yaml").read_text()))
+    family = get_family(cfg.model)
+    known = {f.name for f in dataclasses.fields(family.options)}  # options added to the family since the run are left at defaults
+    options = resolve_options(family.options, {k: v for k, v in cfg.options.items() if k in known}, cfg.model)
+    game = family.build(cfg, options, DataInfo(3, 64), Runtime(torch.device("cpu")))
+    game.load_state_dict(read_checkpoint(Checkpoints(run).latest())["game"])
+    return game.players["discriminator"].eval()
+
+
+def discriminator_features(D):
+    """A function images -> D's hidden features before its last layer (DCGAN: `features`; StyleGAN: up to its epilogue)."""
+    import torch
+
+    if hasattr(D, "features") and isinstance(D.features, torch.nn.Module):
+        return D.features
+    if hasattr(D, "fc"):  # StyleGAN: the output of the hidden fully connected layer (after minibatch-stddev)
+        def hidden(x):
+            seen = []
+            handle = D.fc.register_forward_hook(lambda module, args, out: seen.append(out))
+            try:
+                D(x)
+            finally:
+                handle.remove()
+            return seen[0]
+        return hidden
+    return None
+
+
+def plot_p(runs: Path, names: list[str], path: Path) -> None:
+    """p and r_t against images seen, one panel each, for the ADA runs."""
+    from matplotlib.figure import Figure
+
+    from ganforge.runlog import read_metrics
+
+    fig = Figure(figsize=(8, 5), dpi=100)
+    ax_p, ax_r = fig.subplots(2, 1, sharex=True)
+    for i, name in enumerate(names):
+        training, _ = read_metrics(runs / name / "metrics.jsonl")
+        pts = [(r["step"] * COMMON["batch_size"], r["augment_p"], r.get("ada_rt")) for r in training if "augment_p" in r]
+        if not pts:
+            continue
+        x = [a for a, _, _ in pts]
+        ax_p.plot(x, [b for _, b, _ in pts], color=f"C{i}", label=name)
+        ax_r.plot(x, [c if c is not None else float("nan") for _, _, c in pts], color=f"C{i}", label=name, linewidth=0.8)
+    ax_r.axhline(0.6, color="black", linestyle="--", linewidth=1, label="target 0.6")
+    ax_p.set_ylabel("p")
+    ax_r.set_ylabel("r_t = E[sign D(x)]")
+    ax_r.set_xlabel("real images shown to D")
+    ax_p.legend(fontsize="small")
+    ax_r.legend(fontsize="small")
+    ax_p.grid(True, alpha=0.3)
+    ax_r.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(argv=None) -> int:
+    """prepare | train | score."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("prepare")
+    pp.add_argument("--out", type=Path, required=True)
+    pt = sub.add_parser("train")
+    pt.add_argument("--data", type=Path, required=True)
+    pt.add_argument("--runs", type=Path, required=True)
+    pt.add_argument("--minutes", type=float, default=15.0)
+    pt.add_argument("--seed", type=int, default=SEED)
+    pt.add_argument("--only", nargs="*", default=list(RUNS))
+    pt.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more ganforge train arguments for every run")
+    ps = sub.add_parser("score")
+    ps.add_argument("--data", type=Path, required=True)
+    ps.add_argument("--runs", type=Path, required=True)
+    ps.add_argument("--only", nargs="*", default=list(RUNS))
+    ps.add_argument("--n", type=int, default=500)
+    ps.add_argument("--seed", type=int, default=SEED)
+    ps.add_argument("--json", type=Path)
+    ps.add_argument("--img", type=Path)
+    args = p.parse_args(argv)
+    print(describe(), flush=True)
+    if args.cmd == "prepare":
+        print(prepare(args.out))
+    elif args.cmd == "train":
+        train(args.data, args.runs, args.minutes, args.seed, args.only, args.extra)
+    else:
+        results = score(args.data, args.runs, args.only, args.n, args.seed, args.img)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

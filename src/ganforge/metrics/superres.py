@@ -1,0 +1,190 @@
+"""Scores of a super-resolution model on held-out images, beside bicubic upscaling: Y-PSNR, Y-SSIM, sharpness.
+
+The papers' convention (SRGAN, ESRGAN and the benchmarks they report on): the LR input is MATLAB's
+bicubic ``imresize`` of the HR image (its sides first cut to multiples of the scale), outputs are
+rounded to 8 bits, and PSNR and SSIM are computed on the luma Y of ITU-R BT.601 as MATLAB's
+``rgb2ycbcr`` defines it (Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in 0..255, not
+rounded, range 16..235), after cutting `scale` pixels off every border. PSNR takes 255 as the peak
+and is averaged over images; SSIM is Wang et al. 2004's (11x11 Gaussian window, σ = 1.5,
+K1 = 0.01, K2 = 0.03, L = 255, averaged over the positions where the window fits, as MATLAB's
+ssim_index), written here because torchmetrics averages over a reflection-padded image instead. One-channel models
+are scored on their single channel.
+
+Sharpness: the high-frequency energy of an image is the mean square of its discrete Laplacian on Y;
+`hf_ratio` is that of the output over that of the original (bicubic is below 1, a GAN nearer 1).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge.data.dataset import to_float, to_uint8
+from ganforge.data.superres import bicubic_upscale, degrade, load_images, split_files
+from ganforge.errors import GanforgeError
+
+Y_WEIGHTS = (65.481, 128.553, 24.966)  #: MATLAB rgb2ycbcr's Y row, for R, G, B in [0, 1] giving Y in [0, 255] minus 16
+
+
+def rgb_to_y(images: Tensor) -> Tensor:
+    """(N, 1, H, W) float luma Y in 16..235 of (N, 3, H, W) RGB images in 0..255 (uint8 or float), as MATLAB's rgb2ycbcr; gray passes through."""
+    x = images.float()
+    if x.shape[1] == 1:
+        return x
+    if x.shape[1] != 3:
+        raise GanforgeError(f"Images with {x.shape[1]} channels have no luma; expected 1 or 3 channels.")
+    w = torch.tensor(Y_WEIGHTS, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    return 16.0 + (x * w).sum(1, keepdim=True) / 255.0
+
+
+def shave(images: Tensor, border: int) -> Tensor:
+    """Images with `border` pixels cut from every side."""
+    if border <= 0:
+        return images
+    if images.shape[-1] <= 2 * border or images.shape[-2] <= 2 * border:
+        raise GanforgeError(f"Images of {tuple(images.shape[-2:])} px are too small to cut a {border}-px border; expected larger images.")
+    return images[..., border:-border, border:-border]
+
+
+def psnr(a: Tensor, b: Tensor, peak: float = 255.0) -> Tensor:
+    """Per-image PSNR in dB of (N, C, H, W) float images a vs b with peak value `peak` (inf where equal)."""
+    mse = (a.double() - b.double()).square().flatten(1).mean(1)
+    return 10 * torch.log10(peak ** 2 / mse)
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
+    """The (1, 1, size, size) float64 Gaussian window of SSIM, summing to one."""
+    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
+    w = torch.outer(g, g)
+    return (w / w.sum()).view(1, 1, size, size)
+
+
+def ssim(a: Tensor, b: Tensor, peak: float = 255.0, size: int = 11, sigma: float = 1.5) -> Tensor:
+    """Per-image SSIM (Wang et al. 2004) of (N, 1, H, W) float images: Gaussian window, K1 0.01, K2 0.03, mean over the
+    positions where the whole window fits (MATLAB's ssim_index and the SR papers; torchmetrics 1.9 instead averages
+    over a reflection-padded full image, which moves the value, so it is not used here)."""
+    if a.shape[-1] < size or a.shape[-2] < size:
+        raise GanforgeError(f"Images of {tuple(a.shape[-2:])} px are smaller than the {size}-px SSIM window; expected larger images.")
+    x, y = a.double(), b.double()
+    w = gaussian_window(size, sigma).to(x.device)
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    mx, my = F.conv2d(x, w), F.conv2d(y, w)
+    vx = F.conv2d(x * x, w) - mx * mx
+    vy = F.conv2d(y * y, w) - my * my
+    cov = F.conv2d(x * y, w) - mx * my
+    index = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return index.flatten(1).mean(1).float()
+
+
+def high_frequency_energy(y: Tensor) -> Tensor:
+    """Per-image mean square of the 4-neighbour Laplacian of (N, 1, H, W) float images (valid positions)."""
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64, device=y.device).view(1, 1, 3, 3)
+    return F.conv2d(y.double(), k).square().flatten(1).mean(1)
+
+
+def image_scores(output: Tensor, original: Tensor, scale: int) -> dict[str, float]:
+    """{"psnr", "ssim", "hf_ratio"} of one uint8 (C, H, W) output against its uint8 original, on Y with a `scale`-px border cut."""
+    if output.shape != original.shape:
+        raise GanforgeError(f"Output {tuple(output.shape)} and original {tuple(original.shape)} differ in shape; expected the same.")
+    y_out, y_ref = shave(rgb_to_y(output[None]), scale), shave(rgb_to_y(original[None]), scale)
+    return {"psnr": float(psnr(y_out, y_ref)[0]), "ssim": float(ssim(y_out, y_ref)[0]),
+            "hf_ratio": float(high_frequency_energy(y_out)[0] / high_frequency_energy(y_ref)[0])}
+
+
+def modcrop(image: Tensor, scale: int) -> Tensor:
+    """The (C, H, W) image cut at the bottom and right to sides that are multiples of `scale` (MATLAB's modcrop)."""
+    h, w = image.shape[-2:]
+    return image[..., :h - h % scale, :w - w % scale]
+
+
+def center_crop(image: Tensor, side: Optional[int]) -> Tensor:
+    """The central `side` x `side` part of a (C, H, W) image (all of it when smaller or `side` is None)."""
+    if side is None:
+        return image
+    h, w = image.shape[-2:]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return image[..., top:top + side, left:left + side]
+
+
+@torch.no_grad()
+def superres_triplet(generator: nn.Module, original: Tensor, scale: int, tile: int = 128, overlap: int = 16,
+                     device: str | torch.device = "cpu") -> tuple[Tensor, Tensor, Tensor]:
+    """(LR, bicubic, model output) uint8 for a uint8 (C, H, W) original with sides multiple of `scale`."""
+    from ganforge.models.srgan import upscale_tiled
+
+    lr = degrade(to_float(original[None]), scale)[0]
+    bicubic = to_uint8(bicubic_upscale(lr[None], scale)[0])
+    generator = generator.to(device).eval()
+    out = upscale_tiled(generator, lr, scale, tile, overlap)
+    return to_uint8(lr), bicubic, to_uint8(out)
+
+
+def held_out_images(info: dict[str, Any], data: Optional[str] = None) -> tuple[list[Path], str]:
+    """(files, folder) of the held-out images of the model's data (or of the folder `data`)."""
+    spec = data or info.get("data")
+    if not spec or str(spec).strip().lower() in ("mnist", "fashion-mnist"):
+        raise GanforgeError(f"Data {spec!r} has no held-out photographs to score on; expected --data FOLDER of images.")
+    root = Path(str(spec)).expanduser()
+    _, test = split_files(root, int(info.get("holdout_every", 4)))
+    if not test:
+        raise GanforgeError(f"Folder {str(root)!r} has no held-out images; expected a test/ sub-folder or more files.")
+    return test, str(root)
+
+
+def evaluate_superres(generator: nn.Module, info: dict[str, Any], data: Optional[str] = None, n: Optional[int] = None,
+                      crop: Optional[int] = None, tile: int = 128, overlap: int = 16, device: str | torch.device = "cpu",
+                      keep: Optional[Callable[[str, Tensor, Tensor, Tensor, Tensor], None]] = None) -> dict[str, Any]:
+    """Score the model and bicubic upscaling on held-out images (optionally their central `crop` px); per image and mean.
+
+    `keep(name, original, lr, bicubic, output)` is called with each image's uint8 tensors (for figures).
+    """
+    scale = int(info.get("scale") or 0)
+    if scale < 2:
+        raise GanforgeError(f"Model info has scale {info.get('scale')!r}; expected a super-resolution model (scale 2 or 4).")
+    files, folder = held_out_images(info, data)
+    files = files if n is None else files[:max(1, n)]
+    channels = int(info.get("channels", 3))
+    per_image = []
+    for path in files:
+        original = modcrop(center_crop(load_images([path], channels).image(0), crop), scale).contiguous()
+        lr, bicubic, output = superres_triplet(generator, original, scale, tile, overlap, device)
+        row = {"file": path.name, "size": [int(original.shape[2]), int(original.shape[1])],
+               "bicubic": image_scores(bicubic, original, scale), "model": image_scores(output, original, scale)}
+        per_image.append(row)
+        if keep is not None:
+            keep(path.name, original, lr, bicubic, output)
+    means = {method: {key: sum(r[method][key] for r in per_image) / len(per_image) for key in ("psnr", "ssim", "hf_ratio")}
+             for method in ("bicubic", "model")}
+    return {"data": folder, "split": "held-out", "n": len(per_image), "scale": scale, "crop": crop, "border": scale,
+            "images": per_image, **means}
+
+
+def format_superres(scores: dict[str, Any]) -> str:
+    """A table: bicubic and the model, Y-PSNR, Y-SSIM and the high-frequency energy ratio, then what was scored."""
+    lines = [f"{'method':<10} {'Y-PSNR dB':>10} {'Y-SSIM':>8} {'HF ratio':>9}"]
+    for method in ("bicubic", "model"):
+        s = scores[method]
+        lines.append(f"{method:<10} {s['psnr']:>10.2f} {s['ssim']:>8.4f} {s['hf_ratio']:>9.3f}")
+    gain = scores["model"]["psnr"] - scores["bicubic"]["psnr"]
+    where = f"central {scores['crop']} px of " if scores.get("crop") else ""
+    lines.append(f"model - bicubic: {gain:+.2f} dB; x{scores['scale']}, Y of BT.601, {scores['border']}-px border cut, "
+                 f"{where}{scores['n']} held-out image(s) of {scores['data']}")
+    return "\n".join(lines)
+
+
+def run_superres_eval(generator: nn.Module, info: dict[str, Any], args: argparse.Namespace) -> int:
+    """`ganforge eval` on a super-resolution model: the score table with bicubic, and --json."""
+    n = getattr(args, "n", None)
+    n = None if n is None or n >= 10000 else n  # eval's default --n counts samples; here all held-out images
+    scores = evaluate_superres(generator, info, data=getattr(args, "data", None), n=n, device=getattr(args, "device", "cpu"))
+    print(format_superres(scores))
+    if getattr(args, "json", None):
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(scores, indent=2) + "\n")
+    return 0

@@ -1,0 +1,265 @@
+"""`ganforge upscale`: upscale image files with an exported super-resolution model, tile by tile.
+
+Each image goes through the generator in overlapping tiles (``--tile`` LR pixels, ``--overlap``
+pixels shared with each neighbour) whose outputs are blended with linear ramps, so there are no
+seams and memory stays bounded: only one band of tiles is summed in float at a time, and the output
+is written into one uint8 array. Colour images go through the model as they are; a grayscale image
+goes through a colour model as gray RGB and comes back gray (ITU-R 601 luma); a transparent image
+keeps its alpha channel, upscaled with MATLAB's bicubic kernel. Writes ``<stem>-x<scale>.png``.
+
+With ``--side-by-side`` it also writes ``<stem>-side-by-side.png``: a central crop shown as bicubic |
+model, and | original when the inputs are originals (``--degrade``: each input is first downscaled by
+the scale as the model was trained, and the original is known).
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from ganforge.data.dataset import to_float, to_uint8
+from ganforge.data.images import IMAGE_SUFFIXES, _to_8bit, is_image_file, read_header
+from ganforge.data.superres import bicubic_upscale, degrade, imresize
+from ganforge.errors import GanforgeError
+from ganforge.export import load_generator
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ganforge upscale`."""
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution (srgan) model folder, or run folder")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders of images")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for <stem>-x<scale>.png (and side-by-side crops)")
+    parser.add_argument("--tile", type=int, default=128, help="tile side in input pixels (default 128; 0: the whole image at once)")
+    parser.add_argument("--overlap", type=int, default=None,
+                        help="input pixels each tile shares with its neighbours (default: a quarter of the tile, at most 32)")
+    parser.add_argument("--scale", type=int, default=None, help="the factor wanted; must be the model's (default: the model's)")
+    parser.add_argument("--side-by-side", action="store_true", help="also write a central crop: bicubic | model (| original with --degrade)")
+    parser.add_argument("--crop", type=int, default=256, help="side of the side-by-side crop in output pixels (default 256)")
+    parser.add_argument("--degrade", action="store_true", help="inputs are originals: downscale each by the scale first (as in training), "
+                        "so the side-by-side crop can show the original")
+    parser.add_argument("--batch", type=int, default=1, help="tiles per forward pass (default 1)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
+    """The image files named, folders expanded to their image files (sorted); an error for anything else."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+            if not found:
+                raise GanforgeError(f"Folder {str(item)!r} holds no images; expected files ending in {', '.join(IMAGE_SUFFIXES)}.")
+            files += found
+        elif path.is_file():
+            if not is_image_file(path):
+                raise GanforgeError(f"Input {str(item)!r} is not an image file; expected a name ending in {', '.join(IMAGE_SUFFIXES)}.")
+            files.append(path)
+        else:
+            raise GanforgeError(f"Input {str(item)!r} does not exist; expected an image file or a folder of images.")
+    return files
+
+
+def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(pixels (H, W, C) uint8 with C 1 or 3, alpha (H, W) uint8 or None) of an image file, upright."""
+    from ganforge.data.images import _ORIENTATION, _orientation
+
+    try:
+        with Image.open(path) as im:
+            orientation = _orientation(im)
+            im.load()
+            alpha = None
+            if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = np.asarray(rgba)[..., 3].copy()
+                gray = im.mode in ("LA", "La") or (im.mode == "L")
+                im = rgba.convert("L" if gray else "RGB")
+            image = _to_8bit(im)
+            if orientation != 1:
+                image = image.transpose(_ORIENTATION[orientation])
+                if alpha is not None:
+                    alpha = np.array(Image.fromarray(alpha).transpose(_ORIENTATION[orientation]))
+            array = np.array(image)
+    except Exception as exc:  # Pillow raises several types for bad files
+        raise GanforgeError(f"Image file {str(path)!r} could not be read ({type(exc).__name__}); "
+                            "expected a complete PNG, JPEG, WebP or BMP image.") from None
+    return (array[..., None] if array.ndim == 2 else array), alpha
+
+
+def check_model(info: dict, scale: Optional[int], where: str) -> int:
+    """The model's scale, after refusing a model that is not super-resolution or a --scale it was not trained for."""
+    if info.get("kind") != "superres":
+        raise GanforgeError(f"Model {where!r} is a {info.get('family', 'noise')!r} model, not a super-resolution model; "
+                            "expected one trained with --model srgan.")
+    trained = int(info["scale"])
+    if scale is not None and scale != trained:
+        raise GanforgeError(f"Scale {scale} is not what model {where!r} was trained for; expected --scale {trained} (or none).")
+    return trained
+
+
+def _through_model(pixels: np.ndarray, model_channels: int) -> Tensor:
+    """float [-1, 1] (B, model_channels, H, W) input for the model, B > 1 when a 1-channel model takes each colour apart."""
+    x = to_float(torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1))
+    if x.shape[0] == model_channels:
+        return x[None]
+    if model_channels == 3:  # gray image, colour model
+        return x.expand(3, -1, -1)[None]
+    return x[:, None]  # colour image, gray model: each channel on its own
+
+
+def upscale_array(generator: nn.Module, pixels: np.ndarray, scale: int, tile: int, overlap: int, channels: int,
+                  progress=None, batch: int = 1) -> np.ndarray:
+    """(H·s, W·s, C) uint8 SR of (H, W, C) uint8 pixels, tile by tile, written band by band into the result."""
+    from ganforge.models.srgan import upscale_tiled
+
+    h, w, c = pixels.shape
+    result = np.empty((h * scale, w * scale, c), dtype=np.uint8)
+    inputs = _through_model(pixels, channels)
+    size = tile if tile > 0 else max(h, w)
+    for k in range(inputs.shape[0]):
+        def emit(top: int, rows: Tensor, k: int = k) -> None:
+            out = to_uint8(rows).permute(1, 2, 0).numpy()  # (rows, W·s, model channels)
+            span = slice(top, top + out.shape[0])
+            if inputs.shape[0] > 1:  # one colour channel of a gray model
+                result[span, :, k] = out[..., 0]
+            elif out.shape[-1] == c:
+                result[span] = out
+            else:  # a gray image through a colour model: back to luma
+                luma = (rows.add(1).mul(127.5) * torch.tensor(_LUMA).view(3, 1, 1)).sum(0).round_().clamp_(0, 255)
+                result[span, :, 0] = luma.to(torch.uint8).numpy()
+
+        upscale_tiled(generator, inputs[k], scale, size, min(overlap, size - 1), emit=emit, progress=progress, batch=batch)
+    return result
+
+
+def upscale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
+    """The alpha channel upscaled with MATLAB's bicubic kernel, uint8."""
+    x = torch.from_numpy(alpha).float()
+    return imresize(x, float(scale)).round_().clamp_(0, 255).to(torch.uint8).numpy()
+
+
+def tile_count(h: int, w: int, tile: int, overlap: int, passes: int) -> int:
+    """Tiles the model runs on for an (h, w) input."""
+    from ganforge.models.srgan import tile_grid
+
+    size = tile if tile > 0 else max(h, w)
+    return len(tile_grid(h, w, size, min(overlap, size - 1))) * passes
+
+
+def side_by_side(panels: list[tuple[str, np.ndarray]], path: Path) -> None:
+    """One row of labelled panels (H, W, C uint8), written as PNG."""
+    from PIL import ImageDraw
+
+    h, w = panels[0][1].shape[:2]
+    label, gap = 16, 4
+    sheet = Image.new("RGB", (len(panels) * (w + gap) - gap, h + label), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, array) in enumerate(panels):
+        tile = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).convert("RGB")
+        sheet.paste(tile, (i * (w + gap), label))
+        draw.text((i * (w + gap) + 2, 2), name, fill="black")
+    sheet.save(path)
+
+
+def bicubic_crop(pixels: np.ndarray, scale: int, top: int, left: int, side: int, margin: int = 4) -> np.ndarray:
+    """The (side, side, C) uint8 part at output (top, left) of the bicubic upscaling of LR pixels, computed on that part alone."""
+    y0, x0 = max(0, top // scale - margin), max(0, left // scale - margin)
+    y1 = min(pixels.shape[0], (top + side) // scale + margin)
+    x1 = min(pixels.shape[1], (left + side) // scale + margin)
+    part = to_float(torch.from_numpy(np.ascontiguousarray(pixels[y0:y1, x0:x1])).permute(2, 0, 1))[None]
+    up = to_uint8(bicubic_upscale(part, scale)[0]).permute(1, 2, 0).numpy()
+    dy, dx = top - y0 * scale, left - x0 * scale
+    return up[dy:dy + side, dx:dx + side]
+
+
+def _center(shape: tuple[int, int], side: int, scale: int) -> tuple[int, int, int]:
+    """(top, left, side) in output pixels of a central crop, multiples of the scale, inside an output of `shape`."""
+    side = max(scale, min(side, shape[0], shape[1]) // scale * scale)
+    top = (shape[0] - side) // 2 // scale * scale
+    left = (shape[1] - side) // 2 // scale * scale
+    return top, left, side
+
+
+def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, tile: int = 128, overlap: Optional[int] = None,
+                  scale: Optional[int] = None, compare: bool = False, crop: int = 256, degrade_inputs: bool = False,
+                  device: str = "cpu", progress: bool = True, batch: int = 1) -> list[Path]:
+    """Upscale image files (or folders of them) into `out`; return the written upscaled PNGs."""
+    if overlap is None:
+        overlap = min(32, tile // 4)
+    if tile < 0 or overlap < 0 or (tile and overlap >= tile) or batch < 1 or crop < 1:
+        raise GanforgeError(f"Tile {tile}, overlap {overlap}, batch {batch} or crop {crop} is invalid; expected tile >= 0 (0: whole), "
+                            "0 <= overlap < tile, batch >= 1 and crop >= 1.")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder (new or existing).")
+    generator, info = load_generator(model, device)
+    factor = check_model(info, scale, str(model))
+    channels = int(info.get("channels", 3))
+    files = collect_images(inputs)
+    headers = [read_header(f) for f in files]  # every input is checked before anything is written
+    if degrade_inputs:
+        for f, head in zip(files, headers):
+            if head.height < 2 * factor or head.width < 2 * factor:
+                raise GanforgeError(f"Image {str(f)!r} is {head.width}x{head.height}; expected at least {2 * factor} px "
+                                    f"a side to downscale by {factor} (--degrade).")
+    out.mkdir(parents=True, exist_ok=True)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        def lr_shape(head) -> tuple[int, int]:
+            return (head.height // factor, head.width // factor) if degrade_inputs else (head.height, head.width)
+
+        total = sum(tile_count(*lr_shape(head), tile, overlap, 3 if channels == 1 and not head.gray else 1) for head in headers)
+        bar = tqdm(total=total, unit="tile", desc="upscale", dynamic_ncols=True)
+    written = []
+    try:
+        for path in files:
+            pixels, alpha = read_image(path)
+            original = None
+            if degrade_inputs:
+                h, w = pixels.shape[0] // factor * factor, pixels.shape[1] // factor * factor
+                original, alpha = pixels[:h, :w], (alpha[:h, :w] if alpha is not None else None)
+                hr = to_float(torch.from_numpy(np.ascontiguousarray(original)).permute(2, 0, 1))[None]
+                pixels = to_uint8(degrade(hr, factor)[0]).permute(1, 2, 0).numpy()
+                alpha = to_uint8(degrade(to_float(torch.from_numpy(alpha)[None, None]), factor)[0]).numpy()[0] if alpha is not None else None
+            result = upscale_array(generator, pixels, factor, tile, overlap, channels, bar.update if bar else None, batch)
+            target = out / f"{path.stem}-x{factor}.png"
+            if alpha is not None:
+                a = upscale_alpha(alpha, factor)[..., None]
+                picture = Image.fromarray(np.concatenate([np.repeat(result, 3, 2) if result.shape[2] == 1 else result, a], 2), "RGBA")
+                if result.shape[2] == 1:
+                    picture = picture.convert("LA")
+            else:
+                picture = Image.fromarray(result[..., 0] if result.shape[2] == 1 else result)
+            picture.save(target, compress_level=3)
+            del picture
+            written.append(target)
+            if compare:
+                top, left, side = _center(result.shape[:2], crop, factor)
+                box = (slice(top, top + side), slice(left, left + side))
+                panels = [("bicubic", bicubic_crop(pixels, factor, top, left, side)), ("model", result[box])]
+                if original is not None:
+                    panels.append(("original", original[box]))
+                side_by_side(panels, out / f"{path.stem}-side-by-side.png")
+    finally:
+        if bar is not None:
+            bar.close()
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    """Upscale and say where the results are."""
+    written = upscale_files(args.model, args.images, args.out, args.tile, args.overlap, args.scale, args.side_by_side, args.crop,
+                            args.degrade, args.device, not args.no_progress, args.batch)
+    print(f"wrote {len(written)} upscaled image(s) to {args.out}")
+    return 0

@@ -1,0 +1,44 @@
+"""The resolution presets in ganforge/presets: valid configs whose settings follow the papers' rules."""
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganforge
+from ganforge.config import TrainConfig, load_yaml, resolve_options
+from ganforge.contract import DataInfo, Runtime
+from ganforge.games.registry import get_family
+from ganforge.train.run_dir import resolve_defaults
+
+PRESETS = Path(ganforge.__file__).parent / "presets"
+
+
+def _cfg(name: str) -> TrainConfig:
+    return resolve_defaults(TrainConfig.from_dict({**load_yaml(PRESETS / name), "device": "cpu"}))
+
+
+@pytest.mark.parametrize("name, size, batch", [("stylegan-128.yaml", 128, 32), ("stylegan-256.yaml", 256, 16)])
+def test_stylegan_presets_follow_stylegan2_ada(name, size, batch):
+    cfg = _cfg(name)
+    o = cfg.options
+    assert (cfg.model, cfg.image_size, cfg.batch_size) == ("stylegan", size, batch)
+    assert o["r1_gamma"] == pytest.approx(0.0002 * size ** 2 / batch, rel=1e-3)  # ADA's γ heuristic
+    half_life = batch * 10 / 32 * 1000  # ADA's EMA half-life in images
+    assert cfg.ema_decay == pytest.approx(0.5 ** (batch / half_life), abs=1e-5) and cfg.ema_rampup == 0.05
+    assert (o["z_dim"], o["w_dim"], o["channel_base"], o["channel_max"], o["mapping_layers"]) == (512, 512, 16384, 512, 8)
+    family = get_family("stylegan")
+    game = family.build(cfg, resolve_options(family.options, o, "stylegan"), DataInfo(3, size), Runtime(torch.device("cpu")))
+    assert game.schedule.validate() is None  # the growth schedule fits in the run
+    assert game.discriminator(torch.zeros(2, 3, size, size), None, 1.0).shape[0] == 2
+
+
+@pytest.mark.parametrize("name, size, widest", [("dcgan-64.yaml", 64, 512), ("dcgan-128.yaml", 128, 512)])
+def test_dcgan_presets_build_players_of_the_papers_width(name, size, widest):
+    cfg = _cfg(name)
+    family = get_family("dcgan")
+    game = family.build(cfg, resolve_options(family.options, cfg.options, "dcgan"), DataInfo(3, size), Runtime(torch.device("cpu")))
+    first = game.generator.net[0]
+    assert first.out_channels == widest and cfg.options["z_dim"] == 100
+    with torch.no_grad():
+        assert game.generator(torch.randn(2, 100)).shape == (2, 3, size, size)
+    assert cfg.batch_size == (128 if size == 64 else 64)
