@@ -73,27 +73,11 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-class _NoModuleTracking:
-    """Stands in for FlopCounterMode's per-module tracker, whose autograd hooks reject R1's autograd.grad."""
-
-    parents = {"Global"}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return False
-
-
 def count_round_flops(fn) -> int:
-    """FLOPs of fn() (forward, backward, double backward) by torch.utils.flop_counter's formulas."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """FLOPs of fn() (forward, backward, double backward), counted as benchmarks/stylegan_speed.py counts them."""
+    from stylegan_speed import count_flops
 
-    counter = FlopCounterMode(display=False)
-    counter.mod_tracker = _NoModuleTracking()
-    with counter:
-        fn()
-    return counter.get_total_flops()
+    return count_flops(fn)
 
 
 def plan(sizes, precisions, modes) -> list[dict]:

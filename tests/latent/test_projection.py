@@ -7,14 +7,7 @@ from ganforge.errors import GanforgeError
 from ganforge.latent.directions import seed_latents
 from ganforge.latent.projection import LPIPS, load_lpips, ms_ssim_loss, project, psnr
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (two threads on a busy 2-core machine stall); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

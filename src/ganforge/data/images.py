@@ -173,6 +173,20 @@ def _pad_to_square(image: Image.Image, size: int) -> Image.Image:
     return canvas
 
 
+def upright_8bit(im: Image.Image, channels: Optional[int]) -> Image.Image:
+    """An opened image decoded, turned upright (EXIF), in 8 bits, as L or RGB when `channels` is 1 or 3 (else its own)."""
+    orientation = _orientation(im)
+    im.load()
+    image = _to_8bit(im)
+    if orientation != 1:
+        image = image.transpose(_ORIENTATION[orientation])
+    if channels == 1 and image.mode != "L":
+        image = image.convert("L")
+    elif channels == 3 and image.mode != "RGB":
+        image = image.convert("RGB")
+    return image
+
+
 def decode_image(path: Path, channels: int, size: Optional[int], fit: str = "center") -> np.ndarray:
     """A (channels, S, S) uint8 array: the image upright, shorter side scaled to `size`, center-cropped.
 
@@ -184,15 +198,7 @@ def decode_image(path: Path, channels: int, size: Optional[int], fit: str = "cen
         with Image.open(path) as im:
             if size is not None and im.format == "JPEG":
                 im.draft(im.mode, (size, size))  # DCT-domain downscale, never below `size`
-            orientation = _orientation(im)
-            im.load()
-            image = _to_8bit(im)
-            if orientation != 1:
-                image = image.transpose(_ORIENTATION[orientation])
-            if channels == 1 and image.mode != "L":
-                image = image.convert("L")
-            elif channels == 3 and image.mode != "RGB":
-                image = image.convert("RGB")
+            image = upright_8bit(im, channels)
             width, height = image.size
             side = min(width, height)
             target = side if size is None else size

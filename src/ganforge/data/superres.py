@@ -30,7 +30,7 @@ from torch import Tensor
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import to_float
 from ganforge.data.folder import _parallel
-from ganforge.data.images import _ORIENTATION, IMAGE_SUFFIXES, _orientation, _to_8bit, _unreadable, is_image_file, read_header
+from ganforge.data.images import IMAGE_SUFFIXES, _unreadable, is_image_file, read_header, upright_8bit
 from ganforge.errors import GanforgeError
 
 CUBIC_A = -0.5  #: the bicubic kernel's parameter in MATLAB's imresize (and Pillow's)
@@ -122,15 +122,7 @@ def decode_full(path: Path, channels: Optional[int] = None) -> np.ndarray:
     """An (H, W, C) uint8 array of an image file at its own size, upright (EXIF), alpha over white; C = `channels` or its own (1 or 3)."""
     try:
         with Image.open(path) as im:
-            orientation = _orientation(im)
-            im.load()
-            image = _to_8bit(im)
-            if orientation != 1:
-                image = image.transpose(_ORIENTATION[orientation])
-            if channels == 1 and image.mode != "L":
-                image = image.convert("L")
-            elif channels == 3 and image.mode != "RGB":
-                image = image.convert("RGB")
+            image = upright_8bit(im, channels)
             array = np.asarray(image)
     except GanforgeError:
         raise

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from ganforge.data.images import IMAGE_SUFFIXES, is_image_file
 from ganforge.errors import GanforgeError
 
 SEED_LIMIT = 2 ** 32  #: seeds run from 0 to SEED_LIMIT - 1, as in training
@@ -56,3 +57,24 @@ def output_files(paths: Sequence[Path], force: bool = False) -> list[Path]:
             raise GanforgeError(f"Output folder {str(parent)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
                                 f"expected a writable place for --out.") from None
     return list(paths)
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """The image files named, folders expanded to their image files (sorted, not recursive)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+            if not found:
+                raise GanforgeError(f"Folder {str(item)!r} holds no images; expected files ending in {', '.join(IMAGE_SUFFIXES)}.")
+            files += found
+        elif path.is_file():
+            if not is_image_file(path):
+                raise GanforgeError(f"Input {str(item)!r} is not an image file; expected a name ending in {', '.join(IMAGE_SUFFIXES)}.")
+            files.append(path)
+        else:
+            raise GanforgeError(f"Input {str(item)!r} does not exist; expected an image file or a folder of images.")
+    if not files:
+        raise GanforgeError("No input images were given; expected image files or folders.")
+    return files

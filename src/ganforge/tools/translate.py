@@ -16,10 +16,11 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.data.dataset import to_float, to_uint8
-from ganforge.data.images import IMAGE_SUFFIXES, decode_image, is_image_file, read_header
+from ganforge.data.images import decode_image, is_image_file, read_header
 from ganforge.data.paired import decode_halves
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
+from ganforge.tools.checks import collect_inputs
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -42,27 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout noise (pix2pix)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-
-
-def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:
-    """The image files named, folders expanded to their image files (sorted, not recursive)."""
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
-            if not found:
-                raise GanforgeError(f"Folder {str(item)!r} holds no images; expected files ending in {', '.join(IMAGE_SUFFIXES)}.")
-            files += found
-        elif path.is_file():
-            if not is_image_file(path):
-                raise GanforgeError(f"Input {str(item)!r} is not an image file; expected a name ending in {', '.join(IMAGE_SUFFIXES)}.")
-            files.append(path)
-        else:
-            raise GanforgeError(f"Input {str(item)!r} does not exist; expected an image file or a folder of images.")
-    if not files:
-        raise GanforgeError("No input images were given; expected image files or folders.")
-    return files
 
 
 def translation_pair(players: dict[str, nn.Module], info: dict, direction: str,

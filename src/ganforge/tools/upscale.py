@@ -24,10 +24,11 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ganforge.data.dataset import to_float, to_uint8
-from ganforge.data.images import IMAGE_SUFFIXES, _to_8bit, is_image_file, read_header
+from ganforge.data.images import _to_8bit, read_header
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.tools.checks import collect_inputs
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
 
@@ -48,25 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1, help="tiles per forward pass (default 1)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
-    """The image files named, folders expanded to their image files (sorted); an error for anything else."""
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
-            if not found:
-                raise GanforgeError(f"Folder {str(item)!r} holds no images; expected files ending in {', '.join(IMAGE_SUFFIXES)}.")
-            files += found
-        elif path.is_file():
-            if not is_image_file(path):
-                raise GanforgeError(f"Input {str(item)!r} is not an image file; expected a name ending in {', '.join(IMAGE_SUFFIXES)}.")
-            files.append(path)
-        else:
-            raise GanforgeError(f"Input {str(item)!r} does not exist; expected an image file or a folder of images.")
-    return files
 
 
 def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -204,7 +186,7 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
     generator, info = load_generator(model, device)
     factor = check_model(info, scale, str(model))
     channels = int(info.get("channels", 3))
-    files = collect_images(inputs)
+    files = collect_inputs(inputs)
     headers = [read_header(f) for f in files]  # every input is checked before anything is written
     if degrade_inputs:
         for f, head in zip(files, headers):
