@@ -161,11 +161,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args)
     generator, info = load_generator(args.model, args.device)
-    if info.get("family") == "pix2pix":  # a paired translator is scored against held-out targets
+    if info.get("kind") == "translation" and info.get("paired"):  # a paired translator (pix2pix) is scored against held-out targets
         from ganforge.metrics.paired import run_paired_eval
 
         return run_paired_eval(generator, info, args)
-    if info.get("family") == "srgan":  # a super-resolution model is scored on held-out photos, beside bicubic
+    if info.get("kind") == "superres":  # a super-resolution model is scored on held-out photos, beside bicubic
         from ganforge.metrics.superres import run_superres_eval
 
         return run_superres_eval(generator, info, args)
