@@ -17,7 +17,7 @@ def tiny(folder, name: str, **kw) -> TrainConfig:
     """A DCGAN of a few hundred weights at 8 px, four rounds, a checkpoint every two, compiled."""
     values = dict(model="dcgan", steps=STEPS, batch_size=8, image_size=8, out=str(folder), name=name, log_every=1,
                   sample_every=1000, checkpoint_every=2, keep_checkpoints=5, device="cpu", precision="fp32",
-                  compile="on", options={"width": 4, "z_dim": 8})
+                  compile="on", options={"width": 4, "z_dim": 8, "r1_gamma": 0.0})
     values.update(kw)
     return TrainConfig(**values)
 

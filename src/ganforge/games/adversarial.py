@@ -138,7 +138,7 @@ class DCGANOptions:
 
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
     width: int = default_of(DCGANGenerator, "width")  #: channels of the widest-resolution layer (ngf = ndf)
-    r1_gamma: float = 0.0  #: R1 penalty weight γ on real data (0: off)
+    r1_gamma: float = 0.2  #: R1 penalty weight γ on real data (0: off); 0.2 took the default MNIST run from FD 5.7 to 2.8 (docs/speed.md)
     d_width: int = 0  #: D's first-layer channels; 0: the same as width. width/4 is PacGAN Table 3's small D
     pack: int = 1  #: PacGAN packing: D judges this many images at once (Lin et al. 2018; 2-4); batch size must divide
     minibatch_std: int = 0  #: minibatch-stddev group size before D's last conv (Karras et al. 2018); 0: off
@@ -192,4 +192,4 @@ register(Family("vanilla", "fully connected GAN of the textbook MNIST example", 
                 build_adversarial(_vanilla_players), default_image_size=28, default_steps=6000,
                 default_batch_size=128))
 register(Family("dcgan", "deep convolutional GAN (Radford et al. 2015)", DCGANOptions,
-                build_adversarial(_dcgan_players), default_image_size=32, default_steps=8000))
+                build_adversarial(_dcgan_players), default_image_size=32, default_steps=5000))
