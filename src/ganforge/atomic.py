@@ -59,3 +59,11 @@ def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> Path:
     else:
         os.replace(tmp, folder)
     return folder
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` itself when it exists, else its nearest existing parent (the root at worst)."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from ganforge.atomic import nearest_existing
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file
 from ganforge.errors import GanforgeError
 
@@ -43,9 +44,7 @@ def output_files(paths: Sequence[Path], force: bool = False) -> list[Path]:
         if path.exists() and not force:
             raise GanforgeError(f"Output {str(path)!r} already exists; expected a new --out path, or --force to replace it.")
     for parent in {p.parent for p in paths}:
-        existing = parent
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
+        existing = nearest_existing(parent)
         if existing.exists() and not existing.is_dir():
             where = "is a file" if existing == parent else f"cannot be made because {str(existing)!r} is a file"
             raise GanforgeError(f"Output folder {str(parent)!r} {where}; expected --out inside a folder.")

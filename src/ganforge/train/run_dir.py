@@ -10,6 +10,7 @@ from typing import Optional
 
 import yaml
 
+from ganforge.atomic import nearest_existing
 from ganforge.config import TrainConfig, load_yaml, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
@@ -59,9 +60,7 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
 
 def check_parent_folder(out: Path) -> None:
     """Refuse an --out whose nearest existing part is a file, or a folder this process cannot write into."""
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if existing.exists() and not existing.is_dir():
         where = "" if existing == out else f" (its part {str(existing)!r} is a file)"
         raise GanforgeError(f"Output folder {str(out)!r} is not a folder{where}; expected --out to name a folder for run directories.")
