@@ -57,6 +57,7 @@ class TrainConfig:
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
     precision: str = "auto"  #: auto (bf16 where the hardware runs it fast), fp32, bf16
     channels_last: str = "auto"  #: auto (on: NHWC was faster for convolutions on both CPU and GPU), on, off
+    sync_batchnorm: bool = True  #: under torchrun, BatchNorm normalises by the global batch (as one process at that batch would); off: per process
     compile: str = "auto"  #: torch.compile the players: auto (off: no faster on the CPUs measured, untested on GPU; docs/speed.md), on, off
     options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
 

@@ -31,11 +31,12 @@ def write_prepared(folder: Path, n: int = 40, channels: int = 1, size: int = 8, 
                         tuple(classes), folder.name)
 
 
-def _rss_bytes() -> int:
+def _rss_bytes(key: str = "VmRSS") -> int:
+    """A memory figure of this process from /proc/self/status (VmRSS: all resident; RssAnon: not file-backed)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {key}")
 
 
 # --- the reader -------------------------------------------------------------------------------------
@@ -144,6 +145,24 @@ def test_rss_stays_far_below_the_prepared_size(tmp_path):
         growth = _rss_bytes() - before
         source.close()
     assert growth < dataset_bytes / 5, f"RSS grew by {growth} bytes reading a {dataset_bytes}-byte set"
+
+
+def test_mapped_prepared_set_reads_the_same_pixels_without_loading_them(tmp_path):
+    from ganforge.metrics.reference import images_digest
+
+    n, size = 8000, 32
+    expected = write_prepared(tmp_path / "big", n=n, channels=3, size=size)  # 24.6 MB
+    dataset_bytes = n * 3 * size * size
+    before = _rss_bytes("RssAnon")
+    mapped = load_dataset(str(tmp_path / "big"), map_prepared=True)
+    digest = images_digest(mapped.images)  # touches every row
+    same = all(torch.equal(mapped.images[i:i + 500], expected.images[i:i + 500]) for i in range(0, n, 500))
+    growth = _rss_bytes("RssAnon") - before
+    assert growth < dataset_bytes / 5, f"anonymous memory grew by {growth} bytes reading a {dataset_bytes}-byte set"
+    assert same and digest == images_digest(expected.images) and torch.equal(mapped.labels, expected.labels)
+    assert mapped.class_names == expected.class_names and len(mapped) == n
+    loaded = load_dataset(str(tmp_path / "big"))
+    assert torch.equal(loaded.images, expected.images)
 
 
 # --- the training source --------------------------------------------------------------------------------

@@ -103,3 +103,15 @@ def test_a_reference_smaller_than_max_features_keeps_every_image_in_random_order
     assert ref.features.shape == (120, 2)
     bright = (ref.features[:, 0] > 0).long()
     assert int(bright.sum()) == 60 and 15 <= int(bright[:40].sum()) <= 25
+
+
+def test_digest_in_pieces_equals_the_digest_of_the_whole_array():
+    import hashlib
+
+    images = torch.randint(0, 256, (300, 3, 40, 40), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    whole = hashlib.sha256(str(tuple(images.shape)).encode())
+    whole.update(images.numpy().tobytes())
+    assert reference.images_digest(images) == whole.hexdigest()[:16]  # cached statistics keep their keys
+    changed = images.clone()
+    changed[299, 2, 39, 39] ^= 1  # the last byte of the last piece counts
+    assert reference.images_digest(changed) != reference.images_digest(images)

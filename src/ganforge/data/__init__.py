@@ -44,15 +44,17 @@ def prepared_path(spec: Union[str, os.PathLike, None]) -> Optional[Path]:
 
 
 def load_dataset(spec: Union[str, os.PathLike], image_size: Optional[int] = None, channels: Optional[int] = None,
-                 split: str = "train", fit: str = "center", memory_budget: Optional[int] = None) -> ImageDataset:
+                 split: str = "train", fit: str = "center", memory_budget: Optional[int] = None,
+                 map_prepared: bool = False) -> ImageDataset:
     """Load "mnist", "fashion-mnist" or a folder of images as uint8 (N, C, S, S) with optional labels.
 
     `image_size` resizes (named datasets) or resizes and center-crops (folders) to S x S; `channels`
     forces 1 or 3 channels (default: the data's own); `split` is "train" or "test" (held-out set).
     Named datasets take precedence over a folder of the same name; write "./mnist" for the folder.
     A prepared folder (`ganforge prepare`) is loaded whole and must hold the requested size and
-    channels. `fit` ("center" or "pad") squares non-square folder images; `memory_budget` (bytes)
-    refuses a folder or prepared set larger than that.
+    channels (`map_prepared`: memory-mapped instead, for reading through once at any size). `fit` ("center"
+    or "pad") squares non-square folder images; `memory_budget` (bytes) refuses a folder or prepared set
+    larger than that.
     """
     _check_arguments(image_size, channels, split)
     if spec is None or (isinstance(spec, str) and not spec.strip()):
@@ -69,6 +71,8 @@ def load_dataset(spec: Union[str, os.PathLike], image_size: Optional[int] = None
     if is_prepared(path):
         with open_prepared(path) as data:
             data.check_request(image_size, channels, split)
+            if map_prepared:
+                return data.mapped()
             if memory_budget is not None and data.nbytes > memory_budget:
                 raise GanforgeError(f"Prepared data {str(spec)!r} needs {data.nbytes / 2**30:.2f} GiB, more than the memory budget of "
                                     f"{memory_budget / 2**30:.2f} GiB; expected to read it batch by batch with PreparedSource.")

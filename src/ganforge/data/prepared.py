@@ -240,6 +240,13 @@ class PreparedData:
         labels = self.labels.clone() if self.labels is not None else None
         return ImageDataset(images, labels, self.class_names, self.name)
 
+    def mapped(self) -> ImageDataset:
+        """The whole set as an ImageDataset over a copy-on-write memory map: pages are read from disk as
+        touched and stay reclaimable page cache, so scoring a set larger than memory streams it."""
+        images = torch.from_numpy(np.memmap(self.path / IMAGES, dtype=np.uint8, mode="c", shape=self.shape))
+        labels = self.labels.clone() if self.labels is not None else None
+        return ImageDataset(images, labels, self.class_names, self.name)
+
     def close(self) -> None:
         """Close the image file."""
         self._memmap = None

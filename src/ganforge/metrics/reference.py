@@ -57,16 +57,18 @@ def default_split(data: str) -> str:
 
 
 def load_reference_images(data: str, image_size: Optional[int], channels: Optional[int], split: str) -> ImageDataset:
-    """The real images of `data` at the given size and channels."""
+    """The real images of `data` at the given size and channels (a prepared set memory-mapped, not loaded)."""
     from ganforge.data import load_dataset
 
-    return load_dataset(str(data), image_size=image_size, channels=channels, split=split)
+    return load_dataset(str(data), image_size=image_size, channels=channels, split=split, map_prepared=True)
 
 
 def images_digest(images: Tensor) -> str:
     """First 16 hex digits of the SHA-256 of uint8 images and their shape."""
     h = hashlib.sha256(str(tuple(images.shape)).encode())
-    h.update(images.contiguous().cpu().numpy().tobytes())
+    rows = max(1, (64 << 20) // max(1, images[0].numel())) if len(images) else 1
+    for start in range(0, len(images), rows):  # in 64 MiB pieces: a memory-mapped set is never copied whole
+        h.update(images[start:start + rows].contiguous().cpu().numpy())
     return h.hexdigest()[:16]
 
 

@@ -23,6 +23,7 @@ from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
 from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
 from ganforge.train.sources import image_source
+from ganforge.train.sync_batchnorm import sync_batchnorm
 
 
 class Trainer:
@@ -43,6 +44,9 @@ class Trainer:
             broadcast_module(module)
         torch.manual_seed(cfg.seed + self.runtime.rank)
         self.ema = EMA(self.game.generator, cfg.ema_decay, cfg.ema_rampup) if cfg.ema_decay > 0 else None
+        if cfg.sync_batchnorm and self.runtime.world_size > 1:  # after the EMA copy, which renders alone on rank 0
+            for module in self.game.players.values():
+                sync_batchnorm(module)
         if wants_compile(cfg, self.runtime.device):  # after the EMA copy, which only renders and exports
             compile_players(self.game.compilable_players().values())
         self.fixed_inputs = self.game.sample_inputs(64, torch.Generator().manual_seed(cfg.seed))
