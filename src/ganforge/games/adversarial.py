@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, R1
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime
+from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -103,10 +103,7 @@ class AdversarialGame(Game):
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed noise (and, for conditional players, labels cycling through the classes)."""
-        inputs = {"z": torch.randn(n, self.generator.z_dim, generator=generator)}
-        if self.conditional:
-            inputs["labels"] = torch.arange(n) % self.generator.num_classes
-        return inputs
+        return latent_inputs(n, self.generator.z_dim, generator, self.generator.num_classes if self.conditional else 0)
 
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:

@@ -132,3 +132,11 @@ def fused_adam_kwargs(device: torch.device) -> dict:
     if device.type == "cpu" and tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 4):
         return {"fused": True}
     return {}
+
+
+def latent_inputs(n: int, z_dim: int, generator: torch.Generator, num_classes: int = 0) -> dict[str, Tensor]:
+    """Fixed z ~ N(0, I) drawn from `generator`, and with `num_classes` > 0 labels cycling through the classes."""
+    inputs = {"z": torch.randn(n, z_dim, generator=generator)}
+    if num_classes > 0:
+        inputs["labels"] = torch.arange(n) % num_classes
+    return inputs

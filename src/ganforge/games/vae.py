@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs
+from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 from ganforge.nn.modes import eval_mode
@@ -105,7 +105,7 @@ class VAEGame(Game):
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed latent codes from the prior N(0, I)."""
-        return {"z": torch.randn(n, self.generator.z_dim, generator=generator)}
+        return latent_inputs(n, self.generator.z_dim, generator)
 
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:

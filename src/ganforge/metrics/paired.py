@@ -9,7 +9,6 @@ and `fd` the Fréchet distance of its features between outputs and the real held
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,6 +18,7 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float
 from ganforge.data.paired import MNIST_EDGES, PairedData, has_test_split, load_paired
 from ganforge.errors import GanforgeError
+from ganforge.metrics.command import write_json
 
 
 @torch.no_grad()
@@ -116,7 +116,5 @@ def run_paired_eval(generator: nn.Module, info: dict[str, Any], args: argparse.N
                              seed=getattr(args, "seed", 0))
     print(format_paired(scores))
     if getattr(args, "json", None):
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_json(Path(args.json), scores)
     return 0

@@ -16,7 +16,6 @@ Sharpness: the high-frequency energy of an image is the mean square of its discr
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -27,6 +26,7 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.superres import bicubic_upscale, degrade, load_images, split_files
 from ganforge.errors import GanforgeError
+from ganforge.metrics.command import write_json
 
 Y_WEIGHTS = (65.481, 128.553, 24.966)  #: MATLAB rgb2ycbcr's Y row, for R, G, B in [0, 1] giving Y in [0, 255] minus 16
 
@@ -184,7 +184,5 @@ def run_superres_eval(generator: nn.Module, info: dict[str, Any], args: argparse
     scores = evaluate_superres(generator, info, data=getattr(args, "data", None), n=n, device=getattr(args, "device", "cpu"))
     print(format_superres(scores))
     if getattr(args, "json", None):
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_json(Path(args.json), scores)
     return 0
