@@ -4,7 +4,6 @@ Also: 2 processes at batch B/2 follow 1 process at batch B (each rank reads its 
 prepared set on disk; BatchNorm normalises by the global batch), and a resumed 2-process run continues as if never stopped.
 """
 import os
-import socket
 
 import numpy as np
 import torch
@@ -16,12 +15,6 @@ from ganforge.config import TrainConfig
 from ganforge.data.prepared import HEADER, IMAGES, PreparedHeader
 
 BATCH = {"dcgan": 16, "stylegan": 8}  # the global batch
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_prepared(folder, n=48, size=8):
@@ -119,10 +112,10 @@ def _distance(a_start, a_end, b_end):
     return float((a_end - b_end).norm() / (a_end - a_start).norm())
 
 
-def test_two_processes_match_one_at_twice_the_batch_and_resume_exactly(tmp_path):
+def test_two_processes_match_one_at_twice_the_batch_and_resume_exactly(tmp_path, free_port):
     out = str(tmp_path)
     _write_prepared(tmp_path / "data")
-    mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port, out), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for key in ("dcgan", "stylegan", "dcgan-own-bn", "straight", "resumed"):
         assert torch.equal(ranks[0][key], ranks[1][key]), key  # gradients averaged: the ranks stay identical

@@ -6,7 +6,6 @@ BatchNorm on the whole batch.
 """
 import copy
 import os
-import socket
 
 import torch
 import torch.distributed as dist
@@ -24,10 +23,10 @@ def _net() -> nn.Module:
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.LeakyReLU(0.2),
                         nn.BatchNorm2d(4, affine=False), nn.Flatten(), nn.Linear(4 * 6 * 6, 5), nn.BatchNorm1d(5), nn.Linear(5, 1))
     for m in net.modules():  # non-trivial affine parameters and running statistics far from 0 / 1
-        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) and m.affine:
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine:
             nn.init.uniform_(m.weight, 0.5, 1.5)
             nn.init.uniform_(m.bias, -0.5, 0.5)
-        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.running_mean.fill_(3.0)
     return net
 
@@ -40,18 +39,24 @@ def _grads(net: nn.Module) -> list:
     return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in net.parameters()]
 
 
-def _play(net: nn.Module, x: torch.Tensor) -> dict:
-    """Two training forward/backward passes (a loss, then an R1-style penalty), returning what they produced."""
+def _play(net: nn.Module, x: torch.Tensor, sync=lambda params: None) -> dict:
+    """Two training passes (a mean loss, then an R1-style penalty), each backward followed by `sync` of the
+    gradients (the referee's averaging under a process group), then an eval-mode pass; what they produced."""
     x = x.clone().requires_grad_(True)
     out = net(x)
-    (out.square().mean()).backward()
-    grads = [p.grad.clone() for p in net.parameters()]
+    out.square().mean().backward()
+    sync(list(net.parameters()))
+    grads = _grads(net)
     net.zero_grad()
     y = x.detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(net(y).sum(), y, create_graph=True)
     g.square().sum((1, 2, 3)).mean().backward()
-    return {"out": out.detach(), "x_grad": x.grad, "grads": grads, "penalty_grads": _grads(net),
-            "buffers": [b.clone() for b in net.buffers()]}
+    sync(list(net.parameters()))
+    played = {"out": out.detach(), "x_grad": x.grad, "grads": grads, "penalty_grads": _grads(net),
+              "buffers": [b.clone() for b in net.buffers()]}
+    net.eval()
+    played["eval_out"] = net(x.detach()).detach()  # running statistics, no collective
+    return played
 
 
 def _worker(rank: int, port: int, folder: str) -> None:
@@ -61,40 +66,18 @@ def _worker(rank: int, port: int, folder: str) -> None:
     net = _net()
     assert sync_batchnorm(net) == 3
     half = BATCH // WORLD
-    x = _inputs()[rank * half:(rank + 1) * half]
-    x.requires_grad_(True)
-    out = net(x)
-    out.square().mean().backward()
-    average_gradients(list(net.parameters()))
-    grads = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    y = x.detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(net(y).sum(), y, create_graph=True)
-    g.square().sum((1, 2, 3)).mean().backward()
-    average_gradients(list(net.parameters()))
-    net.eval()
-    eval_out = net(x.detach())  # running statistics, no collective
-    torch.save({"out": out.detach(), "x_grad": x.grad, "grads": grads, "penalty_grads": _grads(net),
-                "buffers": [b.clone() for b in net.buffers()], "eval_out": eval_out.detach()}, os.path.join(folder, f"rank{rank}.pt"))
+    torch.save(_play(net, _inputs()[rank * half:(rank + 1) * half], average_gradients), os.path.join(folder, f"rank{rank}.pt"))
     dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _close(a, b, what):
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-5), f"{what}: max |diff| {float((a - b).abs().max()):.3e}"
 
 
-def test_two_processes_on_halves_match_one_on_the_whole_batch(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+def test_two_processes_on_halves_match_one_on_the_whole_batch(tmp_path, free_port):
+    mp.spawn(_worker, args=(free_port, str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
-    reference = _net()
-    ref = _play(reference, _inputs())
-    reference.eval()
+    ref = _play(_net(), _inputs())
     half = BATCH // WORLD
     for r, got in enumerate(ranks):
         rows = slice(r * half, (r + 1) * half)
@@ -106,7 +89,7 @@ def test_two_processes_on_halves_match_one_on_the_whole_batch(tmp_path):
                 _close(a, b, name)
         for a, b in zip(got["buffers"], ref["buffers"]):
             _close(a.float(), b.float(), "running statistics")
-        _close(got["eval_out"], reference(_inputs()[rows]), "eval-mode output")
+        _close(got["eval_out"], ref["eval_out"][rows], "eval-mode output")
     # per-process statistics (the unsynced way) are measurably different: the test above can fail
     alone = _play(_net(), _inputs()[:half])
     assert not torch.allclose(alone["out"], ref["out"][:half], atol=1e-3)

@@ -237,13 +237,14 @@ class PreparedData:
         step = max(1, (64 << 20) // max(1, self.header.row_bytes)) * self.header.row_bytes
         for start in range(0, self.nbytes, step):
             self._read_into(view[start:start + step], start)
-        labels = self.labels.clone() if self.labels is not None else None
-        return ImageDataset(images, labels, self.class_names, self.name)
+        return self._dataset(images)
 
     def mapped(self) -> ImageDataset:
         """The whole set as an ImageDataset over a copy-on-write memory map: pages are read from disk as
         touched and stay reclaimable page cache, so scoring a set larger than memory streams it."""
-        images = torch.from_numpy(np.memmap(self.path / IMAGES, dtype=np.uint8, mode="c", shape=self.shape))
+        return self._dataset(torch.from_numpy(np.memmap(self.path / IMAGES, dtype=np.uint8, mode="c", shape=self.shape)))
+
+    def _dataset(self, images: Tensor) -> ImageDataset:
         labels = self.labels.clone() if self.labels is not None else None
         return ImageDataset(images, labels, self.class_names, self.name)
 

@@ -39,14 +39,14 @@ def global_batch_norm(module: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) 
     One all_reduce carries the per-channel sums of x − K and (x − K)² and the count, with K the running mean
     (identical on every rank), so the variance keeps its precision when the mean is far from 0.
     """
+    channels = x.shape[1]
     dims = [0] + list(range(2, x.dim()))
     shape = [1, -1] + [1] * (x.dim() - 2)
     x32 = x.float()
-    shift = module.running_mean.detach().float() if module.running_mean is not None else x32.new_zeros(x.shape[1])
+    shift = module.running_mean.detach().float() if module.running_mean is not None else x32.new_zeros(channels)
     centred = x32 - shift.view(shape)
-    count = x32.new_full((1,), x.numel() / x.shape[1])
+    count = x32.new_full((1,), x.numel() / channels)
     totals = _AllReduce.apply(torch.cat([centred.sum(dims), centred.square().sum(dims), count]))
-    channels = x.shape[1]
     n = totals[-1]
     mean_shifted = totals[:channels] / n
     var = (totals[channels:2 * channels] / n - mean_shifted.square()).clamp_min(0)
