@@ -67,6 +67,7 @@ def sandbox(tmp_path_factory, trained_run):
     import torch
 
     from ganforge.export import save_generator, save_players
+    from ganforge.kinds import declare
     from ganforge.models.cgan import ConditionalDCGANGenerator
     from ganforge.models.stylegan import StyleGANGenerator
     from ganforge.models.vae import Decoder, Encoder
@@ -85,10 +86,12 @@ def sandbox(tmp_path_factory, trained_run):
     (root / "junk").mkdir()
     (root / "junk" / "x.png").write_text("not an image")
     style = StyleGANGenerator(z_dim=8, w_dim=8, mapping_layers=1, image_size=8, channel_base=16, channel_max=8)
-    save_generator(style.eval(), {"image_size": 8, "channels": 1, "num_classes": 0}, root / "style")
-    save_generator(ConditionalDCGANGenerator(z_dim=8, width=4, num_classes=3), {"num_classes": 3}, root / "cond")
+    save_generator(style.eval(), {**declare("stylegan", "truncation", "w_space"), "image_size": 8, "channels": 1,
+                                  "num_classes": 0}, root / "style")
+    save_generator(ConditionalDCGANGenerator(z_dim=8, width=4, num_classes=3), {**declare("noise", "labels"), "num_classes": 3},
+                   root / "cond")
     save_players({"generator": Decoder(z_dim=4, width=4), "encoder": Encoder(z_dim=4, width=4)},
-                 {"channels": 1, "image_size": 32}, root / "vae")
+                 {**declare("vae", "encoder"), "channels": 1, "image_size": 32}, root / "vae")
     (root / "corrupt").mkdir()
     (root / "corrupt" / "config.json").write_text((trained_run / "export" / "config.json").read_text())
     (root / "corrupt" / "generator.safetensors").write_bytes(b"\x00" * 16)

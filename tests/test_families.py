@@ -18,6 +18,7 @@ from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G, STEP, Callback
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, load_players
 from ganforge.games.registry import family_names, get_family
+from ganforge.kinds import CAPABILITIES, KINDS, kind_of
 from ganforge.runlog import read_metrics
 from ganforge.train.api import train
 from ganforge.train.checkpoint import Checkpoints, read_checkpoint
@@ -111,6 +112,20 @@ def test_the_export_loads_with_one_call_and_generates(runs):
     if out.dim() == 4:
         assert out.shape[1] == info["channels"]
     assert torch.allclose(out, again)
+
+
+def test_the_export_declares_its_kind_and_the_players_agree(runs):
+    family, straight, _ = runs
+    info = json.loads((straight / "export" / "config.json").read_text())["info"]
+    assert info["kind"] in KINDS and set(info["capabilities"]) <= set(CAPABILITIES)  # declared, not left to inference
+    kind = kind_of(info)
+    players, _ = load_players(straight / "export")
+    generator = players["generator"]
+    assert kind.encoder == ("encoder" in players)
+    assert kind.noise_driven == (kind.name in ("noise", "stylegan", "vae")) and (not kind.noise_driven or generator.z_dim > 0)
+    assert kind.w_space == callable(getattr(generator, "mapping", None))
+    assert kind.truncation == ("truncation" in inspect.signature(generator.forward).parameters)
+    assert kind.labels == (int(getattr(generator, "num_classes", 0) or 0) > 0)
 
 
 def test_a_stopped_and_resumed_run_is_bit_identical(runs):

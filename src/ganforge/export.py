@@ -13,6 +13,7 @@ from torch import nn
 
 from ganforge.atomic import write_folder_atomic
 from ganforge.errors import GanforgeError
+from ganforge.kinds import infer
 
 FORMAT = "ganforge-model/1"
 
@@ -76,7 +77,8 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
 
 
 def load_players(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, nn.Module], dict[str, Any]]:
-    """All players of an exported model (or a run's export) and the model's info."""
+    """All players of an exported model (or a run's export) and the model's info, its kind declared (`kinds.infer`
+    completes the info of an export written before kinds were declared)."""
     folder = resolve_model_dir(path)
     try:
         meta = json.loads((folder / "config.json").read_text())
@@ -85,7 +87,10 @@ def load_players(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise GanforgeError(f"Model {str(folder)!r} has format {meta.get('format') if isinstance(meta, dict) else None!r}; expected {FORMAT!r}.")
     players = {name: _build(entry, folder, name).to(device) for name, entry in meta["players"].items()}
-    return players, meta.get("info", {})
+    info = meta.get("info", {})
+    if "capabilities" not in info:  # written before exports declared their kind: inferred here, once
+        info = {**info, **(infer(info, meta["players"].get("generator", {}).get("config")) or {})}
+    return players, info
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -3,9 +3,12 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.kinds import ModelKind
 from ganforge.latent.directions import edit_images, find_directions, layer_rows, load_directions, resolve_levels, seed_latents
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.stylegan import StyleGANGenerator, style_groups
+
+STYLE, NOISE = ModelKind("stylegan", truncation=True, w_space=True), ModelKind("noise")
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +18,7 @@ def stylegan():
 
 
 def test_sefa_vectors_are_orthonormal_eigenvectors_ranked(stylegan):
-    d = find_directions(stylegan, k=5)
+    d = find_directions(stylegan, k=5, kind=STYLE)
     assert d.method == "sefa" and d.space == "w" and d.vectors.shape == (5, 16)
     assert torch.allclose(d.vectors @ d.vectors.t(), torch.eye(5), atol=1e-4)
     assert torch.all(d.values[:-1] >= d.values[1:])
@@ -43,22 +46,22 @@ def _style_change(generator, levels, n):
 def test_top_sefa_direction_changes_the_styles_more_than_random_unit_directions(stylegan):
     """SeFa's claim on any generator: its top direction maximises the change of the normalised styles (the image-level
     claim holds for trained generators only and is measured in benchmarks/steering.py)."""
-    d = find_directions(stylegan, k=3)
+    d = find_directions(stylegan, k=3, kind=STYLE)
     levels = d.layers
     top = _style_change(stylegan, levels, d.vectors[0])
     assert top == pytest.approx(float(d.values[0]), rel=1e-3)
     randoms = torch.nn.functional.normalize(torch.randn(50, 16, generator=torch.Generator().manual_seed(1)), dim=1)
     assert all(top > _style_change(stylegan, levels, r) for r in randoms)
     assert top > _style_change(stylegan, levels, d.vectors[2])
-    fine = find_directions(stylegan, k=1, layers="fine")
+    fine = find_directions(stylegan, k=1, layers="fine", kind=STYLE)
     assert _style_change(stylegan, fine.layers, fine.vectors[0]) >= _style_change(stylegan, fine.layers, d.vectors[0]) - 1e-6
 
 
 def test_layer_ranges_limit_which_rows_move(stylegan):
     assert resolve_levels(stylegan, "coarse") == style_groups(3)["coarse"] == [0] and layer_rows([1]) == [2, 3]
     assert resolve_levels(stylegan, "1-2") == [1, 2] and resolve_levels(stylegan, "0,2") == [0, 2]
-    d = find_directions(stylegan, k=2, layers="fine")
-    ws = seed_latents(stylegan, [0])
+    d = find_directions(stylegan, k=2, layers="fine", kind=STYLE)
+    ws = seed_latents(stylegan, [0], kind=STYLE)
     from ganforge.latent.directions import edit_latent
 
     moved = edit_latent(ws, d, 0, 2.0)
@@ -69,19 +72,19 @@ def test_layer_ranges_limit_which_rows_move(stylegan):
 
 
 def test_pca_w_and_pca_z_and_file_round_trip(stylegan, tmp_path):
-    w = find_directions(stylegan, "pca-w", k=3)
+    w = find_directions(stylegan, "pca-w", k=3, kind=STYLE)
     assert w.space == "w" and torch.all(w.values[:-1] >= w.values[1:])
     g = DCGANGenerator(z_dim=8, image_size=16, width=8).eval()
-    z = find_directions(g, k=3)
+    z = find_directions(g, k=3, kind=NOISE)
     assert z.method == "pca-z" and z.vectors.shape == (3, 8)
-    images = edit_images(g, seed_latents(g, [0, 1]), z, 0, [-1, 0, 1])
+    images = edit_images(g, seed_latents(g, [0, 1], kind=NOISE), z, 0, [-1, 0, 1], kind=NOISE)
     assert images.shape == (6, 1, 16, 16)
-    assert torch.allclose(images[1], g(seed_latents(g, [0]))[0], atol=1e-5)
+    assert torch.allclose(images[1], g(seed_latents(g, [0], kind=NOISE))[0], atol=1e-5)
     path = z.save(tmp_path / "d")
     back = load_directions(path)
     assert torch.equal(back.vectors, z.vectors) and back.method == "pca-z"
     with pytest.raises(GanforgeError, match="StyleGAN"):
-        find_directions(g, "sefa")
+        find_directions(g, "sefa", kind=NOISE)
 
 
 def test_cli_directions_and_edit_write_files(stylegan, tmp_path):

@@ -4,10 +4,12 @@ import torch
 from safetensors.torch import save_file
 
 from ganforge.errors import GanforgeError
+from ganforge.kinds import ModelKind
 from ganforge.latent.directions import seed_latents
 from ganforge.latent.projection import LPIPS, load_lpips, ms_ssim_loss, project, psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+STYLE = ModelKind("stylegan", truncation=True, w_space=True)
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +21,9 @@ def stylegan():
 
 
 def test_projection_recovers_an_image_the_generator_made(stylegan):
-    ws = seed_latents(stylegan, [3])
+    ws = seed_latents(stylegan, [3], kind=STYLE)
     target = stylegan.synthesize(ws)
-    result = project(stylegan, target, steps=120, snapshots=4)
+    result = project(stylegan, target, steps=120, snapshots=4, kind=STYLE)
     start = stylegan.synthesize(stylegan.w_avg.view(1, 1, -1).expand(1, stylegan.num_ws, -1))
     # measured: w_avg starts at 23.5 dB; 10 steps reach 26.5 dB (w distance 1.71 of 1.73), 120 steps 74.7 dB (0.006)
     assert psnr(start, target) < 25
@@ -35,9 +37,9 @@ def test_projection_refuses_a_wrong_model_or_shape(stylegan):
     from ganforge.models.dcgan import DCGANGenerator
 
     with pytest.raises(GanforgeError, match="StyleGAN"):
-        project(DCGANGenerator(z_dim=8, image_size=16, width=8), torch.zeros(1, 1, 16, 16))
+        project(DCGANGenerator(z_dim=8, image_size=16, width=8), torch.zeros(1, 1, 16, 16), kind=ModelKind("noise"))
     with pytest.raises(GanforgeError, match="shape"):
-        project(stylegan, torch.zeros(1, 3, 16, 16))
+        project(stylegan, torch.zeros(1, 3, 16, 16), kind=STYLE)
 
 
 def test_ms_ssim_loss_is_zero_for_equal_images_and_grows_with_difference():
@@ -72,9 +74,9 @@ def test_without_noise_optimisation_the_models_own_noise_maps_stay():
             if hasattr(m, "noise_const"):
                 m.weight.fill_(0.5)  # noise that shows in the image
     before = [m.noise_const.clone() for m in g.modules() if hasattr(m, "noise_const")]
-    result = project(g, g.synthesize(seed_latents(g, [3])), steps=5, optimize_noise=False, snapshots=0)
+    result = project(g, g.synthesize(seed_latents(g, [3], kind=STYLE)), steps=5, optimize_noise=False, snapshots=0, kind=STYLE)
     assert result.noise == []
     assert all(torch.equal(a, m.noise_const) for a, m in zip(before, [m for m in g.modules() if hasattr(m, "noise_const")]))
     assert torch.allclose(result.image, g.synthesize(result.ws), atol=1e-5)  # the result is drawn with the model's own maps
-    optimised = project(g, g.synthesize(seed_latents(g, [3])), steps=5, snapshots=0)
+    optimised = project(g, g.synthesize(seed_latents(g, [3], kind=STYLE)), steps=5, snapshots=0, kind=STYLE)
     assert len(optimised.noise) == len(before) and not torch.allclose(optimised.image, g.synthesize(optimised.ws), atol=1e-3)

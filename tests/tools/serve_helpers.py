@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ganforge.export import save_players
+from ganforge.kinds import declare
 
 
 def stylegan_model(folder: Path, num_classes: int = 0) -> Path:
@@ -22,7 +23,9 @@ def stylegan_model(folder: Path, num_classes: int = 0) -> Path:
         for m in g.modules():
             if hasattr(m, "noise_const"):
                 m.weight.fill_(0.1)
-    info = {"family": "stylegan", "channels": 1, "image_size": 32, "num_classes": num_classes, "class_names": []}
+    capabilities = ("truncation", "w_space") + (("labels",) if num_classes else ())
+    info = {"family": "stylegan", **declare("stylegan", *capabilities), "channels": 1, "image_size": 32,
+            "num_classes": num_classes, "class_names": []}
     return save_players({"generator": g}, info, folder)
 
 
@@ -46,12 +49,12 @@ def digit_model(folder: Path, steps: int = 80) -> Path:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    info = {"family": "cgan", "channels": 1, "image_size": 28, "num_classes": 10, "class_names": [str(c) for c in range(10)]}
+    info = {"family": "cgan", **declare("noise", "labels"), "channels": 1, "image_size": 28, "num_classes": 10, "class_names": [str(c) for c in range(10)]}
     return save_players({"generator": g.eval()}, info, folder)
 
 
 def cyclegan_model(folder: Path) -> Path:
-    """Two random tiny CycleGAN translators, exported as training exports them."""
+    """Two random tiny CycleGAN translators, exported as training exported them before capabilities were declared."""
     from ganforge.models.cyclegan import ResnetGenerator
 
     torch.manual_seed(0)
@@ -62,7 +65,7 @@ def cyclegan_model(folder: Path) -> Path:
 
 
 def dcgan_model(folder: Path) -> Path:
-    """A random tiny unconditional DCGAN generator (a plain noise model), exported."""
+    """A random tiny unconditional DCGAN generator (a plain noise model), exported as before kinds were declared."""
     from ganforge.models.dcgan import DCGANGenerator
 
     torch.manual_seed(0)
@@ -85,7 +88,7 @@ def vae_model(folder: Path) -> Path:
     from ganforge.models.vae import Decoder, Encoder
 
     torch.manual_seed(0)
-    info = {"family": "vae", "channels": 1, "image_size": 32, "num_classes": 0}
+    info = {"family": "vae", **declare("vae", "encoder"), "channels": 1, "image_size": 32, "num_classes": 0}
     return save_players({"generator": Decoder(z_dim=8, image_size=32, width=8).eval(),
                          "encoder": Encoder(z_dim=8, image_size=32, width=8).eval()}, info, folder)
 

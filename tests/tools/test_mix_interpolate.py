@@ -5,17 +5,19 @@ from PIL import Image
 
 from ganforge.cli import main
 from ganforge.export import load_generator, save_generator
+from ganforge.kinds import declare
+from ganforge.latent.walks import map_seeds, mixing_grid, slerp
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.stylegan import StyleGANGenerator
-from ganforge.tools.interpolate import slerp, strips
-from ganforge.tools.mix import map_seeds, mixing_grid
+from ganforge.tools.interpolate import strips
 
 
 @pytest.fixture
 def model(tmp_path):
     g = StyleGANGenerator(z_dim=16, w_dim=16, mapping_layers=2, image_size=32, channel_base=128, channel_max=16)
     g.mapping(torch.randn(64, 16), update_w_avg=True)
-    return save_generator(g.eval(), {"image_size": 32, "channels": 1, "num_classes": 0}, tmp_path / "m")
+    return save_generator(g.eval(), {**declare("stylegan", "truncation", "w_space"), "image_size": 32, "channels": 1,
+                                      "num_classes": 0}, tmp_path / "m")
 
 
 def test_mix_grid_layout_and_content(model, tmp_path):
@@ -61,7 +63,7 @@ def test_sample_with_truncation_zero_repeats_one_image(model, tmp_path):
 
 
 def test_tools_refuse_other_models_and_bad_arguments(model, tmp_path, capsys):
-    dcgan = save_generator(DCGANGenerator(width=4), {}, tmp_path / "dcgan")
+    dcgan = save_generator(DCGANGenerator(width=4), declare("noise"), tmp_path / "dcgan")
     assert main(["mix", str(dcgan), "--out", str(tmp_path / "x")]) == 2
     assert "expected a StyleGAN model" in capsys.readouterr().err
     assert main(["interpolate", str(model), "--out", str(tmp_path / "x"), "--seeds", "1"]) == 2

@@ -62,7 +62,7 @@ def cells(picture: np.ndarray, count: int, side: int) -> list[np.ndarray]:
 
 
 def test_kinds_are_detected(models):
-    assert {name: m.kind for name, m in models.items()} == {"stylegan": "stylegan", "dcgan": "noise", "cgan": "noise",
+    assert {name: m.kind.name for name, m in models.items()} == {"stylegan": "stylegan", "dcgan": "noise", "cgan": "noise",
                                                            "cyclegan": "translation", "pix2pix": "translation", "vae": "vae"}
 
 
@@ -253,3 +253,28 @@ def test_cli_binds_localhost_by_default_and_warns_on_all_interfaces(models, monk
     err = capsys.readouterr().err
     assert "does not exist; expected an exported model, a run folder or a folder of runs." in err
     assert len(calls) == 2
+
+
+def test_each_kind_gets_the_tabs_its_declared_capabilities_serve(models):
+    assert {name: engine.tabs_for(m.kind) for name, m in models.items()} == {
+        "stylegan": ["samples", "interpolate", "directions", "project"],
+        "dcgan": ["samples", "interpolate", "directions"], "cgan": ["samples", "interpolate", "directions"],
+        "cyclegan": ["translate"], "pix2pix": ["translate"], "vae": ["samples", "interpolate", "directions", "vae"]}
+
+
+def test_the_page_shows_only_the_tabs_of_the_chosen_models_kind(models):
+    pytest.importorskip("gradio")
+    from ganforge.tools.serve.app import Library, build_app
+
+    demo = build_app(Library({"sg": models["stylegan"], "cyc": models["cyclegan"], "vae": models["vae"]}))
+    shown = {c["props"]["label"]: c["props"]["visible"] for c in demo.get_config_file()["components"] if c["type"] == "tabitem"}
+    assert shown == {"Samples": True, "Interpolate & mix": True, "Directions": True, "Project": True, "Translate": False,
+                     "VAE": False, "Runs": True}  # the first model, a StyleGAN, is shown at load
+    fns = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
+    on_model = next(f.fn for f in fns if getattr(f.fn, "__name__", "") == "on_model")
+    titles = [t[0] for t in engine.TABS.values()]
+    for name, expected in (("cyc", ["Translate"]), ("vae", ["Samples", "Interpolate & mix", "Directions", "VAE"]),
+                           ("sg", ["Samples", "Interpolate & mix", "Directions", "Project"])):
+        *visible, selected = on_model(name)[3:]
+        assert [t for t, update in zip(titles, visible) if update["visible"]] == expected, name
+        assert selected["selected"] == engine.tabs_for(models[{"cyc": "cyclegan", "sg": "stylegan"}.get(name, name)].kind)[0]

@@ -5,7 +5,7 @@ Serves the textbook fully connected GAN and DCGAN (and, with conditional players
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +15,7 @@ from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, 
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
@@ -113,6 +114,10 @@ class AdversarialGame(Game):
         with eval_mode(generator):
             images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
         return images.float()
+
+    def export_info(self) -> dict[str, Any]:
+        """Base facts plus kind "noise" (with class labels for conditional players)."""
+        return {**super().export_info(), **declare("noise", *(["labels"] if self.conditional else []))}
 
 
 @dataclass

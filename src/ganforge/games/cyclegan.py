@@ -19,6 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, cycle_loss, discriminator_score, get_loss, gradient_penalty, identity_loss
 from ganforge.nn.modes import eval_mode
 
@@ -216,7 +217,7 @@ class CycleGANGame(Game):
     def export_info(self) -> dict[str, Any]:
         """Base facts plus kind "translation", the domain names and which player translates which way."""
         info = super().export_info()
-        info.update(kind="translation", domains=list(getattr(self.info, "domains", ("A", "B"))),
+        info.update(**declare("translation"), domains=list(getattr(self.info, "domains", ("A", "B"))),
                     directions={"a2b": "generator", "b2a": "generator_b2a"},
                     size_multiple=2 ** self.options.n_down)
         return info

@@ -21,6 +21,7 @@ from ganforge.data.paired import MNIST_EDGES, PairedBatchSource, PairedData, loa
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty
 from ganforge.models.pix2pix import UNetGenerator
 from ganforge.nn.configurable import default_of
@@ -217,7 +218,7 @@ class Pix2PixGame(Game):
     def export_info(self) -> dict[str, Any]:
         """Base facts plus kind "translation", paired, the input channels and the size the U-Net accepts."""
         info = super().export_info()
-        info.update(kind="translation", paired=True, in_channels=self.in_channels,
+        info.update(**declare("translation"), paired=True, in_channels=self.in_channels,
                     domains=list(getattr(self.info, "domains", ("A", "B"))), directions={"a2b": "generator"},
                     size_multiple=2 ** self.options.n_down)
         return info

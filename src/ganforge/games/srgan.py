@@ -27,6 +27,7 @@ from ganforge.data.superres import SCALES, SuperResBatchSource, SuperResData, au
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import relativistic_average_discriminator, relativistic_average_generator
 from ganforge.models.srgan import DISCRIMINATORS, UPSAMPLES, RRDBGenerator
 from ganforge.nn.configurable import default_of
@@ -206,7 +207,7 @@ class SRGANGame(Game):
     def export_info(self) -> dict[str, Any]:
         """Base facts plus kind "superres", the scale, the HR crop and the held-out file names."""
         info = super().export_info()
-        info.update(kind="superres", scale=self.scale, hr_crop=self.info.image_size, lr_crop=self.info.image_size // self.scale,
+        info.update(**declare("superres"), scale=self.scale, hr_crop=self.info.image_size, lr_crop=self.info.image_size // self.scale,
                     held_out=list(getattr(self.info, "held_out", ())), holdout_every=self.options.holdout_every,
                     perceptual="vgg19" if self.vgg is not None else "discriminator features")
         return info

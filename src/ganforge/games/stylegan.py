@@ -15,6 +15,7 @@ from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, 
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
 from ganforge.nn.augment import augmenter_from
@@ -228,8 +229,10 @@ class StyleGANGame(Game):
         return images.float()
 
     def export_info(self) -> dict:
-        """Base facts plus the resolution the generator had grown to."""
-        return {**super().export_info(), "trained_resolution": self.resolution, "growth_alpha": self.alpha}
+        """Base facts, kind "stylegan" (truncation, w space, labels when conditional) and the resolution grown to."""
+        capabilities = ["truncation", "w_space"] + (["labels"] if self.conditional else [])
+        return {**super().export_info(), **declare("stylegan", *capabilities), "trained_resolution": self.resolution,
+                "growth_alpha": self.alpha}
 
     # --- state ----------------------------------------------------------------------------------------
     def extra_state(self) -> dict:

@@ -18,6 +18,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.adversarial import AdversarialGame, check_batch_for_pack, check_remedies
 from ganforge.games.base import DataInfo, Runtime
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.toy import ToyDiscriminator, ToyGenerator
 from ganforge.nn.configurable import default_of
@@ -81,7 +82,7 @@ class ToyGame(AdversarialGame):
 
     def export_info(self) -> dict[str, Any]:
         """The mixture (name, means, σ), the loss and the packing, beside the players."""
-        return {"channels": 1, "image_size": 0, "num_classes": 0, "class_names": [], "kind": "points",
+        return {"channels": 1, "image_size": 0, "num_classes": 0, "class_names": [], **declare("points"),
                 "mixture": self.mixture.name, "dim": self.mixture.dim, "means": [list(m) for m in self.mixture.means],
                 "sigma": self.mixture.sigma, "loss": self.loss.name,
                 "pack": int(getattr(self.players["discriminator"], "pack", 1))}

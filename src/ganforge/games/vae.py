@@ -19,6 +19,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs, latent_inputs
 from ganforge.games.registry import Family, register
+from ganforge.kinds import declare
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 from ganforge.nn.modes import eval_mode
 
@@ -115,9 +116,9 @@ class VAEGame(Game):
         return images.float()
 
     def export_info(self) -> dict[str, Any]:
-        """Image facts plus the likelihood and β, so scores can be read in context."""
+        """Image facts, kind "vae" with an encoder, and the likelihood and β, so scores can be read in context."""
         o = self.options
-        return {**super().export_info(), "reconstruction": o.reconstruction, "beta": o.beta,
+        return {**super().export_info(), **declare("vae", "encoder"), "reconstruction": o.reconstruction, "beta": o.beta,
                 "sigma": o.sigma if o.sigma is not None or o.reconstruction != "gaussian" else "fitted per batch"}
 
     def export_players(self, generator: nn.Module) -> dict[str, nn.Module]:

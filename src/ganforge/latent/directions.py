@@ -24,11 +24,12 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
+from ganforge.kinds import NOISE_DRIVEN, ModelKind, require
 
 METHODS = ("sefa", "pca-w", "pca-z")
 GROUP_NAMES = ("all", "coarse", "middle", "fine")
 
-__all__ = ["Directions", "METHODS", "sefa", "pca_w", "pca_z", "find_directions", "is_stylegan", "layer_rows",
+__all__ = ["Directions", "METHODS", "sefa", "pca_w", "pca_z", "find_directions", "layer_rows",
            "edit_latent", "edit_images", "seed_latents", "load_directions"]
 
 
@@ -68,11 +69,6 @@ def load_directions(path: Union[str, Path]) -> Directions:
     except (OSError, KeyError, ValueError) as exc:
         raise GanforgeError(f"Directions file {str(path)!r} does not load ({type(exc).__name__}); "
                             "expected a .npz written by `ganforge directions`.") from None
-
-
-def is_stylegan(generator: nn.Module) -> bool:
-    """Whether a generator has a mapping network and a styled synthesis network."""
-    return hasattr(generator, "mapping") and hasattr(generator, "synthesize") and hasattr(generator, "num_ws")
 
 
 def level_total(generator: nn.Module) -> int:
@@ -151,8 +147,6 @@ def _device(generator: nn.Module) -> torch.device:
 def sefa(generator: nn.Module, layers: Union[str, Sequence[int], None] = None, k: int = 10,
          n_scale: int = 2000, seed: int = 0) -> Directions:
     """The top-k SeFa directions in w of a StyleGAN generator for the given synthesis levels (Shen & Zhou 2021)."""
-    if not is_stylegan(generator):
-        raise GanforgeError(f"SeFa needs a StyleGAN generator, not a {type(generator).__name__}; expected --method pca-z.")
     levels = resolve_levels(generator, layers)
     rows = torch.cat([m / m.norm(dim=1, keepdim=True).clamp_min(1e-12) for m in style_affines(generator, levels)])
     values, vectors = torch.linalg.eigh(rows.t().double() @ rows.double())  # ascending
@@ -167,8 +161,6 @@ def sefa(generator: nn.Module, layers: Union[str, Sequence[int], None] = None, k
 def pca_w(generator: nn.Module, k: int = 10, n: int = 5000, seed: int = 0,
           layers: Union[str, Sequence[int], None] = None) -> Directions:
     """Principal axes of sampled w of a StyleGAN generator (GANSpace, Härkönen et al. 2020)."""
-    if not is_stylegan(generator):
-        raise GanforgeError(f"PCA of w needs a StyleGAN generator, not a {type(generator).__name__}; expected --method pca-z.")
     levels = resolve_levels(generator, layers)
     w = _sample_w(generator, n, seed, _device(generator)).double()
     centered = w - w.mean(0)
@@ -182,8 +174,6 @@ def pca_w(generator: nn.Module, k: int = 10, n: int = 5000, seed: int = 0,
 @torch.no_grad()
 def pca_z(generator: nn.Module, k: int = 10, n: int = 2000, seed: int = 0) -> Directions:
     """Directions in z for any noise generator: PCA of its images, each axis regressed back onto z (GANSpace)."""
-    if not hasattr(generator, "z_dim"):
-        raise GanforgeError(f"A {type(generator).__name__} has no noise input; expected a noise generator (GAN, VAE decoder).")
     device = _device(generator)
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.z_dim, generator=rng)
@@ -207,9 +197,13 @@ def pca_z(generator: nn.Module, k: int = 10, n: int = 2000, seed: int = 0) -> Di
 
 
 def find_directions(generator: nn.Module, method: Optional[str] = None, k: int = 10,
-                    layers: Union[str, Sequence[int], None] = None, seed: int = 0) -> Directions:
-    """Directions by `method` (default: SeFa for StyleGAN, PCA in z for every other noise generator)."""
-    method = method or ("sefa" if is_stylegan(generator) else "pca-z")
+                    layers: Union[str, Sequence[int], None] = None, seed: int = 0, *, kind: ModelKind) -> Directions:
+    """Directions by `method` (default: SeFa for a model with a w space, PCA in z for every other noise generator)."""
+    require(kind, type(generator).__name__, "finding latent directions", "a noise generator (GAN or VAE)", kinds=NOISE_DRIVEN)
+    method = method or ("sefa" if kind.w_space else "pca-z")
+    if method in ("sefa", "pca-w") and not kind.w_space:
+        raise GanforgeError(f"Direction method {method!r} needs a StyleGAN model (one with a w space), not a {kind.name} model; "
+                            "expected --method pca-z.")
     if method not in METHODS:
         raise GanforgeError(f"Direction method {method!r} is unknown; expected one of {', '.join(METHODS)}.")
     if k < 1:
@@ -224,15 +218,15 @@ def find_directions(generator: nn.Module, method: Optional[str] = None, k: int =
 
 
 def seed_latents(generator: nn.Module, seeds: Sequence[int], truncation: float = 1.0,
-                 label: Optional[int] = None) -> Tensor:
-    """Per seed the latent an edit starts from: ws (N, num_ws, w_dim) for StyleGAN, z (N, z_dim) otherwise."""
+                 label: Optional[int] = None, *, kind: ModelKind) -> Tensor:
+    """Per seed the latent an edit starts from: ws (N, num_ws, w_dim) with a w space, z (N, z_dim) otherwise."""
     device = _device(generator)
     z = torch.stack([torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
     classes = int(getattr(generator, "num_classes", 0))
     if classes and label is not None and not 0 <= label < classes:
         raise GanforgeError(f"Label {label} is outside this model's classes; expected 0 to {classes - 1}.")
     labels = torch.full((len(seeds),), int(label or 0), dtype=torch.long, device=device) if classes else None
-    if is_stylegan(generator):
+    if kind.w_space:
         with torch.no_grad():
             return generator.mapping(z, labels, truncation=truncation)
     return z
@@ -257,9 +251,9 @@ def edit_latent(latent: Tensor, directions: Directions, index: int, strength: fl
 
 
 @torch.no_grad()
-def render(generator: nn.Module, latent: Tensor, label: Optional[int] = None) -> Tensor:
-    """Images in [-1, 1] from a latent made by `seed_latents` (ws for StyleGAN, z otherwise)."""
-    if is_stylegan(generator) and latent.dim() == 3:
+def render(generator: nn.Module, latent: Tensor, label: Optional[int] = None, *, kind: ModelKind) -> Tensor:
+    """Images in [-1, 1] from a latent made by `seed_latents` (ws with a w space, z otherwise)."""
+    if kind.w_space and latent.dim() == 3:
         return generator.synthesize(latent).float().clamp(-1, 1)
     classes = int(getattr(generator, "num_classes", 0))
     labels = torch.full((latent.shape[0],), int(label or 0), dtype=torch.long, device=latent.device) if classes else None
@@ -269,10 +263,10 @@ def render(generator: nn.Module, latent: Tensor, label: Optional[int] = None) ->
 @torch.no_grad()
 def edit_images(generator: nn.Module, latent: Tensor, directions: Directions, index: int,
                 strengths: Sequence[float], levels: Optional[Sequence[int]] = None,
-                label: Optional[int] = None) -> Tensor:
+                label: Optional[int] = None, *, kind: ModelKind) -> Tensor:
     """Images (len(latent) · len(strengths), C, H, W): each latent edited at each strength, row by row."""
     rows = []
     for i in range(latent.shape[0]):
         edited = torch.cat([edit_latent(latent[i:i + 1], directions, index, s, levels) for s in strengths])
-        rows.append(render(generator, edited, label).cpu())
+        rows.append(render(generator, edited, label, kind=kind).cpu())
     return torch.cat(rows)

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.latent.directions import is_stylegan
+from ganforge.kinds import ModelKind, require
+from ganforge.nn.style import NoiseInjection
 
 __all__ = ["ProjectionResult", "project", "LPIPS", "load_lpips", "ms_ssim_loss", "psnr", "ssim"]
 
@@ -200,7 +201,7 @@ def load_lpips(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> LPIPS:
 
 # --- the projector ------------------------------------------------------------------------------------------
 def _noise_modules(generator: nn.Module) -> list[nn.Module]:
-    return [m for m in generator.modules() if hasattr(m, "noise_const") and isinstance(m.noise_const, Tensor)]
+    return [m for m in generator.modules() if isinstance(m, NoiseInjection)]
 
 
 def noise_regularization(maps: Sequence[Tensor]) -> Tensor:
@@ -229,10 +230,9 @@ def project(generator: nn.Module, target: Tensor, steps: int = 500, w_plus: bool
             discriminator: Optional[nn.Module] = None, lpips: Optional[LPIPS] = None, label: Optional[int] = None,
             lr: float = 0.1, l2_weight: float = 1.0, l1_weight: float = 1.0, msssim_weight: float = 1.0,
             d_weight: float = 0.1, lpips_weight: float = 1.0, noise_weight: float = 1e5, initial_noise: float = 0.05,
-            seed: int = 0, snapshots: int = 8, w_avg_samples: int = 2000) -> ProjectionResult:
-    """Find ws (and noise maps) that make `generator` redraw `target` (1, C, H, W) in [-1, 1]."""
-    if not is_stylegan(generator):
-        raise GanforgeError(f"Projection needs a StyleGAN generator, not a {type(generator).__name__}; expected a model trained with --model stylegan.")
+            seed: int = 0, snapshots: int = 8, w_avg_samples: int = 2000, *, kind: ModelKind) -> ProjectionResult:
+    """Find ws (and noise maps) that make `generator` (of `kind`, which needs a w space) redraw `target` (1, C, H, W) in [-1, 1]."""
+    require(kind, type(generator).__name__, "projection", "a StyleGAN model", capability="w_space")
     if target.dim() == 3:
         target = target[None]
     size, channels = int(generator.image_size), int(generator.channels)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
+from ganforge.kinds import kind_of
 from ganforge.runlog import last_time
 
 #: table columns: (key, header, format); None values print as "—"
@@ -111,7 +112,7 @@ def load_entries(paths: list[str], device: str) -> list[Entry]:
         path = Path(text)
         folder = resolve_model_dir(path)
         players, info = load_players(folder, device)
-        if info.get("kind") == "translation" or "generator" not in players:
+        if not kind_of(info).noise_driven:
             raise GanforgeError(f"Model {text!r} is not a noise generator; expected GAN or VAE models to compare.")
         name = (path if folder == path else folder.parent).resolve().name or text
         seen[name] = seen.get(name, 0) + 1

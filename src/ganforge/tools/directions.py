@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.latent.directions import METHODS, edit_images, find_directions, seed_latents
 
 
@@ -41,14 +41,14 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.report import save_labeled_rows
 
     generator, info = load_generator(args.model, args.device)
-    if info.get("kind") == "translation":
-        raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (StyleGAN, DCGAN, cGAN, VAE...).")
-    directions = find_directions(generator, args.method, args.k, args.layers, args.seed)
+    kind = kind_of(info)
+    require(kind, args.model, "`ganforge directions`", "a noise generator (StyleGAN, GAN or VAE)", kinds=NOISE_DRIVEN)
+    directions = find_directions(generator, args.method, args.k, args.layers, args.seed, kind=kind)
     npz, png = output_paths(args.out)
     directions.save(npz)
     strengths = [-3, -2, -1, 0, 1, 2, 3]
-    latent = seed_latents(generator, [args.seed], label=args.label)
-    rows = [edit_images(generator, latent, directions, k, strengths, label=args.label) for k in range(len(directions))]
+    latent = seed_latents(generator, [args.seed], label=args.label, kind=kind)
+    rows = [edit_images(generator, latent, directions, k, strengths, label=args.label, kind=kind) for k in range(len(directions))]
     import torch
 
     save_labeled_rows(torch.cat(rows), png, [f"#{k}" for k in range(len(directions))])

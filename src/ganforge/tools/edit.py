@@ -17,11 +17,11 @@ import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.kinds import NOISE_DRIVEN, ModelKind, kind_of, require
 from ganforge.latent.directions import (
     Directions,
     edit_images,
     find_directions,
-    is_stylegan,
     load_directions,
     resolve_levels,
     seed_latents,
@@ -60,11 +60,11 @@ def load_w(path: str, generator: torch.nn.Module) -> torch.Tensor:
     return ws
 
 
-def strip(generator, directions: Directions, index: int, latent: torch.Tensor, strength: float, steps: int,
-          levels: Optional[list[int]], label: Optional[int]) -> torch.Tensor:
+def strip(generator, kind: ModelKind, directions: Directions, index: int, latent: torch.Tensor, strength: float,
+          steps: int, levels: Optional[list[int]], label: Optional[int]) -> torch.Tensor:
     """Images row by row: each latent walked from -strength to +strength along direction `index`."""
     strengths = torch.linspace(-strength, strength, steps).tolist()
-    return edit_images(generator, latent, directions, index, strengths, levels, label)
+    return edit_images(generator, latent, directions, index, strengths, levels, label, kind=kind)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,18 +74,19 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise GanforgeError(f"Steps {args.steps} are too few; expected at least 2 images per row.")
     generator, info = load_generator(args.model, args.device)
-    if info.get("kind") == "translation":
-        raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator.")
-    directions = load_directions(args.directions) if args.directions else find_directions(generator, k=max(10, args.direction + 1))
+    kind = kind_of(info)
+    require(kind, args.model, "`ganforge edit`", "a noise generator", kinds=NOISE_DRIVEN)
+    directions = (load_directions(args.directions) if args.directions
+                  else find_directions(generator, k=max(10, args.direction + 1), kind=kind))
     if directions.vectors.shape[1] != (generator.w_dim if directions.space == "w" else generator.z_dim):
         raise GanforgeError(f"Directions {args.directions!r} have {directions.vectors.shape[1]} dimensions; expected this model's {directions.space}.")
     levels = None
     if args.layers is not None:
-        if not is_stylegan(generator):
+        if not kind.w_space:
             raise GanforgeError("--layers was given for a model without per-layer styles; expected a StyleGAN model.")
         levels = resolve_levels(generator, args.layers)
     if args.w:
-        if not is_stylegan(generator) or directions.space != "w":
+        if not kind.w_space or directions.space != "w":
             raise GanforgeError("--w was given but this model or these directions are not in StyleGAN's w; expected a StyleGAN model.")
         latent = load_w(args.w, generator).to(args.device)
         names = ["projected"]
@@ -96,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Seeds {args.seeds!r} are invalid; expected comma-separated integers such as 0,1,2.") from None
         if not seeds:
             raise GanforgeError("No seeds were given; expected comma-separated integers such as 0,1,2.")
-        latent = seed_latents(generator, seeds, args.truncation, args.label)
+        latent = seed_latents(generator, seeds, args.truncation, args.label, kind=kind)
         names = [f"seed {s}" for s in seeds]
-    images = strip(generator, directions, args.direction, latent, args.strength, args.steps, levels, args.label)
+    images = strip(generator, kind, directions, args.direction, latent, args.strength, args.steps, levels, args.label)
     base = Path(args.out)
     if base.suffix.lower() in (".png", ".gif"):
         base = base.with_suffix("")
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     wrote = [png]
     if args.gif:
         gif = base.with_name(base.name + ".gif")
-        frames = strip(generator, directions, args.direction, latent[:1], args.strength, 24, levels, args.label)
+        frames = strip(generator, kind, directions, args.direction, latent[:1], args.strength, 24, levels, args.label)
         frames = torch.cat([frames, frames.flip(0)[1:-1]])
         scale = max(1, 128 // frames.shape[-1])
         frames = F.interpolate(frames, scale_factor=scale, mode="nearest") if scale > 1 else frames

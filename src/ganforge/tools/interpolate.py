@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
+from ganforge.export import load_generator
+from ganforge.kinds import kind_of, require
+from ganforge.latent.walks import class_labels, seed_noise, slerp
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
-from ganforge.tools.mix import class_labels, load_stylegan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,22 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=int, help="class to draw (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
-
-
-def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation between rows of a and b at fractions t (shape (T,)), shape (T, D)."""
-    a_n, b_n = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
-    omega = torch.arccos((a_n * b_n).sum(-1).clamp(-1 + 1e-7, 1 - 1e-7))
-    t = t.view(-1, 1)
-    if float(omega) < 1e-4:
-        return torch.lerp(a, b, t)
-    so = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
-def seed_noise(generator: nn.Module, seed: int) -> Tensor:
-    """The z of a seed (1, z_dim), drawn exactly as `ganforge mix` draws it."""
-    return torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(seed)).unsqueeze(0)
 
 
 @torch.no_grad()
@@ -98,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     base = Path(args.out)
     if base.suffix.lower() in (".png", ".gif"):
         base = base.with_suffix("")
-    generator, _ = load_stylegan(args.model, device)
+    generator, info = load_generator(args.model, device)
+    require(kind_of(info), args.model, "a walk in w", "a StyleGAN model", capability="w_space")
     class_labels(generator, args.label, 1)
     png, gif = checks.output_files([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
     images, names = strips(generator, seeds, args.steps, args.truncation, args.label, device)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Optional
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.kinds import kind_of, require
+from ganforge.latent.walks import class_labels, mixing_grid
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
 
@@ -34,57 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
-def load_stylegan(path: str, device: str) -> tuple[nn.Module, dict]:
-    """An exported generator that has a mapping and a synthesis network, or a clear error."""
+def load_stylegan(path: str, device: str, what: str) -> tuple[nn.Module, dict]:
+    """An exported generator whose export declares a w space (StyleGAN), or a clear error naming `what` needs it."""
     generator, info = load_generator(path, device)
-    if not (hasattr(generator, "mapping") and hasattr(generator, "synthesize")):
-        raise GanforgeError(f"Model {path!r} holds a {type(generator).__name__}; expected a StyleGAN model.")
+    require(kind_of(info), path, what, "a StyleGAN model", capability="w_space")
     return generator, info
-
-
-def map_seeds(generator: nn.Module, seeds: list[int], truncation: float, label: Optional[int],
-              device: str) -> Tensor:
-    """Per-layer styles ws (N, num_ws, w_dim) of one z per seed (each z drawn from its own seed)."""
-    z = torch.stack([torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    labels = class_labels(generator, label, len(seeds))
-    return generator.mapping(z.to(device), None if labels is None else labels.to(device), truncation=truncation)
-
-
-def class_labels(generator: nn.Module, label: Optional[int], n: int) -> Optional[Tensor]:
-    """`n` copies of the class to draw (0 by default) for conditional models; None for unconditional ones."""
-    classes = int(getattr(generator, "num_classes", 0))
-    if classes == 0:
-        if label is not None:
-            raise GanforgeError("A label was given but this model is unconditional; expected no --label.")
-        return None
-    label = 0 if label is None else label
-    if not 0 <= label < classes:
-        raise GanforgeError(f"Label {label} is outside this model's classes; expected 0 to {classes - 1}.")
-    return torch.full((n,), label, dtype=torch.long)
-
-
-@torch.no_grad()
-def mixing_grid(generator: nn.Module, cols: int, rows: int, groups: list[str], seed: int = 0,
-                truncation: float = 1.0, label: Optional[int] = None, device: str = "cpu") -> tuple[Tensor, list[str]]:
-    """(images row by row, row labels) of the mixing grid; the first cell is blank (white)."""
-    from ganforge.models.stylegan import level_count, mix_styles, style_groups
-
-    levels = style_groups(level_count(generator))
-    groups = [g for g in groups if levels[g]]
-    ws_a = map_seeds(generator, list(range(seed, seed + cols)), truncation, label, device)
-    row_seeds = list(range(seed + cols, seed + cols + rows * len(groups)))
-    ws_b = map_seeds(generator, row_seeds, truncation, label, device)
-    images_a = generator.synthesize(ws_a).cpu()
-    images_b = generator.synthesize(ws_b).cpu()
-    blank = torch.ones_like(images_a[:1])
-    cells, row_labels = [torch.cat([blank, images_a])], ["A"]
-    for g, group in enumerate(groups):
-        for r in range(rows):
-            i = g * rows + r
-            mixed = generator.synthesize(mix_styles(ws_a, ws_b[i:i + 1], levels[group])).cpu()
-            cells.append(torch.cat([images_b[i:i + 1], mixed]))
-            row_labels.append(f"{group} from B")
-    return torch.cat(cells), row_labels
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         out = out.with_name(out.name + ".png")
-    generator, _ = load_stylegan(args.model, device)
+    generator, _ = load_stylegan(args.model, device, "style mixing")
     class_labels(generator, args.label, 1)
     checks.output_files([out], args.force)
     images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,

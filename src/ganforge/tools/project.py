@@ -16,7 +16,7 @@ from ganforge.data.dataset import to_float
 from ganforge.data.images import decode_image
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
-from ganforge.latent.directions import is_stylegan
+from ganforge.kinds import kind_of, require
 from ganforge.latent.projection import load_lpips, project, psnr, ssim
 
 
@@ -54,15 +54,16 @@ def run(args: argparse.Namespace) -> int:
     """Project the image and write the files."""
     players, info = load_players(args.model, args.device)
     generator = players["generator"]
-    if not is_stylegan(generator):
-        raise GanforgeError(f"Model {args.model!r} is a {info.get('family', type(generator).__name__)!r} model; expected a StyleGAN model.")
+    kind = kind_of(info)
+    require(kind, args.model, "projection", "a StyleGAN model", capability="w_space")
     path = Path(args.image)
     if not path.is_file():
         raise GanforgeError(f"Image {args.image!r} does not exist; expected an image file.")
     target = to_float(torch.from_numpy(decode_image(path, generator.channels, generator.image_size).copy()))[None]
     lpips = load_lpips(args.lpips).to(args.device) if args.lpips else None
     result = project(generator, target, steps=args.steps, w_plus=args.w_plus, optimize_noise=not args.no_noise,
-                     discriminator=players.get("discriminator"), lpips=lpips, label=args.label, seed=args.seed)
+                     discriminator=players.get("discriminator"), lpips=lpips, label=args.label, seed=args.seed,
+                     kind=kind)
     scores = save_projection(result, target, Path(args.out))
     judges = "pixels + MS-SSIM" + (" + D features" if "discriminator" in players else "") + (" + LPIPS" if lpips else "")
     print(f"wrote {args.out}/projected_w.npz, projected.png, target.png, progress.png "

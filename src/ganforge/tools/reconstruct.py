@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
+from ganforge.kinds import kind_of
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
 
@@ -34,10 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
-def encoder_of(players: dict[str, nn.Module], model: str) -> nn.Module:
-    """The model's encoder, or a clear error for models that have none."""
-    if "encoder" not in players:
-        raise GanforgeError(f"Model {model!r} has no encoder (players: {', '.join(players)}); expected a VAE model.")
+def encoder_of(players: dict[str, nn.Module], info: dict, model: str) -> nn.Module:
+    """The model's encoder, or a clear error for models whose export declares none."""
+    kind = kind_of(info)
+    if not kind.encoder:
+        raise GanforgeError(f"Model {model!r} has no encoder (it is a {kind.name} model); expected a VAE model.")
     return players["encoder"]
 
 
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     checks.seed(args.seed)
     device = parse_device(args.device)
     players, info = load_players(args.model, device)
-    encoder = encoder_of(players, args.model)
+    encoder = encoder_of(players, info, args.model)
     decoder = players["generator"]
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     images = load_images(args.images, channels, size, args.n)

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ganforge.data.dataset import to_uint8
-from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.sampling import check_labels, iter_samples, parse_device
 from ganforge.tools import checks
 
@@ -36,13 +36,11 @@ def output_paths(out: str) -> tuple[Path, Path]:
 
 
 def generate(generator: torch.nn.Module, n: int, seed: int, label: int | None, truncation: float | None,
-             batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(uint8 images (N, C, H, W), labels (N,) or None) filled batch by batch."""
+             batch_size: int, device: str, classes: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """(uint8 images (N, C, H, W), labels (N,) or None) filled batch by batch; every class in turn when
+    `classes` > 0 and no `label` is given. `truncation` needs a model with that capability."""
     generator = generator.to(device)
     kwargs = {} if truncation is None else {"truncation": truncation}
-    if truncation is not None and "truncation" not in generator.forward.__code__.co_varnames:
-        raise GanforgeError(f"Truncation {truncation} was asked of a {type(generator).__name__}; expected a StyleGAN model.")
-    classes = int(getattr(generator, "num_classes", 0))
     labels = None
     if label is not None:
         labels = torch.full((n,), label, dtype=torch.long)
@@ -69,14 +67,17 @@ def run(args: argparse.Namespace) -> int:
     checks.truncation(args.truncation)
     device = parse_device(args.device)
     generator, info = load_generator(args.model, device)
-    if info.get("kind") == "translation":
-        raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
+    kind = kind_of(info)
+    require(kind, args.model, "`ganforge sample`", "a noise generator (use `ganforge translate` or `upscale` for image-to-image models)",
+            kinds=NOISE_DRIVEN)
+    if args.truncation is not None:
+        require(kind, args.model, "truncation", "a StyleGAN model", capability="truncation")
     if args.label is not None:
         check_labels(generator, torch.tensor([args.label]))
     png, npz = checks.output_files(output_paths(args.out), args.force)
-    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
+    classes = int(info.get("num_classes") or 0) if kind.labels else 0
+    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device, classes)
     shown = torch.from_numpy(images[:100])
-    classes = int(getattr(generator, "num_classes", 0))
     if args.label is None and classes > 0 and args.n >= classes:
         per_class = min(10, args.n // classes)
         index = torch.arange(classes).repeat_interleave(per_class) + classes * torch.arange(per_class).repeat(classes)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, resolve_model_dir
+from ganforge.kinds import kind_of
 from ganforge.metrics.modes import STACKED_SAMPLES, generator_stacked_modes
 from ganforge.metrics.theory import analyse_snapshot, mixture_of
 from ganforge.report.gif import pick_frames
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution < 8:
         raise GanforgeError(f"Resolution {args.resolution} is too small; expected at least 8 grid points per axis.")
     generator, info = load_generator(run_dir)
-    if info.get("kind") == "points":
+    if kind_of(info).name == "points":
         result = theory_of_toy_run(run_dir, out, args.resolution, args.bandwidth, not args.raw_data, args.max_frames, args.seed)
         last = result["snapshots"][-1]
         print(f"step {last['step']}: modes {last['modes_modes']}/{last['modes_num_modes']}, high quality "

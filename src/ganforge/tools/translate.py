@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.images import decode_image, is_image_file, read_header
@@ -21,8 +21,7 @@ from ganforge.data.paired import decode_halves
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.tools.checks import collect_inputs
-
-DIRECTIONS = ("a2b", "b2a")
+from ganforge.translation import DIRECTIONS, translate_images, translation_pair
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,28 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout noise (pix2pix)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-
-
-def translation_pair(players: dict[str, nn.Module], info: dict, direction: str,
-                     where: str) -> tuple[nn.Module, Optional[nn.Module]]:
-    """(forward, backward) translators of an exported model for `direction`; backward is None for a paired model."""
-    if info.get("kind") != "translation":
-        raise GanforgeError(f"Model {where!r} is a {info.get('family', 'noise')!r} model, not a translation model; "
-                            "expected one trained with --model cyclegan or --model pix2pix.")
-    if direction not in DIRECTIONS:
-        raise GanforgeError(f"Direction {direction!r} is unknown; expected a2b or b2a.")
-    if info.get("paired"):
-        names = info.get("directions", {"a2b": "generator"})
-        if direction not in names or names[direction] not in players:
-            raise GanforgeError(f"Model {where!r} is a paired ({info.get('family')}) model that translates a2b only; "
-                                "expected --direction a2b.")
-        return players[names[direction]], None
-    names = info.get("directions", {"a2b": "generator", "b2a": "generator_b2a"})
-    other = "b2a" if direction == "a2b" else "a2b"
-    try:
-        return players[names[direction]], players[names[other]]
-    except KeyError:
-        raise GanforgeError(f"Model {where!r} lacks a translator for {direction} or {other}; expected both exported.") from None
 
 
 def _side(path: Path, size: Optional[int], default: int, multiple: int) -> int:
@@ -89,15 +66,6 @@ def _output_names(files: Sequence[Path]) -> list[str]:
         seen[f.stem] = count
         names.append(f"{f.stem}.png" if count == 1 else f"{f.stem}-{count}.png")
     return names
-
-
-@torch.no_grad()
-def translate_images(forward: nn.Module, backward: Optional[nn.Module], images: Tensor) -> tuple[Tensor, Optional[Tensor]]:
-    """(translations, reconstructions or None) in [-1, 1] of float images in [-1, 1]."""
-    translated = forward(images).float().clamp_(-1, 1)
-    if backward is None:
-        return translated, None
-    return translated, backward(translated).float().clamp_(-1, 1)
 
 
 def match_targets(files: Sequence[Path], targets: str | Path) -> list[Path]:

@@ -28,6 +28,7 @@ from ganforge.data.images import _to_8bit, read_header
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.kinds import kind_of
 from ganforge.tools.checks import collect_inputs
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
@@ -79,7 +80,7 @@ def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
 
 def check_model(info: dict, scale: Optional[int], where: str) -> int:
     """The model's scale, after refusing a model that is not super-resolution or a --scale it was not trained for."""
-    if info.get("kind") != "superres":
+    if kind_of(info).name != "superres":
         raise GanforgeError(f"Model {where!r} is a {info.get('family', 'noise')!r} model, not a super-resolution model; "
                             "expected one trained with --model srgan.")
     trained = int(info["scale"])

@@ -136,14 +136,20 @@ def build_app(library: Library):
             truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ (StyleGAN)", elem_id="psi")
             label = gr.Dropdown(choices=["any"], value="any", label="class", elem_id="class", visible=False)
 
-        with gr.Tabs():
-            with gr.Tab("Samples", id="samples"):
+        tabs: dict = {}
+        first_tabs = engine.tabs_for(library.get(first).kind) if first else []
+
+        def shown(tab: str) -> bool:
+            return tab in first_tabs
+
+        with gr.Tabs(selected=first_tabs[0] if first_tabs else "runs") as tab_box:
+            with gr.Tab(engine.TABS["samples"][0], id="samples", visible=shown("samples")) as tabs["samples"]:
                 with gr.Row():
                     seed = gr.Slider(0, 9999, value=0, step=1, label="seed", elem_id="seed")
                     count = gr.Slider(1, engine.MAX_GRID, value=16, step=1, label="images", elem_id="count")
                 samples_image = image("samples", "samples-image")
                 samples_message = message("samples-msg")
-            with gr.Tab("Interpolate & mix", id="interpolate"):
+            with gr.Tab(engine.TABS["interpolate"][0], id="interpolate", visible=shown("interpolate")) as tabs["interpolate"]:
                 with gr.Row():
                     seed_a = gr.Number(value=0, precision=0, label="seed A", elem_id="seed-a")
                     seed_b = gr.Number(value=1, precision=0, label="seed B", elem_id="seed-b")
@@ -156,7 +162,7 @@ def build_app(library: Library):
                     mix_button = gr.Button("Mix styles", elem_id="mix-button")
                 mix_image = image("style mixing: top row A, first column B", "mix-image")
                 interp_message = message("interp-msg")
-            with gr.Tab("Directions", id="directions"):
+            with gr.Tab(engine.TABS["directions"][0], id="directions", visible=shown("directions")) as tabs["directions"]:
                 with gr.Row():
                     dir_seed = gr.Number(value=0, precision=0, label="seed", elem_id="dir-seed")
                     layers = gr.Radio(["all", "coarse", "middle", "fine"], value="all", label="StyleGAN levels edited (SeFa per group)",
@@ -167,7 +173,7 @@ def build_app(library: Library):
                     strips_image = image("each direction from −3 to +3", "strips-image")
                 strips_button = gr.Button("Show every direction as a strip", elem_id="strips-button")
                 dir_message = message("dir-msg")
-            with gr.Tab("Project", id="project"):
+            with gr.Tab(engine.TABS["project"][0], id="project", visible=shown("project")) as tabs["project"]:
                 gr.Markdown("Upload an image; the StyleGAN model searches for the w (and noise) that redraws it, then edit it along a direction.")
                 with gr.Row():
                     project_upload = gr.File(label="image to project", type="filepath", elem_id="project-upload")
@@ -183,13 +189,13 @@ def build_app(library: Library):
                 edit_image = image("edited projection", "edit-image")
                 project_state = gr.State(None)
                 project_message = message("project-msg")
-            with gr.Tab("Translate", id="translate"):
+            with gr.Tab(engine.TABS["translate"][0], id="translate", visible=shown("translate")) as tabs["translate"]:
                 with gr.Row():
                     translate_upload = gr.File(label="image to translate", type="filepath", elem_id="translate-upload")
                     translate_dir = gr.Radio(["a2b", "b2a"], value="a2b", label="direction", elem_id="translate-direction")
                 translate_image = image("input | translation | back again (CycleGAN)", "translate-image")
                 translate_message = message("translate-msg")
-            with gr.Tab("VAE", id="vae"):
+            with gr.Tab(engine.TABS["vae"][0], id="vae", visible=shown("vae")) as tabs["vae"]:
                 with gr.Row():
                     vae_upload = gr.File(label="image to reconstruct", type="filepath", elem_id="vae-upload")
                     vae_seed = gr.Number(value=0, precision=0, label="walk towards seed", elem_id="vae-seed")
@@ -222,10 +228,14 @@ def build_app(library: Library):
         # --- model choice --------------------------------------------------------------------------------------
         def on_model(name):
             model = get(name)
+            available = engine.tabs_for(model.kind) if model else []
             return (model.describe() if model else "No model is selected.", classes_of(model),
-                    gr.update(visible=model is not None and model.kind == "stylegan"))
+                    gr.update(visible=model is not None and model.kind.truncation),
+                    *[gr.update(visible=tab in available) for tab in tabs],
+                    gr.update(selected=available[0] if available else "runs"))
 
-        model_box.change(on_model, [model_box], [info_box, label, truncation], api_name=False).then(
+        model_outputs = [info_box, label, truncation, *tabs.values(), tab_box]
+        model_box.change(on_model, [model_box], model_outputs, api_name=False).then(
             guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
 
         def do_open(path):
@@ -303,7 +313,7 @@ def build_app(library: Library):
         run_box.change(guarded(do_run, 4), [run_box], run_outputs, api_name="run")
         timer.tick(guarded(do_run, 4), [run_box], run_outputs, api_name=False, show_progress="hidden")
 
-        demo.load(on_model, [model_box], [info_box, label, truncation], api_name=False).then(
+        demo.load(on_model, [model_box], model_outputs, api_name=False).then(
             guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
         if run_names:
             demo.load(guarded(do_run, 4), [run_box], run_outputs, api_name=False)

@@ -21,13 +21,28 @@ from torch import nn
 from ganforge.data.dataset import to_float
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
-from ganforge.latent.directions import Directions, edit_latent, find_directions, is_stylegan, render, resolve_levels, seed_latents
+from ganforge.kinds import ModelKind, kind_of
+from ganforge.latent.directions import Directions, edit_latent, find_directions, render, resolve_levels, seed_latents
 
 MAX_GRID = 64  #: most images one request may ask for
 MAX_SIDE = 8192  #: largest image side accepted from an upload
 MAX_UPLOAD_BYTES = 50 << 20
 DISPLAY = 512  #: pictures are enlarged (nearest) by a whole factor towards this many pixels
-KINDS = {"stylegan": "StyleGAN", "noise": "noise GAN", "translation": "translation", "vae": "VAE"}
+KINDS = {"stylegan": "StyleGAN", "noise": "noise GAN", "translation": "translation", "vae": "VAE"}  #: the kinds the page shows
+#: the page's tool tabs, in order, with their titles and whether a model's declared kind serves each (Runs is always shown)
+TABS = {
+    "samples": ("Samples", lambda kind: kind.noise_driven),
+    "interpolate": ("Interpolate & mix", lambda kind: kind.noise_driven),
+    "directions": ("Directions", lambda kind: kind.noise_driven),
+    "project": ("Project", lambda kind: kind.w_space),
+    "translate": ("Translate", lambda kind: kind.name == "translation"),
+    "vae": ("VAE", lambda kind: kind.encoder),
+}
+
+
+def tabs_for(kind: ModelKind) -> list[str]:
+    """The ids of the tool tabs a model of `kind` can use, in page order."""
+    return [tab for tab, (_, serves) in TABS.items() if serves(kind)]
 
 
 class Gate:
@@ -67,7 +82,7 @@ class Model:
     path: Path
     players: dict[str, nn.Module]
     info: dict
-    kind: str
+    kind: ModelKind
     _directions: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,15 +93,16 @@ class Model:
 
     @property
     def num_classes(self) -> int:
-        """Classes of a conditional generator (0: unconditional)."""
-        return int(getattr(self.generator, "num_classes", 0) or 0)
+        """Classes of a conditional generator (0: unconditional), as its export declares them."""
+        return int(self.info.get("num_classes") or 0) if self.kind.labels else 0
 
     def directions(self, layers: str = "all", k: int = 5) -> Directions:
-        """Directions for this model (SeFa for StyleGAN at `layers`, PCA in z otherwise), computed once."""
-        key = (layers if self.kind == "stylegan" else "all", k)
+        """Directions for this model (SeFa at `layers` with a w space, PCA in z otherwise), computed once."""
+        styled = self.kind.w_space
+        key = (layers if styled else "all", k)
         with self._lock:
             if key not in self._directions:
-                self._directions[key] = find_directions(self.generator, None, k, key[0] if self.kind == "stylegan" else None)
+                self._directions[key] = find_directions(self.generator, None, k, key[0] if styled else None, kind=self.kind)
             return self._directions[key]
 
     def describe(self) -> str:
@@ -96,31 +112,18 @@ class Model:
         family = info.get("family") or type(g).__name__
         classes = f", {self.num_classes} classes" if self.num_classes else ""
         steps = f", {info['steps']} training steps" if "steps" in info else ""
-        offers = {"stylegan": "Samples, Interpolate & mix, Directions, Project",
-                  "noise": "Samples, Interpolate, Directions",
-                  "translation": "Translate", "vae": "Samples, Directions, VAE"}[self.kind]
-        return f"**{self.name}**: {family} ({KINDS[self.kind]}), {size} px{classes}{steps}. Tabs for it: {offers}."
-
-
-def kind_of(players: dict[str, nn.Module], info: dict) -> str:
-    """stylegan, noise, translation or vae, from an export's players and info."""
-    if info.get("kind") == "translation":
-        return "translation"
-    generator = players.get("generator")
-    if "encoder" in players:
-        return "vae"
-    if generator is not None and is_stylegan(generator):
-        return "stylegan"
-    if generator is not None and hasattr(generator, "z_dim"):
-        return "noise"
-    raise GanforgeError(f"Model players {', '.join(players)} are of no kind the page shows; expected a GAN, VAE or translation model.")
+        offers = ", ".join(TABS[tab][0] for tab in tabs_for(self.kind))
+        return f"**{self.name}**: {family} ({KINDS[self.kind.name]}), {size} px{classes}{steps}. Tabs for it: {offers}."
 
 
 def load_model(path: str | Path, name: Optional[str] = None) -> Model:
     """Load an exported model (or a run's export) once, on the CPU."""
     folder = resolve_model_dir(path)
     players, info = load_players(folder, "cpu")
-    kind = kind_of(players, info)
+    kind = kind_of(info)
+    if kind.name not in KINDS:
+        raise GanforgeError(f"Model {str(folder)!r} is a {kind.name} model, which the page does not show; "
+                            f"expected a {', '.join(KINDS)} model.")
     if name is None:
         name = folder.parent.name if folder.name == "export" else folder.name
     return Model(name, folder, players, info, kind)
@@ -143,9 +146,9 @@ def need(model: Optional[Model], kinds: Sequence[str], what: str) -> Model:
     """`model` when it is of one of `kinds`, else a one-sentence error naming what the tool needs."""
     if model is None:
         raise GanforgeError("No model is selected; expected a model chosen in the Model list.")
-    if model.kind not in kinds:
+    if model.kind.name not in kinds:
         wanted = " or ".join(KINDS[k] for k in kinds)
-        raise GanforgeError(f"Model {model.name!r} is a {KINDS[model.kind]} model; {what} needs a {wanted} model.")
+        raise GanforgeError(f"Model {model.name!r} is a {KINDS[model.kind.name]} model; {what} needs a {wanted} model.")
     return model
 
 
@@ -182,7 +185,7 @@ def samples(model: Model, seed: int, n: int = 16, truncation: float = 1.0, label
         labels = None
         if model.num_classes:
             labels = torch.full((n,), cls, dtype=torch.long) if cls is not None else torch.arange(n) % model.num_classes
-        kwargs = {"truncation": float(truncation)} if model.kind == "stylegan" else {}
+        kwargs = {"truncation": float(truncation)} if model.kind.truncation else {}
         images = g(z, labels, **kwargs)
     return picture(images)
 
@@ -190,7 +193,7 @@ def samples(model: Model, seed: int, n: int = 16, truncation: float = 1.0, label
 @torch.no_grad()
 def interpolation(model: Model, seed_a: int, seed_b: int, steps: int = 8, truncation: float = 1.0, label=None) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """(z-space strip, w-space strip or None): a spherical walk in z and, for StyleGAN, a linear one in w."""
-    from ganforge.tools.interpolate import seed_noise, slerp
+    from ganforge.latent.walks import seed_noise, slerp
 
     model = need(model, ("stylegan", "noise", "vae"), "interpolation")
     steps = max(2, min(16, int(steps)))
@@ -200,7 +203,7 @@ def interpolation(model: Model, seed_a: int, seed_b: int, steps: int = 8, trunca
         labels = torch.full((steps,), cls or 0, dtype=torch.long) if model.num_classes else None
         za, zb = seed_noise(g, int(seed_a)), seed_noise(g, int(seed_b))
         path = slerp(za, zb, t)
-        if model.kind == "stylegan":
+        if model.kind.w_space:
             z_strip = g.synthesize(g.mapping(path, labels, truncation=float(truncation)))
             ends = g.mapping(torch.cat([za, zb]), None if labels is None else labels[:2], truncation=float(truncation))
             w_strip = g.synthesize(torch.lerp(ends[:1], ends[1:], t.view(-1, 1, 1)))
@@ -211,7 +214,7 @@ def interpolation(model: Model, seed_a: int, seed_b: int, steps: int = 8, trunca
 @torch.no_grad()
 def mixing(model: Model, seed: int, group: str = "coarse", cols: int = 4, truncation: float = 1.0, label=None) -> np.ndarray:
     """A style-mixing grid: the top row's images with one group (coarse, middle, fine) of styles from each row's source."""
-    from ganforge.tools.mix import mixing_grid
+    from ganforge.latent.walks import mixing_grid
 
     model = need(model, ("stylegan",), "style mixing")
     if group not in ("coarse", "middle", "fine"):
@@ -228,13 +231,14 @@ def steer(model: Model, seed: int, strengths: Sequence[float], layers: str = "al
     """The image of `seed` moved along the model's top directions by the given strengths (in spreads)."""
     model = need(model, ("stylegan", "noise", "vae"), "latent directions")
     cls = _label(model, label)
-    directions = model.directions("all" if model.kind != "stylegan" else layers, k=len(strengths))
+    directions = model.directions(layers if model.kind.w_space else "all", k=len(strengths))
     with GATE.hold():
-        latent = seed_latents(model.generator, [int(seed)], float(truncation) if model.kind == "stylegan" else 1.0, cls)
+        latent = seed_latents(model.generator, [int(seed)], float(truncation) if model.kind.truncation else 1.0, cls,
+                              kind=model.kind)
         for k, s in enumerate(strengths):
             if s:
                 latent = edit_latent(latent, directions, k, float(s))
-        image = render(model.generator, latent, cls)
+        image = render(model.generator, latent, cls, kind=model.kind)
     return picture(image)
 
 
@@ -245,10 +249,11 @@ def direction_strips(model: Model, seed: int, layers: str = "all", steps: int = 
 
     model = need(model, ("stylegan", "noise", "vae"), "latent directions")
     cls = _label(model, label)
-    directions = model.directions("all" if model.kind != "stylegan" else layers)
+    directions = model.directions(layers if model.kind.w_space else "all")
     with GATE.hold():
-        latent = seed_latents(model.generator, [int(seed)], label=cls)
-        rows = [edit_images(model.generator, latent, directions, k, torch.linspace(-3, 3, steps).tolist(), label=cls)
+        latent = seed_latents(model.generator, [int(seed)], label=cls, kind=model.kind)
+        rows = [edit_images(model.generator, latent, directions, k, torch.linspace(-3, 3, steps).tolist(), label=cls,
+                            kind=model.kind)
                 for k in range(len(directions))]
     return picture(torch.cat(rows), steps)
 
@@ -286,7 +291,7 @@ def _channels_size(model: Model) -> tuple[int, int]:
 @torch.no_grad()
 def translate(model: Model, upload: Optional[str], direction: str = "a2b") -> np.ndarray:
     """Input, translation and (CycleGAN) its way back, side by side, for an uploaded image."""
-    from ganforge.tools.translate import translate_images, translation_pair
+    from ganforge.translation import translate_images, translation_pair
 
     model = need(model, ("translation",), "translation")
     forward, backward = translation_pair(model.players, model.info, direction, model.name)
@@ -338,7 +343,7 @@ def projection(model: Model, upload: Optional[str], steps: int = 200, w_plus: bo
     target = read_upload(upload, *_channels_size(model))
     with GATE.hold():
         result = project(model.generator, target, steps=steps, w_plus=bool(w_plus), discriminator=model.players.get("discriminator"),
-                         label=_label(model, label), snapshots=8)
+                         label=_label(model, label), snapshots=8, kind=model.kind)
     text = f"PSNR {psnr(result.image, target):.2f} dB, SSIM {ssim(result.image, target):.3f} after {steps} steps."
     return (picture(torch.cat([target, result.image.cpu()]), 2), picture(torch.cat([target] + result.snapshots), 9), text,
             result)
