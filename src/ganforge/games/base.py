@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.contract import Batch, DataInfo, Runtime
-from ganforge.games.toolkit import NO_PENALTIES, Penalties
+from ganforge.games.penalties import NO_PENALTIES, Penalties
 
 __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 

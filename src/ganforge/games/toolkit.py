@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, R1, R2, Runtime
 from ganforge.errors import GanforgeError
+from ganforge.games.penalties import NO_PENALTIES, Penalties
 from ganforge.losses import AdversarialLoss, discriminator_score, gradient_penalty, r1_penalty, r2_penalty
 from ganforge.nn.augment import Augmenter
 
@@ -65,35 +66,6 @@ class LastFakes:
     def load_state_dict(self, state: Optional[dict[str, Tensor]]) -> None:
         """Hold what `state_dict` saved, placed on this run's device and memory format."""
         self.held = None if state is None else tuple(self.runtime.place_images(state[name]) for name in self.names)
-
-
-@dataclass(frozen=True)
-class Penalties:
-    """The regularisers a game adds to D's loss; a weight of 0 turns one off."""
-
-    r1_gamma: float = 0.0  #: γ of R1, γ/2·E‖∇D(x)‖² on real images (Mescheder et al. 2018)
-    r2_gamma: float = 0.0  #: γ of R2, γ/2·E‖∇D(G(z))‖² on generated images (Mescheder et al. 2018; R3GAN, Huang et al. 2024)
-    gp_weight: float = 0.0  #: λ of WGAN-GP's λ·E(‖∇D(x̂)‖ − 1)² (Gulrajani et al. 2017)
-    interval: int = 1  #: lazy regularisation: R1 and R2 every `interval` D steps, weighted by `interval` (Karras et al. 2020)
-
-    def __post_init__(self) -> None:
-        for name in ("r1_gamma", "r2_gamma", "gp_weight"):
-            if not getattr(self, name) >= 0:
-                raise GanforgeError(f"Penalty weight {name}={getattr(self, name)!r} is invalid; expected a number >= 0.")
-        if self.interval < 1:
-            raise GanforgeError(f"Penalty interval={self.interval!r} is invalid; expected an integer >= 1.")
-
-    @property
-    def any(self) -> bool:
-        """Whether some penalty is on, so that D's forward pass is differentiated twice."""
-        return self.r1_gamma > 0 or self.r2_gamma > 0 or self.gp_weight > 0
-
-    def lazy_due(self, d_step: int) -> bool:
-        """Whether R1 and R2 are evaluated on the D step numbered `d_step` (from 0)."""
-        return d_step % self.interval == 0
-
-
-NO_PENALTIES = Penalties()
 
 
 @dataclass
