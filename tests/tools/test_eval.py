@@ -28,21 +28,25 @@ def test_eval_prints_a_table_and_writes_json(model, tmp_path, capsys):
     assert captured.err.strip() == "features: digit classifier (auto: data 'mnist' has its own shipped classifier)"
     assert "Fréchet distance" in printed and "precision" in printed and "digits" in printed
     scores = json.loads(out.read_text())
-    assert set(scores) == {"fd", "kid", "kid_std", "kid_subset_size", "is", "is_std", "precision", "recall", "extractor", "n"}
+    assert set(scores) == {"fd", "kid", "kid_std", "kid_subset_size", "is", "is_std", "precision", "recall", "extractor", "n",
+                           "memorisation"}
+    assert scores["memorisation"]["reference"] == "held-out" and scores["memorisation"]["space"] == "pixels"
+    assert scores["memorisation"]["n_samples"] == 200 and scores["memorisation"]["n_train"] == 60000
     assert scores["n"] == 200 and scores["extractor"] == "digits" and scores["fd"] > 0
     assert scores["kid_subset_size"] == 200  # fewer samples than the 1,000 of a KID subset: the size used is recorded
     assert "(subsets of 200)" in printed
     lines = printed.rstrip("\n").splitlines()
     labels = [re.split(r"\s{2,}", line, maxsplit=1)[0] for line in lines]
     width = max(len(label) for label in labels)
-    assert len(lines) == 7
+    assert len(lines) == 10
+    assert "copy check" in printed and "held-out images" in printed
     assert all(line[width:width + 2] == "  " and line[width + 2] != " " for line in lines)  # values in one column
 
 
 def test_eval_subset_of_metrics(model, tmp_path):
     out = tmp_path / "s.json"
     assert main(["eval", str(model), "--n", "100", "--metrics", "fd", "--json", str(out)]) == 0
-    assert set(json.loads(out.read_text())) == {"fd", "extractor", "n"}
+    assert set(json.loads(out.read_text())) == {"fd", "extractor", "n", "memorisation"}
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -74,7 +78,7 @@ def test_eval_of_a_conditional_model_adds_its_accuracy(tmp_path, tmp_path_factor
     out = tmp_path / "s.json"
     assert main(["eval", str(model), "--n", "200", "--metrics", "fd,acc", "--json", str(out)]) == 0
     scores = json.loads(out.read_text())
-    assert set(scores) == {"fd", "accuracy", "accuracy_per_class", "extractor", "n"}
+    assert set(scores) == {"fd", "accuracy", "accuracy_per_class", "extractor", "n", "memorisation"}
     assert len(scores["accuracy_per_class"]) == 10 and 0.0 <= scores["accuracy"] <= 1.0
     assert scores["accuracy"] == pytest.approx(sum(scores["accuracy_per_class"]) / 10)
     assert "conditional accuracy" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
+from ganforge.metrics.copy_check import copy_check_rows
 
 ROWS = (("fd", None, "Fréchet distance (lower is better)"), ("kid", "kid_std", "kernel distance, KID (lower is better)"),
         ("is", "is_std", "Inception Score (higher is better)"), ("precision", None, "precision (higher is better)"),
@@ -78,6 +79,8 @@ def format_scores(scores: dict[str, Any]) -> str:
         lines.append((label, value))
     if "accuracy_per_class" in scores:
         lines.append(("  per class", " ".join(f"{v:.3f}" for v in scores["accuracy_per_class"])))
+    if "memorisation" in scores:
+        lines += copy_check_rows(scores["memorisation"])
     if "extractor" in scores:
         lines.append(("feature extractor", str(scores["extractor"])))
     lines.append(("samples", str(scores.get("n"))))
@@ -203,6 +206,14 @@ def eval_superres(generator: Any, info: dict[str, Any], options: EvalOptions) ->
     return 0
 
 
+def add_copy_check(generator: Any, data: Any, options: EvalOptions, scores: dict[str, Any]) -> None:
+    """Put the copy check of up to COPY_CHECK_SAMPLES samples against the training images under scores["memorisation"]."""
+    from ganforge.metrics.copy_check import COPY_CHECK_SAMPLES, generator_copy_check
+
+    result = generator_copy_check(generator, data, min(options.n, COPY_CHECK_SAMPLES), options.seed, options.batch_size)
+    scores["memorisation"] = result.check.summary()
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the options, load the model, say which features are used, score, print the table and write the JSON."""
     from ganforge.export import load_generator
@@ -224,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
               "SWD, MS-SSIM diversity and the memorisation check, which need no pretrained network "
               "(for FID/KID/IS/PR: --download-inception or --inception-weights PATH)", file=sys.stderr)
         scores = pretrained_free_scores(generator, info, options.n, str(data), options.seed, options.batch_size, options.device)
+        add_copy_check(generator, data, options, scores)
         print(format_pretrained_free(scores))
         if options.json:
             write_json(Path(options.json), scores)
@@ -232,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
     scores = evaluate(generator, info, n=options.n, metrics=metrics, seed=options.seed, extractor=extractor,
                       data=data, inception_weights=options.inception_weights, split=options.split,
                       batch_size=options.batch_size, device=options.device)
+    add_copy_check(generator, data, options, scores)
     print(format_scores(scores))
     if options.json:
         write_json(Path(options.json), scores)
