@@ -186,3 +186,32 @@ def test_unreadable_inception_weights_are_one_sentence_before_any_feature_line(m
     assert main(["eval", str(model), "--data", str(images), "--inception-weights", str(weights)]) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err and "features:" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_of_a_model_of_a_flat_folder_reports_the_copy_check_without_a_held_out_split(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from ganforge.metrics.features import inception_weights as iw
+
+    for name in (iw.ENV_VAR, iw.URL_ENV, iw.SHA_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "ganforge-cache"))
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), mode="RGB").save(flat / f"{i}.png")
+    torch.manual_seed(0)
+    gen = DCGANGenerator(z_dim=8, channels=3, image_size=32, width=4)
+    info = {"channels": 3, "image_size": 32, "num_classes": 0, "class_names": [], "family": "dcgan", "data": str(flat)}
+    model = save_generator(gen, info, tmp_path / "model")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(model), "--n", "16", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "not checked" not in printed and "training images (leave-one-out)" in printed
+    memorisation = json.loads(out.read_text())["memorisation"]
+    assert memorisation["reference"] == "leave-one-out" and memorisation["space"] == "pixels"
+    assert memorisation["n_samples"] == 16 and memorisation["n_train"] == 20 and memorisation["n_reference"] == 20
+    assert 0 <= memorisation["copies"] <= 1 and memorisation["flagged"] == round(memorisation["copies"] * 16)
