@@ -340,7 +340,7 @@ def projection(model: Model, upload: Optional[str], steps: int = 200, w_plus: bo
     with GATE.hold():
         result = project(model.generator, target, steps=steps, w_plus=bool(w_plus), discriminator=model.players.get("discriminator"),
                          label=_label(model, label), snapshots=8)
-    text = f"PSNR {psnr_rgb(result.image, target):.2f} dB, SSIM {ssim_rgb(result.image, target):.3f} over RGB after {steps} steps."
+    text = f"PSNR {psnr_rgb(result.image, target):.2f} dB, SSIM {ssim_rgb(result.image, target):.3f} after {steps} steps."
     return (picture(torch.cat([target, result.image.cpu()]), 2), picture(torch.cat([target] + result.snapshots), 9), text,
             result)
 
