@@ -55,7 +55,8 @@ def test_a_folder_with_a_test_split_is_checked_against_its_held_out_images(tmp_p
     summary = result.check.summary()
     assert summary["reference"] == "held-out" and summary["n_reference"] == 6 and summary["n_train"] == 12
     rows = copy_check_rows(summary)
-    assert "held-out images" in rows[0][0] and rows[-1][1].startswith("0 of 4 (in pixels, 12 training images)")
+    assert rows[0][1] == "0.0000 (0 of 4 nearer a training image than 99 % of held-out images)"
+    assert rows[-1][1] == "in pixels, against 12 training images"
 
 
 def test_large_pictures_are_compared_at_the_capped_size_and_the_space_says_so():

@@ -215,3 +215,29 @@ def test_eval_of_a_model_of_a_flat_folder_reports_the_copy_check_without_a_held_
     assert memorisation["reference"] == "leave-one-out" and memorisation["space"] == "pixels"
     assert memorisation["n_samples"] == 16 and memorisation["n_train"] == 20 and memorisation["n_reference"] == 20
     assert 0 <= memorisation["copies"] <= 1 and memorisation["flagged"] == round(memorisation["copies"] * 16)
+
+
+def test_eval_of_a_paired_translator_prints_its_table_and_writes_json_with_the_protocol(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from ganforge.export import save_players
+    from ganforge.models.pix2pix import UNetGenerator
+
+    for split in ("train", "test"):
+        for i in range(3):
+            pixels = np.random.default_rng(i).integers(0, 256, (16, 16), dtype=np.uint8)
+            for side in ("A", "B"):
+                (tmp_path / "pairs" / f"{split}{side}").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(tmp_path / "pairs" / f"{split}{side}" / f"{i}.png")
+    torch.manual_seed(0)
+    info = {"kind": "translation", "paired": True, "channels": 1, "in_channels": 1, "image_size": 16,
+            "data": str(tmp_path / "pairs"), "family": "pix2pix"}
+    save_players({"generator": UNetGenerator(1, 1, width=4, n_down=4, dropout=0.0)}, info, tmp_path / "model")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(tmp_path / "model"), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "PSNR over RGB" in printed and "3 (test split of" in printed
+    scores = json.loads(out.read_text())
+    assert scores["n"] == 3 and scores["protocol"]["data_range"] == 1.0 and 0 < scores["ssim_rgb"] <= 1
+    assert "memorisation" not in scores  # a translator is not sampled from noise: no copy check

@@ -76,16 +76,13 @@ def generator_copy_check(generator: nn.Module, data: Union[str, ImageDataset], n
     return GeneratorCopyCheck(check, samples, train)
 
 
-ROWS = (("copies", "copy check: share of samples nearer a training image than 99 % of {reference} are", "{:.4f}"),
-        ("ratio", "  median nearest-training distance, samples / {reference} (< 1: closer)", "{:.3f}"),
-        ("flagged", "  samples flagged as likely copies", "{}"))
 REFERENCES = {"held-out": "held-out images", "leave-one-out": "training images (leave-one-out)"}
 
 
 def copy_check_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows of a copy check's summary for a score table, the space and reference named."""
     reference = REFERENCES.get(summary["reference"], summary["reference"])
-    rows = [(label.format(reference=reference), fmt.format(summary[key])) for key, label, fmt in ROWS]
-    rows[-1] = (rows[-1][0], f"{summary['flagged']} of {summary['n_samples']} (in {summary['space']}, "
-                             f"{summary['n_train']} training images)")
-    return rows
+    return [("copy check: share flagged as copies", f"{summary['copies']:.4f} ({summary['flagged']} of {summary['n_samples']} "
+                                                    f"nearer a training image than 99 % of {reference})"),
+            ("copy check: nearest distance, samples / real", f"{summary['ratio']:.3f} (medians; < 1: samples are closer)"),
+            ("copy check: compared", f"in {summary['space']}, against {summary['n_train']} training images")]

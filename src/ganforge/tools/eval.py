@@ -182,28 +182,25 @@ def pretrained_free_applies(options: EvalOptions, info: dict, data: Any) -> bool
             and normalise_data_name(str(getattr(data, "name", data))) not in DATASET_CLASSIFIERS)
 
 
-def eval_paired(generator: Any, info: dict[str, Any], options: EvalOptions) -> int:
-    """`ganforge eval` on a paired translator: score held-out pairs, print the table, write --json."""
+Scored = tuple[dict[str, Any], str]  #: the scores and their printed table
+
+
+def eval_paired(generator: Any, info: dict[str, Any], options: EvalOptions) -> Scored:
+    """A paired translator's held-out pairs, scored."""
     from ganforge.metrics.paired import evaluate_paired, format_paired
 
     scores = evaluate_paired(generator, info, data=options.data, split=options.split, n=options.n, batch_size=options.batch_size,
                              device=options.device, seed=options.seed)
-    print(format_paired(scores))
-    if options.json:
-        write_json(Path(options.json), scores)
-    return 0
+    return scores, format_paired(scores)
 
 
-def eval_superres(generator: Any, info: dict[str, Any], options: EvalOptions) -> int:
-    """`ganforge eval` on a super-resolution model: the score table with bicubic, and --json."""
+def eval_superres(generator: Any, info: dict[str, Any], options: EvalOptions) -> Scored:
+    """A super-resolution model and bicubic upscaling on held-out photos, scored."""
     from ganforge.metrics.superres import evaluate_superres, format_superres
 
     n = None if options.n >= DEFAULTS.n else options.n  # eval's default --n counts samples; here all held-out images
     scores = evaluate_superres(generator, info, data=options.data, n=n, device=options.device)
-    print(format_superres(scores))
-    if options.json:
-        write_json(Path(options.json), scores)
-    return 0
+    return scores, format_superres(scores)
 
 
 def add_copy_check(generator: Any, data: Any, options: EvalOptions, scores: dict[str, Any]) -> None:
@@ -214,18 +211,10 @@ def add_copy_check(generator: Any, data: Any, options: EvalOptions, scores: dict
     scores["memorisation"] = result.check.summary()
 
 
-def run(args: argparse.Namespace) -> int:
-    """Check the options, load the model, say which features are used, score, print the table and write the JSON."""
-    from ganforge.export import load_generator
+def eval_images(generator: Any, info: dict[str, Any], options: EvalOptions) -> Scored:
+    """A noise generator's samples scored against its data (FD, KID, IS, PR, or the pretrained-free scores), and the copy check."""
     from ganforge.metrics.evaluate import check_evaluation, evaluate
 
-    options = EvalOptions.from_args(args)
-    check_options(options)
-    generator, info = load_generator(options.model, options.device)
-    if info.get("kind") == "translation" and info.get("paired"):  # a paired translator (pix2pix) is scored against held-out targets
-        return eval_paired(generator, info, options)
-    if info.get("kind") == "superres":  # a super-resolution model is scored on held-out photos, beside bicubic
-        return eval_superres(generator, info, options)
     data, metrics = check_evaluation(generator, info, options.n, options.metrics, options.data, options.split)
     options = discover_inception(options)
     if not options.inception_weights and pretrained_free_applies(options, info, data):
@@ -236,16 +225,29 @@ def run(args: argparse.Namespace) -> int:
               "(for FID/KID/IS/PR: --download-inception or --inception-weights PATH)", file=sys.stderr)
         scores = pretrained_free_scores(generator, info, options.n, str(data), options.seed, options.batch_size, options.device)
         add_copy_check(generator, data, options, scores)
-        print(format_pretrained_free(scores))
-        if options.json:
-            write_json(Path(options.json), scores)
-        return 0
+        return scores, format_pretrained_free(scores)
     extractor = load_extractor(options, data, metrics)
     scores = evaluate(generator, info, n=options.n, metrics=metrics, seed=options.seed, extractor=extractor,
                       data=data, inception_weights=options.inception_weights, split=options.split,
                       batch_size=options.batch_size, device=options.device)
     add_copy_check(generator, data, options, scores)
-    print(format_scores(scores))
+    return scores, format_scores(scores)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options, load the model, score it as its kind asks, print the table and write the JSON."""
+    from ganforge.export import load_generator
+
+    options = EvalOptions.from_args(args)
+    check_options(options)
+    generator, info = load_generator(options.model, options.device)
+    if info.get("kind") == "translation" and info.get("paired"):  # a paired translator (pix2pix) is scored against held-out targets
+        scores, table = eval_paired(generator, info, options)
+    elif info.get("kind") == "superres":  # a super-resolution model is scored on held-out photos, beside bicubic
+        scores, table = eval_superres(generator, info, options)
+    else:
+        scores, table = eval_images(generator, info, options)
+    print(table)
     if options.json:
         write_json(Path(options.json), scores)
     return 0
