@@ -55,7 +55,7 @@ def test_a_folder_with_a_test_split_is_checked_against_its_held_out_images(tmp_p
     summary = result.check.summary()
     assert summary["reference"] == "held-out" and summary["n_reference"] == 6 and summary["n_train"] == 12
     rows = copy_check_rows(summary)
-    assert rows[0][1] == "0.0000 (0 of 4 nearer a training image than 99 % of held-out images)"
+    assert rows[0][1] == "0.0000 (0 of 4 nearer one training image than 99 % of held-out images are, and at most half as far as from the next)"
     assert rows[-1][1] == "in pixels, against 12 training images"
 
 

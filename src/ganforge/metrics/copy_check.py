@@ -83,6 +83,6 @@ def copy_check_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows of a copy check's summary for a score table, the space and reference named."""
     reference = REFERENCES.get(summary["reference"], summary["reference"])
     return [("copy check: share flagged as copies", f"{summary['copies']:.4f} ({summary['flagged']} of {summary['n_samples']} "
-                                                    f"nearer a training image than 99 % of {reference})"),
+                                                    f"nearer one training image than 99 % of {reference} are, and at most half as far as from the next)"),
             ("copy check: nearest distance, samples / real", f"{summary['ratio']:.3f} (medians; < 1: samples are closer)"),
             ("copy check: compared", f"in {summary['space']}, against {summary['n_train']} training images")]

@@ -44,20 +44,29 @@ def embed(images: Tensor, features: Optional[Features] = None, batch_size: int =
 
 
 @torch.no_grad()
-def nearest(queries: Tensor, references: Tensor, batch_size: int = 512, exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-    """(distance, index) of each query vector's nearest reference vector, Euclidean; `exclude[i]` is a reference index
-    query i may not pick (itself, for leave-one-out). Candidates are found in float32, their distance recomputed exactly."""
+def nearest_two(queries: Tensor, references: Tensor, batch_size: int = 512,
+                exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+    """(distance, index, second distance) of each query vector's nearest reference vector and its second nearest,
+    Euclidean (the second is inf with one reference); `exclude[i]` is a reference index query i may not pick (itself,
+    for leave-one-out). Candidates are found in float32, the nearest distance recomputed exactly."""
     refs = references.float()
-    dists, indices = [], []
+    dists, indices, seconds = [], [], []
     for i in range(0, len(queries), batch_size):
         q = queries[i:i + batch_size].float()
         d = torch.cdist(q, refs)
         if exclude is not None:
             d[torch.arange(len(q)), exclude[i:i + batch_size]] = float("inf")
-        index = d.argmin(dim=1)
-        dists.append((q.double() - refs[index].double()).norm(dim=1).float())
-        indices.append(index)
-    return torch.cat(dists), torch.cat(indices)
+        values, index = d.topk(min(2, d.shape[1]), dim=1, largest=False)
+        dists.append((q.double() - refs[index[:, 0]].double()).norm(dim=1).float())
+        indices.append(index[:, 0])
+        seconds.append(values[:, 1] if values.shape[1] > 1 else torch.full((len(q),), float("inf")))
+    return torch.cat(dists), torch.cat(indices), torch.cat(seconds)
+
+
+def nearest(queries: Tensor, references: Tensor, batch_size: int = 512, exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    """(distance, index) of each query vector's nearest reference vector, Euclidean (`exclude` as in `nearest_two`)."""
+    distance, index, _ = nearest_two(queries, references, batch_size, exclude)
+    return distance, index
 
 
 @torch.no_grad()
@@ -97,6 +106,7 @@ def nearest_grid(samples: Tensor, train: Tensor, features: Optional[Features] = 
 
 
 REFERENCE_IMAGES = 2000  #: at most this many held-out (or leave-one-out training) images set the reference distances
+SPECIFIC_MATCH = 0.5  #: a copy is at most this share of its distance to the second-nearest training image from the nearest
 
 
 @dataclass
@@ -105,6 +115,7 @@ class CopyCheck:
 
     distance: Tensor  #: per sample, to its nearest training image
     index: Tensor  #: per sample, the index of that training image
+    second_distance: Tensor  #: per sample, to its second-nearest training image
     reference_distance: Tensor  #: per reference image, to its nearest (other) training image
     reference: str  #: "held-out" or "leave-one-out"
     space: str  #: "pixels" or the feature network's name
@@ -118,8 +129,10 @@ class CopyCheck:
 
     @property
     def flagged(self) -> Tensor:
-        """Per sample, whether it sits at least as close to a training image as the nearest `quantile` of real images do."""
-        return self.distance <= self.threshold
+        """Per sample, whether it sits at least as close to a training image as the nearest `quantile` of real images do,
+        and near that one image in particular (at most SPECIFIC_MATCH of the way to the second nearest): a blurred or
+        average picture, about as near to many training images, is not a copy of any."""
+        return (self.distance <= self.threshold) & (self.distance <= SPECIFIC_MATCH * self.second_distance)
 
     def summary(self) -> dict:
         """The JSON-ready figures: space, reference, counts, medians, their ratio, threshold, copies (share) and flagged (count)."""
@@ -128,7 +141,7 @@ class CopyCheck:
         return {"space": self.space, "reference": self.reference, "n_samples": len(self.distance), "n_train": self.n_train,
                 "n_reference": len(self.reference_distance), "median_sample": round(median_s, 4),
                 "median_reference": round(median_r, 4), "ratio": round(median_s / median_r, 4) if median_r > 0 else float("nan"),
-                "quantile": self.quantile, "threshold": round(self.threshold, 4),
+                "quantile": self.quantile, "threshold": round(self.threshold, 4), "specific_match": SPECIFIC_MATCH,
                 "copies": round(float(flagged.float().mean()), 4), "flagged": int(flagged.sum())}
 
 
@@ -156,14 +169,14 @@ def copy_check(samples: Tensor, train: Tensor, held_out: Optional[Tensor] = None
     if not 0 < quantile < 1:
         raise GanforgeError(f"Copy-check quantile {quantile!r} is invalid; expected a number between 0 and 1.")
     train_vectors = embed(train, features)
-    distance, index = nearest(embed(samples, features), train_vectors)
+    distance, index, second = nearest_two(embed(samples, features), train_vectors)
     if held_out is not None:
         chosen = _subset(len(held_out), max_reference, seed)
         reference_distance, _ = nearest(embed(held_out[chosen], features), train_vectors)
     else:
         chosen = _subset(len(train), max_reference, seed)
         reference_distance, _ = nearest(train_vectors[chosen], train_vectors, exclude=chosen)
-    return CopyCheck(distance, index, reference_distance, "held-out" if held_out is not None else "leave-one-out",
+    return CopyCheck(distance, index, second, reference_distance, "held-out" if held_out is not None else "leave-one-out",
                      space, len(train), quantile)
 
 
