@@ -139,12 +139,13 @@ def test_a_budget_and_cpu_widths_are_picked_but_never_over_the_users(tmp_path):
     assert (resolved.image_size, resolved.steps, resolved.batch_size, resolved.options["width"]) == (256, 10, 4, 8)
 
 
-def test_train_prints_what_it_picked(capsys, tmp_path):
+def test_train_prints_what_it_picked_and_the_copy_check(capsys, tmp_path):
     data = folder_of(tmp_path / "pics", [(80, 80)] * 4)
     code = main(["train", "--model", "fastgan", "--data", data, "--steps", "1", "--device", "cpu", "--out",
                  str(tmp_path / "runs"), "--name", "r", "--no-progress", "--option", "width=2", "--option", "z_dim=8",
-                 "--set", "sample_every=1000"])
+                 "--set", "sample_every=1000", "--set", "copy_check_n=16"])
     out = capsys.readouterr().out
     assert code == 0
+    assert (tmp_path / "runs" / "r" / "copy_check.json").is_file() and "closest sample | training image pairs" in out
     assert "fastgan picked" in out and "image size 64 px (the folder's median shorter side is 80 px" in out
     assert "budget" not in out.split("fastgan picked")[1].split("\n")[0]  # the user's --steps stands
