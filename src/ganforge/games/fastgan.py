@@ -136,7 +136,8 @@ def build_fastgan(cfg: TrainConfig, options: FastGANOptions, info: DataInfo, run
 CPU_PRESET = Path(__file__).resolve().parent.parent / "presets" / "fastgan-cpu.yaml"  #: batch and widths on a CPU
 CPU_SIZE_CAP = 128  #: largest image size picked from the data when training on a CPU
 CPU_MINUTES = 30.0  #: budget picked on a CPU when none is given
-DEFAULT_STEPS = 20_000  #: budget picked on a GPU when none is given (an hour or two on one GPU at 256 px)
+DEFAULT_STEPS = 20_000  #: budget picked on a GPU when none is given
+FAMILY_IMAGE_SIZE = 64  #: image size where the data says nothing (MNIST, prepared sets)
 
 
 def defaults_from_data(cfg: TrainConfig) -> tuple[dict, str]:
@@ -172,8 +173,6 @@ def defaults_from_data(cfg: TrainConfig) -> tuple[dict, str]:
             said.append(f"a budget of {DEFAULT_STEPS} rounds")
     return values, ("fastgan picked " + "; ".join(said) + " (flags and --option override them)." if said else "")
 
-
-FAMILY_IMAGE_SIZE = 64  #: image size where the data says nothing (MNIST, prepared sets)
 
 register(Family("fastgan", "FastGAN for a few hundred images (Liu et al. 2021)", FastGANOptions, build_fastgan,
                 default_loss="hinge", default_image_size=FAMILY_IMAGE_SIZE, default_steps=DEFAULT_STEPS,
