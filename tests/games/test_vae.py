@@ -16,6 +16,7 @@ from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
 from ganforge.tools.reconstruct import reconstruct
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 CPU = Runtime(torch.device("cpu"))
 
@@ -172,3 +173,11 @@ def test_reconstruct_errors_are_one_sentence(tmp_path, capsys):
     assert main(["reconstruct", str(tmp_path / "vae"), str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert "holds no images" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+class TestVAEContract(GameContract):
+    def make_game(self):
+        return game()
+
+    def make_batch(self):
+        return {"images": torch.rand(8, 1, 16, 16) * 2 - 1}
