@@ -37,7 +37,7 @@ class Trainer:
         self.runtime = make_runtime(cfg)
         self.is_main = self.runtime.rank == 0
         torch.manual_seed(cfg.seed)
-        self.source = (family.load_data or image_source)(cfg, self.runtime)
+        self.source = (family.load_data or image_source)(cfg, options, self.runtime)
         self.info = self.source.info
         self.game = family.build(cfg, options, self.info, self.runtime)
         for module in self.game.players.values():

@@ -20,7 +20,10 @@ from ganforge.train.checkpoint import Checkpoints
 def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     """Fill what the user left to the family (data, loss, image size, batch, EMA, budget) and validate options."""
     family = get_family(cfg.model)
-    cfg = replace(cfg, data=cfg.data or family.default_data, loss=cfg.loss or family.default_loss,
+    options = resolve_options(family.options, cfg.options, cfg.model)
+    family.refuse_unread(cfg, options)
+    reads_loss = "loss" in family.keys_read(options)
+    cfg = replace(cfg, data=cfg.data or family.default_data, loss=(cfg.loss or family.default_loss) if reads_loss else None,
                   image_size=cfg.image_size or family.default_image_size,
                   batch_size=cfg.batch_size or family.default_batch_size,
                   ema_decay=family.default_ema_decay if cfg.ema_decay is None else cfg.ema_decay)
@@ -29,7 +32,6 @@ def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     budgets = [n for n in ("steps", "epochs", "minutes") if getattr(cfg, n) is not None]
     if len(budgets) > 1:
         raise GanforgeError(f"Budgets {', '.join(budgets)} were all given; expected exactly one of --steps, --epochs, --minutes.")
-    options = resolve_options(family.options, cfg.options, cfg.model)
     cfg = replace(cfg, options=_plain(options.__dict__))
     cfg.validate()
     return cfg
