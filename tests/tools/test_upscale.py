@@ -87,3 +87,26 @@ def test_command_line_writes_and_reports(model, tmp_path, capsys):
     image = picture(tmp_path / "x.png", "RGB")
     assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--tile", "12", "--no-progress"]) == 0
     assert "wrote 1 upscaled image(s)" in capsys.readouterr().out and (tmp_path / "o" / "x-x2.png").is_file()
+
+
+def test_inputs_and_clashing_results_are_refused_before_writing(model, tmp_path, capsys):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    picture(imgs / "p0.png", "RGB")
+    second = picture(imgs / "p0-x2.png", "RGB", seed=1)
+    before = second.read_bytes()
+    assert main(["upscale", str(model), str(imgs), "--out", str(imgs), "--no-progress", "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err and second.read_bytes() == before
+    for d, suffix in (("d1", ".png"), ("d2", ".jpg")):
+        (tmp_path / d).mkdir()
+        picture(tmp_path / d / f"a{suffix}", "RGB")
+    assert main(["upscale", str(model), str(tmp_path / "d1"), str(tmp_path / "d2"), "--out", str(tmp_path / "up"), "--no-progress"]) == 2
+    assert "would be one file" in capsys.readouterr().err and not list((tmp_path / "up").glob("*.png"))
+    image = picture(tmp_path / "x.png", "RGB")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "x-x2.png").write_bytes(b"kept")
+    assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err and (tmp_path / "o" / "x-x2.png").read_bytes() == b"kept"
+    assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--no-progress", "--force"]) == 0
+    with Image.open(tmp_path / "o" / "x-x2.png") as done:
+        assert done.size == (60, 44)

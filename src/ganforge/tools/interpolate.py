@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import add_force, claim_outputs
 from ganforge.tools.mix import class_labels, load_stylegan
 
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (default 1)")
     parser.add_argument("--label", type=int, help="class to draw (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         base = base.with_suffix("")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    png, gif = checks.output_files([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
+    png, gif = claim_outputs([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
     images, names = strips(generator, seeds, args.steps, args.truncation, args.label, device)
     save_labeled_rows(images, png, names)
     frames = w_walk(generator, seeds, args.frames, args.truncation, args.label, device)

@@ -16,6 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import add_force, claim_outputs
 
 GROUPS = ("coarse", "middle", "fine")
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ of every source (default 1)")
     parser.add_argument("--label", type=int, help="class of every source (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def load_stylegan(path: str, device: str) -> tuple[nn.Module, dict]:
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         out = out.with_name(out.name + ".png")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    checks.output_files([out], args.force)
+    claim_outputs([out], args.force)
     images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,
                                  args.label, device)
     save_labeled_rows(images, out, labels)

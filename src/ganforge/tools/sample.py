@@ -12,6 +12,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import check_labels, iter_samples, parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import add_force, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
     if args.label is not None:
         check_labels(generator, torch.tensor([args.label]))
-    png, npz = checks.output_files(output_paths(args.out), args.force)
+    png, npz = claim_outputs(output_paths(args.out), args.force)
     images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
     shown = torch.from_numpy(images[:100])
     classes = int(getattr(generator, "num_classes", 0))

@@ -19,6 +19,10 @@ from ganforge.report.gif import pick_frames
 from ganforge.report.snapshots import snapshot_dirs
 from ganforge.report.theory import write_theory_report
 from ganforge.runlog import read_metrics
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder
+
+
+TOY_OUTPUTS = ("theory.json", "d_vs_dstar.gif", "d_vs_dstar.png", "d_half.png", "saturation.png")  #: a toy run's figures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=24, help="snapshots drawn at most, evenly spread (default 24)")
     parser.add_argument("--n", type=int, default=STACKED_SAMPLES, help="samples for Stacked MNIST (default 26,000)")
     parser.add_argument("--seed", type=int, default=0)
+    add_force(parser)
 
 
 def theory_of_toy_run(run: Path, out: Path, resolution: int = 120, bandwidth: float | None = None,
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution < 8:
         raise GanforgeError(f"Resolution {args.resolution} is too small; expected at least 8 grid points per axis.")
     generator, info = load_generator(run_dir)
+    names = TOY_OUTPUTS if info.get("kind") == "points" else ("modes.json",)
+    claim_outputs([output_folder(out) / name for name in names], force=args.force)
     if info.get("kind") == "points":
         result = theory_of_toy_run(run_dir, out, args.resolution, args.bandwidth, not args.raw_data, args.max_frames, args.seed)
         last = result["snapshots"][-1]
