@@ -287,7 +287,7 @@ def compare(models: list[str], out: Union[str, Path], settings: CompareSettings 
 
     args = settings
     args.validate()
-    claim_outputs(output_paths(output_folder(Path(out))), models, force)
+    claim_outputs(output_paths(output_folder(Path(out))), models, force=force)
     out = Path(out)
     entries = load_entries([str(m) for m in models], args.device)
     device = next(entries[0].generator.parameters()).device

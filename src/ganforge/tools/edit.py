@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if base.suffix.lower() in (".png", ".gif"):
         base = base.with_suffix("")
     png, gif = base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")
-    claim_outputs([png, gif] if args.gif else [png], [Path(p) for p in (args.w, args.directions) if p], args.force)
+    claim_outputs([png, gif] if args.gif else [png], [Path(p) for p in (args.w, args.directions) if p], force=args.force)
     generator, info = load_generator(args.model, args.device)
     if info.get("kind") == "translation":
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator.")

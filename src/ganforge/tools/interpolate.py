@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         base = base.with_suffix("")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    png, gif = claim_outputs([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
+    png, gif = claim_outputs([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], force=args.force)
     images, names = strips(generator, seeds, args.steps, args.truncation, args.label, device)
     save_labeled_rows(images, png, names)
     frames = w_walk(generator, seeds, args.frames, args.truncation, args.label, device)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         out = out.with_name(out.name + ".png")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    claim_outputs([out], args.force)
+    claim_outputs([out], force=args.force)
     images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,
                                  args.label, device)
     save_labeled_rows(images, out, labels)

@@ -33,7 +33,7 @@ def _files(inputs: Iterable[Path]) -> list[Path]:
     return files
 
 
-def claim_outputs(paths: Sequence[Path], inputs: Iterable[Path] = (), force: bool = False) -> list[Path]:
+def claim_outputs(paths: Sequence[Path], inputs: Iterable[Path] = (), *, force: bool = False) -> list[Path]:
     """`paths`, once sure each can be written: none is an input, no two name one file, none exists unless
     `force`, and their folders exist or can be made (they are created)."""
     paths = [Path(p) for p in paths]

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.image)
     if not path.is_file():
         raise GanforgeError(f"Image {args.image!r} does not exist; expected an image file.")
-    claim_outputs(output_paths(Path(args.out)), [path], args.force)
+    claim_outputs(output_paths(Path(args.out)), [path], force=args.force)
     players, info = load_players(args.model, args.device)
     generator = players["generator"]
     if not is_stylegan(generator):

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     decoder = players["generator"]
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     images = load_images(args.images, channels, size, args.n)
-    png, npz = claim_outputs(output_paths(args.out), [Path(i) for i in args.images], args.force)
+    png, npz = claim_outputs(output_paths(args.out), [Path(i) for i in args.images], force=args.force)
     outputs, codes = reconstruct(encoder, decoder, to_float(images), args.batch_size, args.sample, args.seed)
     cells, labels = picture(to_float(images), outputs)
     save_labeled_rows(cells, png, labels)

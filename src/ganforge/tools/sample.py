@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
     if args.label is not None:
         check_labels(generator, torch.tensor([args.label]))
-    png, npz = claim_outputs(output_paths(args.out), args.force)
+    png, npz = claim_outputs(output_paths(args.out), force=args.force)
     images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
     shown = torch.from_numpy(images[:100])
     classes = int(getattr(generator, "num_classes", 0))

@@ -59,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution < 8:
         raise GanforgeError(f"Resolution {args.resolution} is too small; expected at least 8 grid points per axis.")
     generator, info = load_generator(run_dir)
-    names = TOY_OUTPUTS if info.get("kind") == "points" else ("modes.json",)
-    claim_outputs([output_folder(out) / name for name in names], force=args.force)
     if info.get("kind") == "points":
+        claim_outputs([output_folder(out) / name for name in TOY_OUTPUTS], force=args.force)
         result = theory_of_toy_run(run_dir, out, args.resolution, args.bandwidth, not args.raw_data, args.max_frames, args.seed)
         last = result["snapshots"][-1]
         print(f"step {last['step']}: modes {last['modes_modes']}/{last['modes_num_modes']}, high quality "
@@ -71,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if str(info.get("data", "")).lower().replace("_", "-") != "stacked-mnist":
         raise GanforgeError(f"Run {str(run_dir)!r} trained on {info.get('data')!r}; expected a toy run (--model toy) "
                             "or a stacked-mnist run.")
+    claim_outputs([output_folder(out) / "modes.json"], force=args.force)
     report = generator_stacked_modes(generator, args.n, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "modes.json").write_text(json.dumps(report.as_dict(), indent=2))
     print(f"stacked-mnist: modes {report.modes}/1000, KL to uniform {report.reverse_kl:.3f} over {report.samples} samples")
     return 0

@@ -152,7 +152,7 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     names = _output_names(files)
     sides = [_side(f, size, default, multiple) for f in files]
     written: list[Path] = [out / name for name in names]
-    claim_outputs(written + ([out / "grid.png"] if grid_rows else []), files + (target_files or []), force)
+    claim_outputs(written + ([out / "grid.png"] if grid_rows else []), files + (target_files or []), force=force)
     in_grid = set([i for i, s in enumerate(sides) if s == sides[0]][:grid_rows])  # a grid needs one size
     shown: list[tuple[int, list[Tensor]]] = []
     torch.manual_seed(seed)  # a pix2pix generator keeps its dropout noise on when sampling

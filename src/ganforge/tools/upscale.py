@@ -195,7 +195,7 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                                     f"a side to downscale by {factor} (--degrade).")
     targets = [out / f"{f.stem}-x{factor}.png" for f in files]
     crops = [out / f"{f.stem}-side-by-side.png" for f in files] if compare else []
-    claim_outputs(targets + crops, files, force)
+    claim_outputs(targets + crops, files, force=force)
     bar = None
     if progress:
         from tqdm import tqdm
