@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -67,3 +68,35 @@ def nearest_existing(path: Path) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     return existing
+
+
+_LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)(\d+)$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the hidden half-written files and folders (`.NAME.tmpPID`, `.NAME.oldPID`) that processes no longer
+    alive left in `folder`; return what was removed. Those of a live process are its work in progress."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for entry in Path(folder).iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if match is None or process_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed

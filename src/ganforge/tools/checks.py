@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from ganforge.atomic import nearest_existing
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file
 from ganforge.errors import GanforgeError
 

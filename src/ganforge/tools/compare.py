@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
 from ganforge.runlog import last_time
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder
 
 #: table columns: (key, header, format); None values print as "—"
 COLUMNS = (
@@ -29,7 +30,6 @@ COLUMNS = (
     ("sharpness", "sharpness (data = 1)", "{:.2f}"), ("images_per_second", "sampling (img/s) ↑", "{:,.0f}"),
     ("recon_mse", "recon. MSE ↓", "{:.4f}"),
 )
-from ganforge.tools.outputs import add_force, claim_outputs, output_folder
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
-from ganforge.tools.outputs import add_force, claim_outputs
 from ganforge.tools.mix import class_labels, load_stylegan
+from ganforge.tools.outputs import add_force, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

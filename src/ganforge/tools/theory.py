@@ -21,7 +21,6 @@ from ganforge.report.theory import write_theory_report
 from ganforge.runlog import read_metrics
 from ganforge.tools.outputs import add_force, claim_outputs, output_folder
 
-
 TOY_OUTPUTS = ("theory.json", "d_vs_dstar.gif", "d_vs_dstar.png", "d_half.png", "saturation.png")  #: a toy run's figures
 
 
