@@ -23,6 +23,7 @@ from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
 from ganforge.train.run_lock import RunLock
 from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
+from ganforge.train.sizes import check_sizes
 from ganforge.train.sources import image_source
 from ganforge.train.stop import StopOnSignal, TrainingStopped
 from ganforge.train.sync_batchnorm import sync_batchnorm
@@ -38,6 +39,7 @@ class Trainer:
         options = resolve_options(family.options, cfg.options, cfg.model)
         self.runtime = make_runtime(cfg)
         self.is_main = self.runtime.rank == 0
+        check_sizes(cfg, family, options, self.runtime)
         torch.manual_seed(cfg.seed)
         self.source = (family.load_data or image_source)(cfg, self.runtime)
         self.info = self.source.info
