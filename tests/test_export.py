@@ -79,7 +79,7 @@ def test_altered_or_nan_weights_are_refused_and_old_exports_load_without_a_diges
     meta = json.loads((export / "config.json").read_text())
     assert len(meta["players"]["generator"]["sha256"]) == 64
     state = load_file(str(weights))
-    key = next(iter(state))
+    key = next(k for k, v in state.items() if v.is_floating_point())
     state[key] = state[key] + 0.01
     save_file(state, str(weights))
     with pytest.raises(GanforgeError, match="do not match the digest recorded at export"):
