@@ -254,3 +254,17 @@ def test_assignments_read_numbers_like_a_person_writes_them():
     assert parse_assignment("ema-decay=0") == ("ema_decay", 0)
     assert parse_assignment("data=mnist") == ("data", "mnist")
     assert parse_assignment("x=[1, 2]") == ("x", [1, 2])
+
+
+@pytest.mark.parametrize("argv", [
+    ["edit", "m", "--direction", "0", "--out", "x", "--strength", "nan"],
+    ["sample", "m", "--out", "x", "--truncation", "inf"],
+    ["train", "--minutes", "-inf"],
+    ["interpolate", "m", "--out", "x", "--truncation", "NaN"],
+])
+def test_nan_and_inf_are_refused_in_every_numeric_option(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is invalid; expected a finite number." in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())

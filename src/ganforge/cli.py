@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -48,6 +49,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, modules
 
 
+def check_finite(args: argparse.Namespace) -> None:
+    """Refuse NaN and infinity in every numeric option, before any command runs."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                flag = "--" + name.replace("_", "-")
+                raise GanforgeError(f"Option {flag} {item} is invalid; expected a finite number.")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; errors at the edges become one sentence and exit status 2."""
     parser, modules = build_parser()
@@ -56,6 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_finite(args)
         return int(modules[args.command].run(args) or 0)
     except GanforgeError as exc:
         print(f"ganforge {args.command}: error: {exc}", file=sys.stderr)

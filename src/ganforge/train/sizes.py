@@ -43,7 +43,11 @@ def check_sizes(cfg: TrainConfig, family, options, runtime: Runtime) -> None:
         if family.load_data is None:  # an image source gives the players exactly this size
             raise
         return
-    except Exception:  # noqa: BLE001 - the real build, after loading, reports what the guess could not settle
+    except Exception as exc:  # noqa: BLE001 - the real build, after loading, reports what the guess could not settle
+        if isinstance(exc, OverflowError) or "overflow" in str(exc).lower():
+            raise GanforgeError(f"Model {cfg.model!r} with options {cfg.options} asks for tensors too large to address, "
+                                f"needing far more than the {USABLE * memory / 2**30:.3g} GiB of memory on {runtime.device.type}; "
+                                "expected a smaller width or z_dim.") from None
         return
     params = sum(p.numel() for m in game.players.values() for p in m.parameters())
     needed = FLOAT_COPIES * 4 * params
