@@ -259,7 +259,7 @@ def test_assignments_read_numbers_like_a_person_writes_them():
 @pytest.mark.parametrize("argv", [
     ["edit", "m", "--direction", "0", "--out", "x", "--strength", "nan"],
     ["sample", "m", "--out", "x", "--truncation", "inf"],
-    ["train", "--minutes", "-inf"],
+    ["train", "--minutes=-inf"],
     ["interpolate", "m", "--out", "x", "--truncation", "NaN"],
 ])
 def test_nan_and_inf_are_refused_in_every_numeric_option(argv, tmp_path, capsys, monkeypatch):
