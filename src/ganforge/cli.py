@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import math
 import sys
@@ -70,6 +71,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(modules[args.command].run(args) or 0)
     except GanforgeError as exc:
         print(f"ganforge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {exc.filename!r}" if exc.filename else ""
+        print(f"ganforge {args.command}: error: The disk is full{where}; expected free space (nothing half-written was "
+              "kept: run the command again once there is room).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganforge {args.command}: interrupted", file=sys.stderr)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ganforge.atomic import nearest_existing
@@ -73,3 +74,25 @@ def output_folder(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder (new or existing).")
     return out
+
+
+@contextmanager
+def removed_on_failure(paths: Sequence[Path]) -> Iterator[None]:
+    """Remove those of `paths` that the block wrote if it fails (a full disk, a kill by Ctrl-C), so that no
+    truncated output is left to block the same command run again."""
+    before = {Path(p): _stamp(Path(p)) for p in paths}
+    try:
+        yield
+    except BaseException:
+        for path, stamp in before.items():
+            if _stamp(path) != stamp:
+                path.unlink(missing_ok=True)
+        raise
+
+
+def _stamp(path: Path) -> object:
+    try:
+        st = os.stat(path)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        return None
