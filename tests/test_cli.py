@@ -268,3 +268,19 @@ def test_nan_and_inf_are_refused_in_every_numeric_option(argv, tmp_path, capsys,
     err = capsys.readouterr().err
     assert "is invalid; expected a finite number." in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_export_on_a_full_disk_is_one_sentence_and_leaves_nothing(capsys, tmp_path, trained_run, monkeypatch):
+    import errno
+
+    import ganforge.export as export
+
+    def full(tensors, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(export, "save_file", full)
+    code, _, err = run_cli(capsys, "export", str(trained_run), "--out", str(tmp_path / "m"))
+    assert code == 2 and err.startswith("ganforge export: error: The disk is full while writing") and err.count("\n") == 1
+    assert not (tmp_path / "m").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    assert run_cli(capsys, "export", str(trained_run), "--out", str(tmp_path / "m"))[0] == 0

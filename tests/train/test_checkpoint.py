@@ -134,3 +134,32 @@ def test_state_json_edited_by_hand_is_refused(tmp_path):
     (folder / "state.json").write_text(json.dumps(skeleton))
     with pytest.raises(GanforgeError, match="elapsed_seconds='soon'"):
         read_training_state(folder)
+
+
+def test_a_full_disk_while_saving_is_one_sentence_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import ganforge.train.state_io as state_io
+    from ganforge.cli import main
+
+    real_save, calls = state_io.save_file, {"n": 0}
+
+    def full(tensors, path):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        real_save(tensors, path)
+
+    monkeypatch.setattr(state_io, "save_file", full)
+    argv = ["train", "--model", "dcgan", "--steps", "4", "--batch-size", "8", "--option", "width=4", "--option", "z_dim=8",
+            "--set", "checkpoint_every=2", "--set", "sample_every=100", "--out", str(tmp_path), "--name", "r", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "The disk is full while saving step 4" in err
+    assert "its last good checkpoint step_00000002 is kept" in err and "resume with --resume" in err
+    root = tmp_path / "r" / "checkpoints"
+    assert Checkpoints(tmp_path / "r").latest().name == "step_00000002" and read_checkpoint(root / "step_00000002")["step"] == 2
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(tmp_path / "r"), "--no-progress"]) == 0
+    assert (root / "latest").read_text() == "step_00000004"

@@ -1,6 +1,7 @@
 """The referee: one generic training loop that knows no family."""
 from __future__ import annotations
 
+import errno
 import math
 import shutil
 import time
@@ -83,11 +84,19 @@ class Trainer:
         rng_ranks = gather_rng_states() if tag is None else None
         if not self.is_main:
             return
-        self.checkpoints.save(self._state(rng_ranks), self.step, tag)
-        if tag is None:
-            info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
-                    "steps": self.step, "train_seconds": round(self.elapsed, 3)}
-            save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+        try:
+            self.checkpoints.save(self._state(rng_ranks), self.step, tag)
+            if tag is None:
+                info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
+                        "steps": self.step, "train_seconds": round(self.elapsed, 3)}
+                save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            latest = self.checkpoints.latest()
+            raise GanforgeError(f"The disk is full while saving step {self.step} of run {str(self.run_dir)!r}; "
+                                f"{'its last good checkpoint ' + latest.name + ' is kept' if latest else 'no checkpoint was kept'}, "
+                                f"expected free space: make room and resume with --resume {str(self.run_dir)!r}.") from None
 
     # --- the loop -------------------------------------------------------------------------------
     def run(self) -> Path:
