@@ -26,7 +26,7 @@ from ganforge.latent.directions import (
     resolve_levels,
     seed_latents,
 )
-from ganforge.tools.outputs import add_force, claim_outputs
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 2:
         raise GanforgeError(f"Steps {args.steps} are too few; expected at least 2 images per row.")
+    at_most(args.steps, MAX_PICTURE_IMAGES // 16, f"A row of --steps {args.steps} (images)")
     base = Path(args.out)
     if base.suffix.lower() in (".png", ".gif"):
         base = base.with_suffix("")
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Seeds {args.seeds!r} are invalid; expected comma-separated integers such as 0,1,2.") from None
         if not seeds:
             raise GanforgeError("No seeds were given; expected comma-separated integers such as 0,1,2.")
+        at_most(len(seeds) * args.steps, MAX_PICTURE_IMAGES, f"A strip of {len(seeds)} seeds x --steps {args.steps} (images)")
         latent = seed_latents(generator, seeds, args.truncation, args.label)
         names = [f"seed {s}" for s in seeds]
     images = strip(generator, directions, args.direction, latent, args.strength, args.steps, levels, args.label)

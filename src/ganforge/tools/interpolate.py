@@ -14,7 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
 from ganforge.tools.mix import class_labels, load_stylegan
-from ganforge.tools.outputs import add_force, claim_outputs
+from ganforge.tools.outputs import MAX_GIF_FRAMES, MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Seeds {args.seeds!r} name fewer than two seeds; expected at least two to walk between.")
     if args.steps < 2 or args.frames < 1:
         raise GanforgeError(f"Sizes --steps {args.steps} --frames {args.frames} are invalid; expected steps >= 2 and frames >= 1.")
+    at_most(2 * len(seeds) * args.steps, MAX_PICTURE_IMAGES, f"Strips of {len(seeds)} seeds x --steps {args.steps} (images)")
+    at_most(len(seeds) * args.frames, MAX_GIF_FRAMES, f"A walk of {len(seeds)} seeds x --frames {args.frames} (GIF frames)")
     for s in seeds:
         checks.seed(s, "in --seeds")
     checks.truncation(args.truncation)

@@ -16,7 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
-from ganforge.tools.outputs import add_force, claim_outputs
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 GROUPS = ("coarse", "middle", "fine")
 
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Style groups {args.groups!r} are invalid; expected a comma-separated subset of {', '.join(GROUPS)}.")
     if args.cols < 1 or args.rows < 1:
         raise GanforgeError(f"Grid size --cols {args.cols} --rows {args.rows} is invalid; expected positive integers.")
+    at_most((args.cols + 1) * (args.rows * len(groups) + 1), MAX_PICTURE_IMAGES, f"Grid --cols {args.cols} --rows {args.rows} (images)")
     checks.seed(args.seed)
     checks.truncation(args.truncation)
     device = str(parse_device(args.device))

@@ -1,5 +1,6 @@
 """The one output rule of every tool: never write over an input, never two results to one name, never replace
-an existing output without --force; each breach is one sentence before any work is done."""
+an existing output without --force; and the bounds on how much one command draws. Each breach is one sentence
+before any work is done."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,17 @@ from pathlib import Path
 
 from ganforge.atomic import nearest_existing
 from ganforge.errors import GanforgeError
+
+MAX_PICTURE_IMAGES = 4096  #: images drawn into one PNG (a 64 x 64 grid)
+MAX_GIF_FRAMES = 2000  #: frames of one GIF
+MAX_SCORED_SAMPLES = 1_000_000  #: samples generated for one score (20 x the 50,000 of the usual FID)
+
+
+def at_most(count: int, limit: int, what: str) -> int:
+    """`count` if it is at most `limit`; else an error naming `what` asked for it, before anything is drawn."""
+    if count > limit:
+        raise GanforgeError(f"{what} asks for {count:,}; expected at most {limit:,}.")
+    return count
 
 
 def add_force(parser: argparse.ArgumentParser) -> None:
