@@ -216,3 +216,16 @@ def test_inputs_and_existing_outputs_are_never_written_over(model, tmp_path, cap
     with pytest.raises(GanforgeError, match="would be one file"):
         translate_files(folder, [grid_named], tmp_path / "o2")
     assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").iterdir())
+
+
+def test_a_pass_too_large_for_memory_is_refused_before_translating(model, tmp_path, monkeypatch):
+    import ganforge.sampling as sampling
+
+    folder, _ = model
+    big = write(tmp_path / "big.png", size=(512, 512))
+    monkeypatch.setattr(sampling, "device_memory", lambda device: 8 * 2 ** 20)  # an 8 MiB machine
+    with pytest.raises(GanforgeError, match=r"Translation at 512x512 needs about .* GiB in one pass .*; expected at most .* "
+                                            r"\(a smaller --size, or --batch-size\)"):
+        translate_files(folder, [big], tmp_path / "o", size=0)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    assert len(translate_files(folder, [big], tmp_path / "o", size=16)) == 1

@@ -110,3 +110,15 @@ def test_inputs_and_clashing_results_are_refused_before_writing(model, tmp_path,
     assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--no-progress", "--force"]) == 0
     with Image.open(tmp_path / "o" / "x-x2.png") as done:
         assert done.size == (60, 44)
+
+
+def test_a_whole_image_pass_too_large_for_memory_is_refused_and_tiles_are_not(model, tmp_path, monkeypatch):
+    import ganforge.sampling as sampling
+
+    image = picture(tmp_path / "big.png", "RGB", size=(400, 300))
+    monkeypatch.setattr(sampling, "device_memory", lambda device: 16 * 2 ** 20)  # a 16 MiB machine
+    with pytest.raises(GanforgeError, match=r"Upscaling .*big.png' at 400x300 needs about .* GiB in one pass .* "
+                                            r"\(--tile > 0 processes it tile by tile\)"):
+        upscale_files(model, [image], tmp_path / "o", tile=0, progress=False)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    assert len(upscale_files(model, [image], tmp_path / "o", tile=32, progress=False)) == 1

@@ -20,6 +20,7 @@ from ganforge.data.images import decode_image, is_image_file, read_header
 from ganforge.data.paired import decode_halves
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
+from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
 from ganforge.tools.outputs import add_force, claim_outputs, output_folder
 
@@ -151,6 +152,8 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     target_files = match_targets(files, targets) if targets is not None else None
     names = _output_names(files)
     sides = [_side(f, size, default, multiple) for f in files]
+    check_pass_fits(forward, min(batch_size, len(files)), max(sides), max(sides), torch.device(device),
+                    "Translation", "a smaller --size, or --batch-size")
     written: list[Path] = [out / name for name in names]
     claim_outputs(written + ([out / "grid.png"] if grid_rows else []), files + (target_files or []), force=force)
     in_grid = set([i for i, s in enumerate(sides) if s == sides[0]][:grid_rows])  # a grid needs one size

@@ -28,6 +28,7 @@ from ganforge.data.images import _to_8bit, read_header
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
 from ganforge.tools.outputs import add_force, claim_outputs, output_folder
 
@@ -188,6 +189,10 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
     channels = int(info.get("channels", 3))
     files = collect_inputs(inputs)
     headers = [read_header(f) for f in files]  # every input is checked before anything is written
+    for f, head in zip(files, headers):
+        side_h, side_w = (min(tile, head.height), min(tile, head.width)) if tile else (head.height, head.width)
+        check_pass_fits(generator, batch, side_h, side_w, torch.device(device), f"Upscaling {str(f)!r}",
+                        "--tile > 0 processes it tile by tile" if not tile else "a smaller --tile or --batch", factor)
     if degrade_inputs:
         for f, head in zip(files, headers):
             if head.height < 2 * factor or head.width < 2 * factor:

@@ -2,7 +2,6 @@
 weights, optimizer state and one batch are weighed against the memory of the device they will train on."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import torch
@@ -10,19 +9,10 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
+from ganforge.sampling import USABLE_MEMORY as USABLE
+from ganforge.sampling import device_memory
 
 FLOAT_COPIES = 5  #: float32 copies of each parameter while training: weights, gradients, Adam's two moments, EMA
-USABLE = 0.8  #: fraction of a device's memory a run may plan to fill
-
-
-def device_memory(device: torch.device) -> int:
-    """Bytes of memory of `device` (physical RAM for the CPU)."""
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2 ** 30
 
 
 def check_sizes(cfg: TrainConfig, family, options, runtime: Runtime) -> None:
