@@ -182,3 +182,12 @@ def test_unreadable_inception_weights_are_one_sentence_before_any_feature_line(m
     assert main(["eval", str(model), "--data", str(images), "--inception-weights", str(weights)]) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err and "features:" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sample_count_beyond_the_limit_is_refused_before_anything_runs(tmp_path, capsys):
+    from ganforge.cli import main
+    from ganforge.metrics.evaluate import MAX_SAMPLES
+
+    assert main(["eval", str(tmp_path / "nothing"), "--n", str(10 ** 12)]) == 2
+    err = capsys.readouterr().err
+    assert f"Sample count --n 1000000000000 is invalid; expected 2 to {MAX_SAMPLES:,}." in err and err.count("\n") == 1

@@ -5,8 +5,9 @@ import torch
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.export import save_players
+from ganforge.metrics.evaluate import MAX_SAMPLES as MAX_SCORED_SAMPLES
 from ganforge.tools.compare import CompareSettings
-from ganforge.tools.outputs import MAX_GIF_FRAMES, MAX_PICTURE_IMAGES, MAX_SCORED_SAMPLES
+from ganforge.tools.outputs import MAX_GIF_FRAMES, MAX_PICTURE_IMAGES
 
 
 @pytest.fixture(scope="module")

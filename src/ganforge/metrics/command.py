@@ -61,12 +61,12 @@ def check_options(args: argparse.Namespace) -> None:
     """Refuse bad numbers, devices and --json targets before anything is loaded or sampled."""
     import torch
 
-    from ganforge.metrics.evaluate import parse_metrics
+    from ganforge.metrics.evaluate import MAX_SAMPLES, parse_metrics
 
     if args.metrics is not None:
         parse_metrics(args.metrics)
-    if args.n < 2:
-        raise GanforgeError(f"Sample count --n {args.n} is invalid; expected at least 2.")
+    if not 2 <= args.n <= MAX_SAMPLES:
+        raise GanforgeError(f"Sample count --n {args.n} is invalid; expected 2 to {MAX_SAMPLES:,}.")
     if args.batch_size < 1:
         raise GanforgeError(f"Batch size --batch-size {args.batch_size} is invalid; expected at least 1.")
     if not 0 <= args.seed < 2 ** 63:

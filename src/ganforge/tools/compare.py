@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
 from ganforge.runlog import last_time
-from ganforge.tools.outputs import MAX_PICTURE_IMAGES, MAX_SCORED_SAMPLES, add_force, at_most, claim_outputs, output_folder
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs, output_folder
 
 #: table columns: (key, header, format); None values print as "—"
 COLUMNS = (
@@ -53,9 +53,11 @@ class CompareSettings:
         for name in ("n", "grid", "recon_n", "speed_n", "batch_size"):
             if getattr(self, name) < (2 if name == "n" else 1):
                 raise GanforgeError(f"Option --{name.replace('_', '-')} {getattr(self, name)} is invalid; expected a positive count.")
+        from ganforge.metrics.evaluate import MAX_SAMPLES
+
         at_most(self.grid, MAX_PICTURE_IMAGES // 8, f"Option --grid {self.grid} (images per model)")
         for name in ("n", "recon_n", "speed_n"):
-            at_most(getattr(self, name), MAX_SCORED_SAMPLES, f"Option --{name.replace('_', '-')} {getattr(self, name)} (samples)")
+            at_most(getattr(self, name), MAX_SAMPLES, f"Option --{name.replace('_', '-')} {getattr(self, name)} (samples)")
 
 
 _DEFAULTS = CompareSettings()

@@ -14,7 +14,6 @@ from ganforge.errors import GanforgeError
 
 MAX_PICTURE_IMAGES = 4096  #: images drawn into one PNG (a 64 x 64 grid)
 MAX_GIF_FRAMES = 2000  #: frames of one GIF
-MAX_SCORED_SAMPLES = 1_000_000  #: samples generated for one score (20 x the 50,000 of the usual FID)
 
 
 def at_most(count: int, limit: int, what: str) -> int:
