@@ -284,3 +284,14 @@ def test_export_on_a_full_disk_is_one_sentence_and_leaves_nothing(capsys, tmp_pa
     assert not (tmp_path / "m").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     monkeypatch.undo()
     assert run_cli(capsys, "export", str(trained_run), "--out", str(tmp_path / "m"))[0] == 0
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[" * 100000 + "]" * 100000, "is not valid YAML (RecursionError)"),
+    ("options: {r1_gamma: .nan}\n", "Option r1_gamma=nan for model 'dcgan' is invalid; expected a finite number."),
+])
+def test_hostile_config_files_are_one_sentence(tmp_path, capsys, text, needle):
+    (tmp_path / "c.yaml").write_text(text)
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "c.yaml"), "--steps", "1", "--out", str(tmp_path / "runs"))
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
