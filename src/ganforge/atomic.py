@@ -1,6 +1,7 @@
 """Writing files and folders so that a reader, or a kill at any moment, sees the old or the new one whole."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -104,3 +105,13 @@ def remove_leftovers(folder: Path) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+_DISK_FULL_TEXT = ("No space left on device", "os error 28", "Disk quota exceeded", "os error 122")
+
+
+def disk_full_error(exc: BaseException, path: Path) -> BaseException:
+    """An OSError(ENOSPC) naming `path` when `exc` reports a full disk in words (as safetensors does), else `exc`."""
+    if any(text in str(exc) for text in _DISK_FULL_TEXT):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return exc

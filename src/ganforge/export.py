@@ -12,7 +12,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ganforge.atomic import write_folder_atomic
+from ganforge.atomic import disk_full_error, write_folder_atomic
 from ganforge.errors import GanforgeError
 
 FORMAT = "ganforge-model/1"
@@ -35,7 +35,10 @@ def save_players(players: dict[str, nn.Module], info: dict[str, Any], folder: st
     def fill(tmp: Path) -> None:
         for name, module in players.items():
             state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-            save_file(state, str(tmp / f"{name}.safetensors"))
+            try:
+                save_file(state, str(tmp / f"{name}.safetensors"))
+            except SafetensorError as exc:
+                raise disk_full_error(exc, tmp / f"{name}.safetensors") from None
             entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors",
                              "sha256": file_digest(tmp / f"{name}.safetensors")}
         (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
