@@ -266,7 +266,7 @@ def test_nan_and_inf_are_refused_in_every_numeric_option(argv, tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "is invalid; expected a finite number." in err and err.count("\n") == 1
+    assert "is invalid (" in err and "); expected a finite number." in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())
 
 

@@ -56,7 +56,7 @@ def check_finite(args: argparse.Namespace) -> None:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, float) and not math.isfinite(item):
                 flag = "--" + name.replace("_", "-")
-                raise GanforgeError(f"Option {flag} {item} is invalid; expected a finite number.")
+                raise GanforgeError(f"Option {flag} {item} is invalid ({name}={item}); expected a finite number.")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
