@@ -59,3 +59,11 @@ def _lock_in_child(run):
     done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=60)
     if done.returncode:
         raise GanforgeError(done.stderr.strip().splitlines()[-1])
+
+
+def test_a_released_lock_leaves_the_folder_as_it_was(tmp_path):
+    lock = RunLock(tmp_path)
+    assert (tmp_path / ".lock").read_text() == str(os.getpid())
+    lock.release()
+    assert not list(tmp_path.iterdir())
+    lock.release()  # twice is harmless
