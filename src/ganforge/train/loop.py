@@ -110,7 +110,7 @@ class Trainer:
         try:
             with self.stop:
                 self._play(started, elapsed_before)
-            if self.stop.signum is not None:
+            if self.stop.signum is not None and not self._finished():  # a signal during the last save ends nothing early
                 latest = self.checkpoints.latest()
                 raise TrainingStopped(f"Training was stopped by {self.stop.name} at step {self.step}; checkpoint "
                                       f"{latest.name if latest else 'none'} was saved, resume with --resume {str(self.run_dir)!r}.",
