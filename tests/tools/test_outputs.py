@@ -53,3 +53,12 @@ def test_output_folder_that_is_a_file_is_refused(tmp_path):
         outputs.output_folder(tmp_path / "f")
     with pytest.raises(GanforgeError, match="is a file"):
         claim_outputs([tmp_path / "f" / "x.png"])
+
+
+def test_a_failed_write_leaves_no_truncated_output_and_keeps_untouched_ones(tmp_path):
+    (tmp_path / "old.png").write_text("kept")
+    with pytest.raises(OSError):
+        with outputs.removed_on_failure([tmp_path / "new.png", tmp_path / "old.png"]):
+            (tmp_path / "new.png").write_text("half")
+            raise OSError(28, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.png"] and (tmp_path / "old.png").read_text() == "kept"

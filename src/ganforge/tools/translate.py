@@ -22,7 +22,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
-from ganforge.tools.outputs import add_force, claim_outputs, output_folder
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -175,7 +175,8 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
             images = to_float(pixels).to(device)
             translated, reconstructed = translate_images(forward, backward, images)
             for j, i in enumerate(part):
-                save_image(to_pil(to_uint8(translated[j]).permute(1, 2, 0).cpu().numpy()), written[i])
+                with removed_on_failure([written[i]]):  # no truncated file left by a full disk or Ctrl-C
+                    save_image(to_pil(to_uint8(translated[j]).permute(1, 2, 0).cpu().numpy()), written[i])
                 if i in in_grid:
                     row = [images[j], translated[j]]
                     if reconstructed is not None:
@@ -186,7 +187,8 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     if grid_rows and shown:
         width = max(r.shape[0] for _, row in shown for r in row)
         rows = [torch.stack([_as_channels(r[None], width)[0] for r in row]) for _, row in sorted(shown, key=lambda item: item[0])]
-        save_grid(torch.cat(rows), out / "grid.png", nrow=rows[0].shape[0])
+        with removed_on_failure([out / "grid.png"]):
+            save_grid(torch.cat(rows), out / "grid.png", nrow=rows[0].shape[0])
     return written
 
 

@@ -30,7 +30,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
-from ganforge.tools.outputs import add_force, claim_outputs, output_folder
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
 
@@ -229,7 +229,8 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                     picture = picture.convert("LA")
             else:
                 picture = Image.fromarray(result[..., 0] if result.shape[2] == 1 else result)
-            picture.save(target, compress_level=3)
+            with removed_on_failure([target]):  # no truncated file left by a full disk or Ctrl-C
+                picture.save(target, compress_level=3)
             del picture
             written.append(target)
             if compare:
@@ -238,7 +239,8 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                 panels = [("bicubic", bicubic_crop(pixels, factor, top, left, side)), ("model", result[box])]
                 if original is not None:
                     panels.append(("original", original[box]))
-                side_by_side(panels, out / f"{path.stem}-side-by-side.png")
+                with removed_on_failure([out / f"{path.stem}-side-by-side.png"]):
+                    side_by_side(panels, out / f"{path.stem}-side-by-side.png")
     finally:
         if bar is not None:
             bar.close()
