@@ -56,6 +56,9 @@ def _edit(folder, change):
     (lambda m: m["players"]["generator"].update(weights="../../elsewhere.safetensors"), "expected a .safetensors file name inside"),
     (lambda m: m.update(players=[]), "expected a mapping of player names"),
     (lambda m: m.update(info=[1]), "has info of type list"),
+    (lambda m: m["info"].update(channels="three"), "has info channels='three'; expected an integer >= 0"),
+    (lambda m: m["info"].update(kind=["noise"]), "has info kind=\\['noise'\\]; expected a str"),
+    (lambda m: m["info"].update(image_size=-32), "has info image_size=-32; expected an integer >= 0"),
     (lambda m: m["players"]["generator"]["config"].update(width=10 ** 9), "does not accept|values but weights"),
     (lambda m: m["players"]["generator"]["config"].update(z_dim=10 ** 9), "with .* values but weights"),
 ])

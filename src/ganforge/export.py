@@ -17,6 +17,10 @@ from ganforge.errors import GanforgeError
 
 FORMAT = "ganforge-model/1"
 CONFIG_BYTES = 1 << 20  #: a config.json larger than this is not one ganforge wrote
+#: types of the info fields the tools read (an info field may also be null); sizes and counts are at least 0
+INFO_TYPES = {"channels": int, "in_channels": int, "image_size": int, "num_classes": int, "scale": int, "size_multiple": int,
+              "steps": int, "kind": str, "family": str, "class_names": list, "domains": list, "directions": dict,
+              "paired": bool, "train_seconds": (int, float)}
 
 
 def _class_path(module: nn.Module) -> str:
@@ -165,6 +169,12 @@ def read_config(folder: Path) -> dict:
         raise GanforgeError(f"Model {str(folder)!r} has format {meta.get('format') if isinstance(meta, dict) else None!r}; expected {FORMAT!r}.")
     if not isinstance(meta.get("info", {}), dict):
         raise GanforgeError(f"Model config {str(path)!r} has info of type {type(meta['info']).__name__}; expected a mapping.")
+    for key, kind in INFO_TYPES.items():
+        value = meta.get("info", {}).get(key)
+        wrong = value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool))
+        if wrong or (kind is int and isinstance(value, int) and value < 0):
+            raise GanforgeError(f"Model config {str(path)!r} has info {key}={value!r:.60}; expected "
+                                f"{'a number' if isinstance(kind, tuple) else 'an integer >= 0' if kind is int else 'a ' + kind.__name__}.")
     players = meta.get("players")
     if not isinstance(players, dict) or not players:
         raise GanforgeError(f"Model config {str(path)!r} has players={players!r:.60}; expected a mapping of player names to entries.")
