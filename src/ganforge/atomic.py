@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 
 def _umask() -> int:
@@ -38,6 +39,13 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON to `path` whole or not at all, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> Path:
