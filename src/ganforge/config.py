@@ -194,6 +194,8 @@ def resolve_options(options_cls: type, values: dict, family: str) -> Any:
             choices = ", ".join(sorted(known)) or "none"
             raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected one of {choices}.")
         _check_type(key, value, hints[key])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GanforgeError(f"Option {key}={value} for model {family!r} is invalid; expected a finite number.")
     result = options_cls(**values)
     check = getattr(result, "validate", None)
     if check is not None:
@@ -227,7 +229,7 @@ def load_yaml(path: str | Path) -> dict:
         raise GanforgeError(f"Config file {str(p)!r} does not exist; expected a YAML file.")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise GanforgeError(f"Config file {str(p)!r} is not valid YAML ({exc.__class__.__name__}); expected a mapping.") from None
     except OSError as exc:
         raise GanforgeError(f"Config file {str(p)!r} cannot be read ({exc.strerror or type(exc).__name__}); expected a readable YAML file.") from None
