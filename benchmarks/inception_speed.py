@@ -89,7 +89,7 @@ def main() -> None:
     for batch in args.batch:
         x = torch.rand(batch, 3, 299, 299, generator=torch.Generator().manual_seed(1)) * 2 - 1
         best = {}
-        for name, f in configs.items():
+        for f in configs.values():
             f(x)  # warm-up (and TorchScript's profiling runs)
         for _ in range(args.reps):
             for name, f in configs.items():

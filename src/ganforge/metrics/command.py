@@ -140,6 +140,9 @@ def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]
         return args.extractor
     data_name = getattr(data, "name", data)
     name, why = choose_extractor(args.extractor, data_name, args.inception_weights)
+    if getattr(args, "resize", None) and name != "tf-inception":
+        raise GanforgeError(f"--resize {args.resize} applies to the TF-Inception network only; the features here come from {name} "
+                            "(expected --extractor tf-inception, or no --resize).")
     extractor = get_extractor(name, data_name, args.inception_weights, args.device, getattr(args, "precision", "fp32"),
                               getattr(args, "resize", None))
     print(f"features: {why}", file=sys.stderr)
