@@ -4,13 +4,14 @@ Configurations, each timed on the same 299-px inputs, interleaved over `--reps` 
 counts, as others' work on a shared machine only ever slows a round down):
   before      the network as loaded, NCHW, batch norm separate, fp32 (what `ganforge eval` ran before)
   folded_cl   batch norm folded into the convolutions, channels_last, fp32
-  frozen      folded_cl, traced and frozen with TorchScript (oneDNN fuses convolution and ReLU), fp32
-  bf16        frozen under bfloat16 autocast
+  frozen      what eval runs (features/inference.py): folded_cl traced and frozen with TorchScript, oneDNN
+              Graph fusion on, chunks of 8 images, fp32
+  bf16        frozen under bfloat16 autocast (`--precision bf16`)
 Features are compared with `before` on real photos (skimage.data) resized to 299 px: the largest
 relative L2 difference per image is printed; fp32 paths must stay ≤ 1e-4.
 
-    python benchmarks/inception_speed.py                       # random weights, batch 32, 3 rounds
-    python benchmarks/inception_speed.py --batch 16 64 --reps 5
+    python benchmarks/inception_speed.py --weights tf --batch 50 --reps 3   # the figures in docs/metrics.md
+    python benchmarks/inception_speed.py --batch 16 64 --reps 5             # random weights
 """
 from __future__ import annotations
 
