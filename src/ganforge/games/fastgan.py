@@ -14,7 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import TrainConfig, load_yaml
+from ganforge.config import AUGMENT_KEYS, LOSS_KEYS, OPTIMIZER_KEYS, TrainConfig, load_yaml
 from ganforge.contract import LOSS_G
 from ganforge.data.folder import typical_size
 from ganforge.errors import GanforgeError
@@ -177,4 +177,5 @@ def defaults_from_data(cfg: TrainConfig) -> tuple[dict, str]:
 register(Family("fastgan", "FastGAN for a few hundred images (Liu et al. 2021)", FastGANOptions, build_fastgan,
                 default_loss="hinge", default_image_size=FAMILY_IMAGE_SIZE, default_steps=DEFAULT_STEPS,
                 default_batch_size=8, defaults_from_data=defaults_from_data,
+                reads=frozenset(LOSS_KEYS + OPTIMIZER_KEYS + ("n_critic",) + AUGMENT_KEYS),  # no penalty: gp_weight unread
                 tiny={"image_size": 64, "options": {"width": 4, "z_dim": 8}}))
