@@ -269,3 +269,12 @@ def test_eval_of_a_paired_translator_prints_its_table_and_writes_json_with_the_p
     scores = json.loads(out.read_text())
     assert scores["n"] == 3 and scores["protocol"]["data_range"] == 1.0 and 0 < scores["ssim_rgb"] <= 1
     assert "memorisation" not in scores  # a translator is not sampled from noise: no copy check
+
+
+def test_a_sample_count_beyond_the_limit_is_refused_before_anything_runs(tmp_path, capsys):
+    from ganforge.cli import main
+    from ganforge.metrics.evaluate import MAX_SAMPLES
+
+    assert main(["eval", str(tmp_path / "nothing"), "--n", str(10 ** 12)]) == 2
+    err = capsys.readouterr().err
+    assert f"Sample count --n 1000000000000 is invalid; expected 2 to {MAX_SAMPLES:,}." in err and err.count("\n") == 1

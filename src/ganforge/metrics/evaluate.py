@@ -17,6 +17,7 @@ from ganforge.metrics.scores.inception_score import inception_score
 from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size
 from ganforge.metrics.scores.precision_recall import precision_recall
 
+MAX_SAMPLES = 1_000_000  #: samples generated for one score (20 x the 50,000 of the usual FID)
 IMAGE_METRICS = ("fd", "kid", "is", "pr")  # scores of any set of images
 METRICS = IMAGE_METRICS + ("acc",)  # acc: conditional accuracy, a score of a class-conditional generator
 #: result key -> True when lower is better

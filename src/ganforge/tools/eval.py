@@ -108,12 +108,12 @@ def check_options(options: EvalOptions) -> None:
     """Refuse bad numbers, devices and --json targets before anything is loaded or sampled."""
     import torch
 
-    from ganforge.metrics.evaluate import parse_metrics
+    from ganforge.metrics.evaluate import MAX_SAMPLES, parse_metrics
 
     if options.metrics is not None:
         parse_metrics(options.metrics)
-    if options.n < 2:
-        raise GanforgeError(f"Sample count --n {options.n} is invalid; expected at least 2.")
+    if not 2 <= options.n <= MAX_SAMPLES:
+        raise GanforgeError(f"Sample count --n {options.n} is invalid; expected 2 to {MAX_SAMPLES:,}.")
     if options.batch_size < 1:
         raise GanforgeError(f"Batch size --batch-size {options.batch_size} is invalid; expected at least 1.")
     if not 0 <= options.seed < 2 ** 63:
