@@ -29,9 +29,12 @@ from machine import describe  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.data.dataset import to_float  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
+from ganforge.kinds import ModelKind, kind_of  # noqa: E402
 from ganforge.latent.directions import find_directions, seed_latents  # noqa: E402
-from ganforge.latent.projection import project, psnr, ssim  # noqa: E402
-from ganforge.metrics.digit_classifier import classify  # noqa: E402
+from ganforge.latent.projection import project  # noqa: E402
+from ganforge.metrics.features.digit_classifier import classify  # noqa: E402
+from ganforge.metrics.scores.psnr_ssim import psnr_rgb as psnr  # noqa: E402
+from ganforge.metrics.scores.psnr_ssim import ssim_rgb as ssim  # noqa: E402
 
 
 def random_units(n: int, dim: int, seed: int) -> torch.Tensor:
@@ -46,9 +49,9 @@ def moved(g, ws: torch.Tensor, vector: torch.Tensor, distance: float) -> torch.T
 
 
 @torch.no_grad()
-def direction_effect(g, directions, seeds: int, strengths: list[float], random_draws: int) -> list[dict]:
+def direction_effect(g, directions, seeds: int, strengths: list[float], random_draws: int, kind: ModelKind) -> list[dict]:
     """Mean |Δpixel| ([0, 1] scale) of the top directions and of random directions moved as far."""
-    ws = seed_latents(g, range(seeds))
+    ws = seed_latents(g, range(seeds), kind=kind)
     base = g.synthesize(ws).clamp(-1, 1)
     randoms = random_units(random_draws, ws.shape[-1], 1234)
     rows = []
@@ -84,9 +87,9 @@ def projections(g, targets: torch.Tensor, steps: int, true_ws=None, **options) -
 
 
 @torch.no_grad()
-def digit_kept(g, directions, seeds: int, strengths: list[float], count: int) -> list[dict]:
+def digit_kept(g, directions, seeds: int, strengths: list[float], count: int, kind: ModelKind) -> list[dict]:
     """Fraction of seeds whose classifier digit survives a ±s-spread edit, top directions vs random ones."""
-    ws = seed_latents(g, range(seeds))
+    ws = seed_latents(g, range(seeds), kind=kind)
     before = classify(g.synthesize(ws).clamp(-1, 1))
     randoms = random_units(count, ws.shape[-1], 99)
     rows = []
@@ -120,10 +123,11 @@ def main() -> int:
     print(f"machine: {describe()}")
     print(f"model: {args.model} ({info.get('family')}, {info.get('image_size')} px, {info.get('steps')} steps)")
     t0 = time.time()
-    sefa = find_directions(g, "sefa", k=5)
+    kind = kind_of(info)
+    sefa = find_directions(g, "sefa", k=5, kind=kind)
     report: dict = {"machine": describe(), "model": str(args.model), "steps_trained": info.get("steps")}
 
-    effect = direction_effect(g, sefa, args.seeds, [1.0, 2.0, 3.0], args.random_draws)
+    effect = direction_effect(g, sefa, args.seeds, [1.0, 2.0, 3.0], args.random_draws, kind)
     report["direction_effect"] = effect
     print(f"\n(a) mean |Δpixel| ([0,1] scale) over {args.seeds} seeds; random: {args.random_draws} unit directions moved as far "
           "(distance = strength x spread of w along SeFa #0)")
@@ -133,7 +137,7 @@ def main() -> int:
         print(f"| {r['strength']:g} | {r['distance']:.3f} | {r['sefa_0']:.4f} | {r['sefa_1']:.4f} | {r['sefa_2']:.4f} | "
               f"{r['random_mean']:.4f} | {r['random_min']:.4f}–{r['random_max']:.4f} |")
 
-    kept = digit_kept(g, sefa, args.seeds, [0.25, 0.5, 1.0, 2.0, 3.0], 5)
+    kept = digit_kept(g, sefa, args.seeds, [0.25, 0.5, 1.0, 2.0, 3.0], 5, kind)
     report["digit_kept"] = kept
     print(f"\n(c) fraction of edits after which the shipped classifier reads the same digit ({args.seeds} seeds, "
           "top 5 SeFa directions vs 5 random directions of the same length, both signs)")
@@ -145,7 +149,7 @@ def main() -> int:
 
     t1 = time.time()
     n = args.n_project
-    true_ws = seed_latents(g, range(1000, 1000 + n))
+    true_ws = seed_latents(g, range(1000, 1000 + n), kind=kind)
     with torch.no_grad():
         made = g.synthesize(true_ws).clamp(-1, 1)
     settings = {"W, noise maps optimised (default)": {}, "W, the model's own noise maps fixed (--no-noise)": {"optimize_noise": False},
@@ -169,8 +173,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     shown = {}
     for setting, options in settings.items():
-        gen = projections(g, made, args.steps, true_ws, **options)
-        real_rows = projections(g, real, args.steps, **options)
+        gen = projections(g, made, args.steps, true_ws, kind=kind, **options)
+        real_rows = projections(g, real, args.steps, kind=kind, **options)
         read = classify(torch.cat([r["image"] for r in real_rows]))
         shown.setdefault("gen", gen)
         shown.setdefault("real", real_rows)

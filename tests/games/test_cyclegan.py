@@ -15,6 +15,7 @@ from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationIn
 from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"width": 4, "n_res_blocks": 1, "d_width": 4, "d_layers": 2}
 
@@ -100,9 +101,9 @@ def test_critic_step_uses_the_last_translations_through_the_pools():
     assert {"loss_d", "loss_d_a", "loss_d_b", "d_real", "d_fake"} <= set(first)
     assert len(game.pools["a"]) == len(game.pools["b"]) == 3
     game.generator_step(data)
-    fake_a, fake_b = game._fakes
+    fake_a, fake_b = game.last_fakes.held
     game.discriminator_step(batch())
-    assert game._fakes is None
+    assert game.last_fakes.held is None
     assert len(game.pools["a"]) == 6
     stored = game.pools["b"].state_dict()["images"]
     assert torch.equal(stored[3:], fake_b)  # a pool still filling keeps every image, in order
@@ -206,3 +207,11 @@ def test_training_exports_both_translators_and_resumes_exactly(tmp_path, layout)
     state = [load_file(str(run / "checkpoints" / "step_00000004" / "state.safetensors")) for run in (straight, half)]
     pools = [k for k in state[0] if "pool_" in k]
     assert pools and all(torch.equal(state[0][k], state[1][k]) for k in pools)
+
+
+class TestCycleGANContract(GameContract):
+    def make_game(self):
+        return make_game()
+
+    def make_batch(self):
+        return batch()

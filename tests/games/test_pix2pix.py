@@ -19,6 +19,7 @@ from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
 from ganforge.schedules import constant_then_linear
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"width": 4, "d_width": 4}
 
@@ -91,7 +92,7 @@ def test_discriminator_objective_is_halved_and_uses_the_last_generated_pair():
     real, fake = critic.seen  # batch norm (the default): real and fake pairs in separate passes
     torch.testing.assert_close(real, torch.cat([a, b], 1))
     torch.testing.assert_close(fake, torch.cat([a_old, torch.full_like(a, 0.4)], 1))  # (a_old, G(a_old))
-    assert game._fake is None
+    assert game.last_fakes.held is None
     game.discriminator_step({"a": a, "b": b})  # nothing cached: translates this batch
     torch.testing.assert_close(critic.seen[-1], torch.cat([a, torch.full_like(a, 0.2)], 1))
 
@@ -245,3 +246,11 @@ def test_bad_paired_data_trains_nothing(tmp_path):
     with pytest.raises(GanforgeError, match="lonely.png' has no partner"):
         train(family_cfg(tmp_path, data, name="bad"), callbacks=[])
     assert not (tmp_path / "bad").exists()
+
+
+class TestPix2PixContract(GameContract):
+    def make_game(self):
+        return make_game()
+
+    def make_batch(self):
+        return {"a": torch.rand(4, 1, 16, 16) * 2 - 1, "b": torch.rand(4, 1, 16, 16) * 2 - 1}

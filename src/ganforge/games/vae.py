@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs, latent_inputs
+from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.kinds import declare
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
@@ -61,14 +61,14 @@ class VAEGame(Game):
     """Encoder and decoder trained together on the negative ELBO (or its β-weighted form)."""
 
     critic_steps = 0
+    critics = ()
 
     def __init__(self, runtime: Runtime, info: DataInfo, encoder: nn.Module, decoder: nn.Module,
                  options: VAEOptions, lr: float, betas: tuple[float, float]):
         super().__init__(runtime, info)
-        self.players = {"generator": runtime.place(decoder), "encoder": runtime.place(encoder)}
+        self.seat(generator=decoder, encoder=encoder)
         self.options = options
-        params = [p for m in self.players.values() for p in m.parameters()]
-        self.optimizers = {"vae": torch.optim.Adam(params, lr=lr, betas=betas, **fused_adam_kwargs(runtime.device))}
+        self.add_adam("vae", lr, betas, ("generator", "encoder"))
 
     def reconstruction_nll(self, logits: Tensor, target: Tensor) -> Tensor:
         """-log p(x|z) per image for decoder logits and targets on the [0, 1] scale."""
@@ -127,23 +127,20 @@ class VAEGame(Game):
 
 
 def build_vae(cfg: TrainConfig, options: VAEOptions, info: DataInfo, runtime: Runtime) -> VAEGame:
-    """The VAE game for a config; an adversarial loss other than the family default is refused.
+    """The VAE game for a config.
 
-    The VAE has one optimizer, Adam with the usual VAE settings (lr 1e-3, β1 0.9) from its options;
-    the config's GAN optimizer settings lr_g, lr_d, beta1 and n_critic do not apply to it.
+    The VAE has one optimizer, Adam with the usual VAE settings (lr 1e-3, β1 0.9) from its options; of the
+    config's family-dependent settings it reads beta2 alone (`Family.reads`), so --loss, lr_g, lr_d, beta1,
+    n_critic and the augmentation settings are refused.
     """
     from ganforge.models.vae import Decoder, Encoder
 
-    if cfg.loss not in (None, FAMILY_DEFAULT_LOSS):
-        raise GanforgeError(f"Loss {cfg.loss!r} was set for the VAE, which has no adversarial loss; expected no --loss.")
     learned = options.reconstruction == "gaussian" and options.sigma is None
     encoder = Encoder(options.z_dim, info.channels, info.image_size, options.width)
     decoder = Decoder(options.z_dim, info.channels, info.image_size, options.width, learned_sigma=learned)
     return VAEGame(runtime, info, encoder, decoder, options, options.lr, (options.adam_beta1, cfg.beta2))
 
 
-FAMILY_DEFAULT_LOSS = "non_saturating"  # resolve_defaults fills cfg.loss with it; the VAE ignores it
-
 register(Family("vae", "convolutional variational autoencoder (Kingma & Welling 2014), to compare", VAEOptions,
-                build_vae, default_loss=FAMILY_DEFAULT_LOSS, default_image_size=32, default_steps=4400,
+                build_vae, default_loss=None, default_image_size=32, default_steps=4400, reads=frozenset({"beta2"}),
                 tiny={"image_size": 16, "options": {"width": 4, "z_dim": 6}}))
