@@ -58,6 +58,7 @@ def _edit(folder, change):
     (lambda m: m.update(info=[1]), "has info of type list"),
     (lambda m: m["info"].update(channels="three"), "has info channels='three'; expected an integer >= 0"),
     (lambda m: m["info"].update(kind=["noise"]), "has info kind=\\['noise'\\]; expected a str"),
+    (lambda m: m["info"].update(capabilities="truncation"), "has info capabilities='truncation'; expected a list"),
     (lambda m: m["info"].update(image_size=-32), "has info image_size=-32; expected an integer >= 0"),
     (lambda m: m["players"]["generator"]["config"].update(width=10 ** 9), "does not accept|values but weights"),
     (lambda m: m["players"]["generator"]["config"].update(z_dim=10 ** 9), "with .* values but weights"),
