@@ -58,6 +58,25 @@ def test_bad_input_is_one_sentence_and_exit_2(capsys, tmp_path, monkeypatch, arg
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert needle in err and single_sentence(err), err
+
+
+@pytest.mark.parametrize("argv,closest", [
+    (["train", "--set", "lr=1e-4"], "expected a known key such as lr_g, lr_d."),
+    (["train", "--set", "ema-decy=0.9"], "expected a known key such as ema_decay"),
+    (["train", "--model", "stylegan", "--option", "mapping_layer=3"], "expected a known key such as mapping_layers"),
+])
+def test_an_unknown_key_is_answered_with_the_closest_known_keys_not_the_whole_list(capsys, tmp_path, monkeypatch, argv, closest):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and closest in err and single_sentence(err), err
+    assert err.count(",") <= 2 and len(err) < 160  # two or three names, not the ~44 keys
+
+
+def test_an_unknown_key_close_to_none_says_so_without_the_list(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "train", "--set", "colour=red")
+    assert code == 2 and "expected one of the" in err and "known keys (none is close to it)" in err
+    assert "lr_g" not in err and "seed" not in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         for key in values:
             if key not in known:
-                raise GanforgeError(f"Unknown config key {key!r}; expected one of {', '.join(sorted(known))}.")
+                raise GanforgeError(f"Unknown config key {key!r}; expected {closest_keys(key, known)}.")
         cfg = cls(**values)
         cfg.validate()
         return cfg
@@ -185,14 +186,29 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
         raise GanforgeError(f"Config value {name}={value!r} is invalid; expected {expected}.")
 
 
+SHOWN_KEYS = 3  #: an unknown key is answered with at most this many known keys
+
+
+def closest_keys(key: str, known) -> str:
+    """What to expect instead of an unknown `key`: all known keys when they are few, else the closest few (difflib)."""
+    names = sorted(known)
+    if not names:
+        return "no option (this model has none)"
+    if len(names) <= SHOWN_KEYS:
+        return "one of " + ", ".join(names)
+    close = difflib.get_close_matches(key, names, n=SHOWN_KEYS, cutoff=0.5)
+    if not close:
+        return f"one of the {len(names)} known keys (none is close to it)"
+    return "a known key such as " + ", ".join(close)
+
+
 def resolve_options(options_cls: type, values: dict, family: str) -> Any:
     """Validate a family's options dict against its dataclass, naming any unknown key or bad value."""
     known = {f.name: f for f in dataclasses.fields(options_cls)}
     hints = get_type_hints(options_cls)
     for key, value in values.items():
         if key not in known:
-            choices = ", ".join(sorted(known)) or "none"
-            raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected one of {choices}.")
+            raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected {closest_keys(key, known)}.")
         _check_type(key, value, hints[key])
         if isinstance(value, float) and not math.isfinite(value):
             raise GanforgeError(f"Option {key}={value} for model {family!r} is invalid; expected a finite number.")
