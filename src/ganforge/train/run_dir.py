@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Optional
 
 import yaml
 
-from ganforge.atomic import nearest_existing
+from ganforge.atomic import nearest_existing, write_text_atomic
 from ganforge.config import TrainConfig, load_yaml, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
@@ -51,10 +52,14 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
     check_parent_folder(Path(cfg.out))
     if run_dir.exists() or run_dir.is_symlink():
         raise GanforgeError(f"Run directory {str(run_dir)!r} already exists; expected a new --name or --resume {str(run_dir)!r}.")
+    created = False
     try:
         run_dir.mkdir(parents=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        created = True
+        write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     except OSError as exc:
+        if created:  # a half-made run would block the same command run again
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise GanforgeError(f"Run directory {str(run_dir)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
                             f"expected a writable --out folder.") from None
     return cfg, run_dir
