@@ -26,18 +26,19 @@ def _class_path(module: nn.Module) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def write_players(players: dict[str, nn.Module], info: dict[str, Any], folder: Path) -> None:
+    """Write players' safetensors and config.json into `folder` (one being built; see `save_players`)."""
+    entries = {}
+    for name, module in players.items():
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+        save_file(state, str(folder / f"{name}.safetensors"))
+        entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors"}
+    (folder / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
+
+
 def save_players(players: dict[str, nn.Module], info: dict[str, Any], folder: str | Path) -> Path:
     """Write players (the one called "generator" first among them) and `info` to `folder`, atomically."""
-    entries = {}
-
-    def fill(tmp: Path) -> None:
-        for name, module in players.items():
-            state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-            save_file(state, str(tmp / f"{name}.safetensors"))
-            entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors"}
-        (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
-
-    return write_folder_atomic(Path(folder), fill)
+    return write_folder_atomic(Path(folder), lambda tmp: write_players(players, info, tmp))
 
 
 def save_generator(generator: nn.Module, info: dict[str, Any], folder: str | Path) -> Path:
@@ -75,8 +76,8 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     return module.eval().requires_grad_(False)
 
 
-def load_players(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, nn.Module], dict[str, Any]]:
-    """All players of an exported model (or a run's export) and the model's info."""
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The config.json of an exported model (or a run's export): format, info, and each player's class, config and weights."""
     folder = resolve_model_dir(path)
     try:
         meta = json.loads((folder / "config.json").read_text())
@@ -84,6 +85,13 @@ def load_players(path: str | Path, device: str | torch.device = "cpu") -> tuple[
         raise GanforgeError(f"Model config {str(folder / 'config.json')!r} is not valid JSON; expected a ganforge export.") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise GanforgeError(f"Model {str(folder)!r} has format {meta.get('format') if isinstance(meta, dict) else None!r}; expected {FORMAT!r}.")
+    return meta
+
+
+def load_players(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, nn.Module], dict[str, Any]]:
+    """All players of an exported model (or a run's export) and the model's info."""
+    folder = resolve_model_dir(path)
+    meta = read_config(folder)
     players = {name: _build(entry, folder, name).to(device) for name, entry in meta["players"].items()}
     return players, meta.get("info", {})
 
