@@ -21,10 +21,9 @@ from torch import Tensor
 
 from ganforge.deploy.extra import require
 from ganforge.deploy.graphs import Graph, graphs_for
+from ganforge.deploy.onnx_run import FORMAT, MANIFEST
 from ganforge.errors import GanforgeError
 
-FORMAT = "ganforge-onnx/1"
-MANIFEST = "onnx.json"
 OPSET = 18
 TOLERANCE = 1e-4  #: largest |onnxruntime - PyTorch| allowed on float outputs (fp32)
 CHECK_BATCHES = (1, 7)
@@ -160,18 +159,4 @@ def write_onnx(kind: str, players: dict, entries: dict[str, dict], info: dict[st
     manifest = {"format": FORMAT, "kind": kind, "opset": OPSET, "exporter": "torch.onnx.export(dynamo=True)",
                 "torch": torch.__version__, "tolerance": TOLERANCE, "num_classes": classes, "graphs": graphs}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The onnx.json of an export folder, or a clear error when the model was exported without --onnx."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise GanforgeError(f"Model {str(folder)!r} has no {MANIFEST}; expected a folder written by `ganforge export RUN --out DIR --onnx`.")
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError:
-        raise GanforgeError(f"ONNX manifest {str(path)!r} is not valid JSON; expected the file written by `ganforge export --onnx`.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise GanforgeError(f"ONNX manifest {str(path)!r} has format {manifest.get('format') if isinstance(manifest, dict) else None!r}; expected {FORMAT!r}.")
     return manifest

@@ -21,7 +21,7 @@ from ganforge.train.ema import EMA
 from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
-from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
+from ganforge.train.runtime import autocast, compile_players, machine_summary, make_runtime, pick_device, wants_compile
 from ganforge.train.sources import image_source
 from ganforge.train.sync_batchnorm import sync_batchnorm
 
@@ -81,8 +81,9 @@ class Trainer:
             return
         self.checkpoints.save(self._state(rng_ranks), self.step, tag)
         if tag is None:
-            info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
-                    "steps": self.step, "train_seconds": round(self.elapsed, 3)}
+            info = {**self.game.export_info(), "family": self.cfg.model, "summary": get_family(self.cfg.model).summary,
+                    "data": self.cfg.data, "steps": self.step, "batch_size": self.cfg.batch_size,
+                    "train_seconds": round(self.elapsed, 3), "machine": machine_summary(self.runtime.device)}
             save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
 
     # --- the loop -------------------------------------------------------------------------------
