@@ -8,8 +8,10 @@ import numpy as np
 import torch
 
 from ganforge.data.dataset import to_uint8
+from ganforge.deploy.backend import BACKENDS, choose_backend
+from ganforge.deploy.kinds import export_kind
 from ganforge.errors import GanforgeError
-from ganforge.export import load_generator
+from ganforge.export import load_generator, read_config, resolve_model_dir
 from ganforge.sampling import check_labels, iter_samples, parse_device
 from ganforge.tools import checks
 
@@ -25,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto (default: onnxruntime when the export has ONNX graphs and the onnx extra is installed, on the CPU; "
+                             "else PyTorch fp32), torch, bf16 (PyTorch bf16 autocast) or onnx")
+    parser.add_argument("--onnx", action="store_const", const="onnx", dest="backend", help="same as --backend onnx")
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -35,9 +41,30 @@ def output_paths(out: str) -> tuple[Path, Path]:
     return base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
 
 
+def generate_onnx(folder: Path, n: int, seed: int, label: int | None, truncation: float | None,
+                  batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """As `generate`, through onnxruntime: the same noise (torch's RNG, batch by batch), so the same images to 1e-4."""
+    from ganforge.deploy.onnx_run import OnnxGenerator
+
+    model = OnnxGenerator(folder)
+    classes = int(model.manifest.get("num_classes") or 0)
+    if label is not None and classes == 0:
+        raise GanforgeError("A label was given but this model is unconditional; expected no --label.")
+    if label is not None and not 0 <= label < classes:
+        raise GanforgeError(f"Label {label} is outside this model's classes; expected 0 to {classes - 1}.")
+    labels = None if classes == 0 else (torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % classes)
+    rng = torch.Generator().manual_seed(seed)
+    parts = []
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        z = torch.randn(count, model.z_dim(), generator=rng).numpy()
+        parts.append(model.generate(z, None if labels is None else labels[start:start + count].numpy(), truncation))
+    return np.concatenate(parts), (labels.numpy() if labels is not None else None)
+
+
 def generate(generator: torch.nn.Module, n: int, seed: int, label: int | None, truncation: float | None,
-             batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(uint8 images (N, C, H, W), labels (N,) or None) filled batch by batch."""
+             batch_size: int, device: str, bf16: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(uint8 images (N, C, H, W), labels (N,) or None) filled batch by batch (in bf16 autocast with `bf16`)."""
     generator = generator.to(device)
     kwargs = {} if truncation is None else {"truncation": truncation}
     if truncation is not None and "truncation" not in generator.forward.__code__.co_varnames:
@@ -50,7 +77,9 @@ def generate(generator: torch.nn.Module, n: int, seed: int, label: int | None, t
         labels = torch.arange(n) % classes
     out = None
     start = 0
-    for batch in iter_samples(generator, n, seed, batch_size, labels, torch.device(device), **kwargs):
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+        batches = list(iter_samples(generator, n, seed, batch_size, labels, torch.device(device), **kwargs))
+    for batch in batches:
         images = to_uint8(batch).cpu().numpy()
         if out is None:
             out = np.empty((n, *images.shape[1:]), dtype=np.uint8)
@@ -68,15 +97,27 @@ def run(args: argparse.Namespace) -> int:
     checks.seed(args.seed)
     checks.truncation(args.truncation)
     device = parse_device(args.device)
-    generator, info = load_generator(args.model, device)
-    if info.get("kind") == "translation":
-        raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
-    if args.label is not None:
-        check_labels(generator, torch.tensor([args.label]))
+    folder = resolve_model_dir(args.model)
+    info = read_config(folder).get("info", {})
+    kind = export_kind(info)
+    if kind not in ("noise", "stylegan", "vae"):
+        raise GanforgeError(f"Model {args.model!r} is a {kind} model; expected a generator of images from noise "
+                            "(use `ganforge translate` or `ganforge upscale` for image-to-image models).")
+    if args.truncation is not None and kind != "stylegan":
+        raise GanforgeError(f"Truncation {args.truncation} was asked of a {kind} model; expected a StyleGAN model.")
+    backend = choose_backend(args.backend, kind, folder, torch.device(device))
     png, npz = checks.output_files(output_paths(args.out), args.force)
-    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
+    if backend == "onnx":
+        images, labels = generate_onnx(folder, args.n, args.seed, args.label, args.truncation, args.batch_size)
+        classes = int(info.get("num_classes") or 0) if labels is not None else 0
+    else:
+        generator, info = load_generator(folder, device)
+        if args.label is not None:
+            check_labels(generator, torch.tensor([args.label]))
+        images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device,
+                                  bf16=backend == "bf16")
+        classes = int(getattr(generator, "num_classes", 0))
     shown = torch.from_numpy(images[:100])
-    classes = int(getattr(generator, "num_classes", 0))
     if args.label is None and classes > 0 and args.n >= classes:
         per_class = min(10, args.n // classes)
         index = torch.arange(classes).repeat_interleave(per_class) + classes * torch.arange(per_class).repeat(classes)
@@ -86,5 +127,5 @@ def run(args: argparse.Namespace) -> int:
         save_grid(shown, png)
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
     np.savez_compressed(npz, **arrays)
-    print(f"wrote {png} and {npz} ({args.n} images)")
+    print(f"wrote {png} and {npz} ({args.n} images; backend {backend})")
     return 0
