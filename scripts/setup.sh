@@ -21,4 +21,4 @@ then
       || .venv/bin/python -m pip install -q --index-url https://download.pytorch.org/whl/cpu "torch>=2.4"
   fi
 fi
-.venv/bin/python -m pip install -q -e ".[test,lint,serve,tensorboard,browser-test]"
+.venv/bin/python -m pip install -q -e ".[test,lint,serve,tensorboard,browser-test,onnx]"

@@ -51,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GanforgeError(f"Output {str(out)!r} already exists and is not empty; expected a new folder.")
-    checks.output_files([out / "config.json"])  # its parent folders can be made and written into
-    for path in args.scores:
-        read_scores(Path(path))
     if args.onnx:
         from ganforge.deploy.extra import require
 
         for module in ("onnx", "onnxruntime", "onnxscript"):
             require(module)
+    for path in args.scores:
+        read_scores(Path(path))
+    checks.output_files([out / "config.json"])  # its parent folders can be made and written into
     players, info = load_players(source)
     entries = read_config(source)["players"]
     kind = export_kind(info)
