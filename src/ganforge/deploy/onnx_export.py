@@ -147,7 +147,7 @@ def write_onnx(kind: str, players: dict, entries: dict[str, dict], info: dict[st
     """Write `<graph>.onnx` files and onnx.json into `folder` (a folder being built); the manifest written."""
     onnx = require("onnx")
     require("onnxscript")
-    classes = int(info.get("num_classes") or 0)
+    classes = int(entries["generator"]["config"].get("num_classes") or 0)  # the model's classes, not the data's
     graphs = {}
     for graph in graphs_for(kind, players, entries, info):
         path = folder / f"{graph.name}.onnx"

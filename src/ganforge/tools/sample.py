@@ -47,7 +47,7 @@ def generate_onnx(folder: Path, n: int, seed: int, label: int | None, truncation
     from ganforge.deploy.onnx_run import OnnxGenerator
 
     model = OnnxGenerator(folder)
-    classes = int(model.manifest.get("num_classes") or 0)
+    classes = int(model.manifest.get("num_classes") or 0) if "labels" in model.inputs() else 0
     if label is not None and classes == 0:
         raise GanforgeError("A label was given but this model is unconditional; expected no --label.")
     if label is not None and not 0 <= label < classes:
