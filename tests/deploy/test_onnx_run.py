@@ -102,3 +102,17 @@ def test_sample_in_bf16(model, tmp_path, capsys):
     assert "backend bf16" in capsys.readouterr().out
     images = np.load(tmp_path / "b.npz")["images"]
     assert images.dtype == np.uint8 and images.shape[0] == 6
+
+
+def test_serve_samples_through_onnxruntime_like_pytorch(model):
+    import dataclasses
+
+    from ganforge.tools.serve import engine
+
+    run, folder = model
+    loaded = engine.load_model(folder)
+    assert loaded.onnx is not None and engine.load_model(run).onnx is None
+    eager = dataclasses.replace(loaded, onnx=None)
+    truncation = 0.7 if loaded.kind == "stylegan" else 1.0
+    fast, slow = engine.samples(loaded, 5, 6, truncation), engine.samples(eager, 5, 6, truncation)
+    assert fast.shape == slow.shape and np.abs(fast.astype(int) - slow.astype(int)).max() <= 1
