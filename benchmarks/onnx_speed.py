@@ -88,8 +88,14 @@ def measure(family: str, kind: str, generator: torch.nn.Module, info: dict, batc
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feeds = {k: v.numpy() for k, v in inputs.items()}
         onnx_rate = _rate(lambda: session.run([graph.outputs[0]], feeds), batch, seconds)
+    with torch.inference_mode():
+        exact = module(*inputs.values())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            rough = module(*inputs.values())
+    exact, rough = (exact[0], rough[0]) if isinstance(exact, tuple) else (exact, rough)
+    levels = float((rough.float() - exact.float()).abs().max()) * (127.5 if isinstance(graph.module(*inputs.values()), tuple) else 1.0)
     return {"family": family, "batch": batch, "fp32": _rate(eager, batch, seconds), "bf16": _rate(bf16, batch, seconds),
-            "onnxruntime": onnx_rate}
+            "onnxruntime": onnx_rate, "bf16_max_difference": levels}
 
 
 def main() -> None:
@@ -104,15 +110,16 @@ def main() -> None:
     wanted = [f for f in args.families.split(",") if f]
     rows = []
     print(describe())
-    print("| family | batch | eager fp32 | bf16 autocast | onnxruntime | fastest |")
-    print("|---|---|---|---|---|---|")
+    print("| family | batch | eager fp32 | bf16 autocast | onnxruntime | fastest | bf16 max |Δ| (uint8 levels; points: units) |")
+    print("|---|---|---|---|---|---|---|")
     for family, (kind, generator, info, batch) in _players().items():
         if wanted and family not in wanted:
             continue
         row = measure(family, kind, generator, info, batch, args.threads, args.seconds)
         rows.append(row)
         best = max(("fp32", "bf16", "onnxruntime"), key=lambda k: row[k])
-        print(f"| {family} | {batch} | {row['fp32']:.1f} | {row['bf16']:.1f} | {row['onnxruntime']:.1f} | {best} |", flush=True)
+        rates = " | ".join(f"{row[k]:.1f}" for k in ("fp32", "bf16", "onnxruntime"))
+        print(f"| {family} | {batch} | {rates} | {best} | {row['bf16_max_difference']:.1f} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2))
 
