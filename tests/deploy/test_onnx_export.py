@@ -18,7 +18,8 @@ from ganforge.models.stylegan import mix_styles
 from ganforge.train.api import train
 
 EVAL_EVENT = {"event": "eval", "step": 2, "fd": 12.345678, "kid": 0.0123, "n": 500, "extractor": "mnist-classifier"}
-EVAL_JSON = {"fd": 7.25, "precision": 0.5, "recall": 0.25, "extractor": "inception-v3", "n": 1000, "memorisation_ratio": 0.91}
+EVAL_JSON = {"fd": 7.25, "precision": 0.5, "recall": 0.25, "extractor": "inception-v3", "n": 1000,
+             "memorisation": {"ratio": 0.91, "flagged": 3, "n_samples": 1000, "copies": 0.003}}
 
 
 @pytest.fixture(scope="module", params=family_names())
@@ -113,7 +114,7 @@ def test_the_card_shows_the_runs_scores_and_facts(exported):
     assert rows[("training eval at step 2", "kid")][0] == pytest.approx(EVAL_EVENT["kid"], rel=1e-5)
     assert rows[("`ganforge eval` (eval.json)", "fd")] == (pytest.approx(7.25), "inception-v3", "1000")
     assert rows[("`ganforge eval` (eval.json)", "recall")][0] == pytest.approx(0.25)
-    assert "Memorisation: ratio 0.91" in card
+    assert "distance ratio 0.91" in card and "3 of 1000 samples flagged" in card
     info = json.loads((folder / "config.json").read_text())["info"]
     assert f"- rounds: {info['steps']}, batch size 8" in card and info["machine"] in card
     for graph in json.loads((folder / "onnx.json").read_text())["graphs"].values():

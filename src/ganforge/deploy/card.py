@@ -12,7 +12,7 @@ CARD = "README.md"
 #: how `ganforge eval` compares sets (metrics/evaluate.py): the one resize rule, stated on every card
 RESIZE_RULE = "real images resized to the generated images' size and channels, then both through the same extractor"
 PIPELINES = {"translation": "image-to-image", "superres": "image-to-image", "points": "other"}
-NOT_SCORES = {"event", "step", "time", "extractor", "n", "kid_subset_size", "swd_levels", "accuracy_per_class"}
+NOT_SCORES = {"event", "step", "time", "extractor", "n", "kid_subset_size", "swd_levels", "accuracy_per_class", "memorisation"}
 
 
 def read_scores(path: Path) -> dict[str, Any]:
@@ -31,6 +31,20 @@ def score_rows(scores: dict[str, Any], source: str) -> list[tuple[str, str, floa
     extractor, n = str(scores.get("extractor", "-")), str(scores.get("n", "-"))
     return [(source, key, float(value), extractor, n) for key, value in scores.items()
             if key not in NOT_SCORES and isinstance(value, (int, float)) and not isinstance(value, bool)]
+
+
+def _memorisation(run: Optional[Path], scores_files: list[Path]) -> str:
+    """The copy check's result (the run's copy_check.json, else an eval JSON's "memorisation"), in one line."""
+    found = []
+    if run is not None and (run / "copy_check.json").is_file():
+        found.append((read_scores(run / "copy_check.json"), "the copy check at the end of training"))
+    found += [(read_scores(p).get("memorisation"), f"`ganforge eval` ({Path(p).name})") for p in scores_files]
+    for summary, source in found:
+        if isinstance(summary, dict) and "ratio" in summary:
+            return (f"copy check by {source}: median nearest-training distance ratio {summary['ratio']} (samples over reference; "
+                    f"near 1 is no sign of memorisation), {summary.get('flagged', '?')} of {summary.get('n_samples', '?')} "
+                    f"samples flagged as copies (share {summary.get('copies', '?')})")
+    return "not measured (`ganforge eval --json` records it; export again with --scores)"
 
 
 def data_facts(info: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +104,7 @@ def build_card(info: dict[str, Any], kind: str, run: Optional[Path], scores_file
                 rows += score_rows(event, f"training eval at step {event.get('step')}")
     for path in scores_files:
         rows += score_rows(read_scores(path), f"`ganforge eval` ({Path(path).name})")
-    memorised = [r for r in rows if r[1] == "memorisation_ratio"]
+    memorisation = _memorisation(run, scores_files)
     out = [_front_matter(info, kind, manifest is not None, str(data["name"] or "")),
            f"# {family} on {data['name']}", "",
            f"A {family} model trained with ganforge: {info.get('summary') or 'see the ganforge docs for its family'}.", "",
@@ -123,6 +137,6 @@ def build_card(info: dict[str, Any], kind: str, run: Optional[Path], scores_file
             "## Intended use and limits", "",
             f"Research and teaching: images like its training data ({data['name']}), at {info.get('image_size')} px. "
             "It reproduces the data's biases and cannot make what the data lacks; generated images are not real people or events.",
-            f"Memorisation: {'ratio ' + format(memorised[0][2], '.4g') + ' (' + memorised[0][0] + ')' if memorised else 'not measured'}.",
+            f"Memorisation: {memorisation}.",
             "", "Written by `ganforge export` from the run's records; regenerate it rather than editing it.", ""]
     return "\n".join(out)
