@@ -10,7 +10,7 @@ from ganforge.deploy.card import CARD, build_card, read_scores
 from ganforge.deploy.kinds import export_kind
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, read_config, write_players
-from ganforge.tools import checks
+from ganforge.tools.outputs import claim_outputs
 
 GRID = "samples.png"
 GRID_KINDS = ("noise", "stylegan", "vae")  #: kinds whose card shows a grid drawn from noise
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             require(module)
     for path in args.scores:
         read_scores(Path(path))
-    checks.output_files([out / "config.json"])  # its parent folders can be made and written into
+    claim_outputs([out / "config.json"])  # its parent folders can be made and written into
     players, info = load_players(source)
     entries = read_config(source)["players"]
     kind = export_kind(info)
