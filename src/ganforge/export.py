@@ -122,6 +122,11 @@ def _numel(shape: list) -> int:
     return n
 
 
+def rebuild(cls: type, config: dict[str, Any]) -> nn.Module:
+    """`cls` built from a recorded config; arguments the record predates take the class's `added_since` values."""
+    return cls(**{**getattr(cls, "added_since", {}), **config})
+
+
 def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     cls = _player_class(entry, folder)
     weights = folder / entry["weights"]
@@ -129,7 +134,7 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
         raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} are missing or a link; expected the file exported with this model.")
     try:  # on the meta device first: a config asking for more values than the file holds allocates nothing
         with torch.device("meta"):
-            probe = cls(**entry["config"])
+            probe = rebuild(cls, entry["config"])
     except GanforgeError:
         raise
     except (TypeError, ValueError, RuntimeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
@@ -143,7 +148,7 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     if "sha256" in entry and file_digest(weights) != entry["sha256"]:
         raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} do not match the digest recorded at export; "
                             "expected the unaltered file exported with this model.")
-    module = cls(**entry["config"])
+    module = rebuild(cls, entry["config"])
     try:
         module.load_state_dict(load_file(str(weights)))
     except (OSError, RuntimeError, ValueError, SafetensorError) as exc:

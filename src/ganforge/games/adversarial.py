@@ -15,6 +15,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
+from ganforge.games.shared_options import ChannelCeiling
 from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -108,7 +109,7 @@ class VanillaOptions:
 
 
 @dataclass
-class DCGANOptions:
+class DCGANOptions(ChannelCeiling):
     """Options of DCGAN."""
 
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
@@ -123,6 +124,7 @@ class DCGANOptions:
         if self.z_dim < 1 or self.width < 1 or self.d_width < 0:
             raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width}, d_width={self.d_width} are invalid; "
                                 "expected positive integers (d_width 0: same as width).")
+        self.check_channel_max()
         check_remedies(self)
 
 
@@ -158,9 +160,9 @@ def _vanilla_players(options: VanillaOptions, info: DataInfo):
 
 
 def _dcgan_players(options: DCGANOptions, info: DataInfo):
-    return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width),
+    return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width, channel_max=options.channel_max),
             DCGANDiscriminator(info.channels, info.image_size, options.d_width or options.width, pack=options.pack,
-                               minibatch_std=options.minibatch_std))
+                               minibatch_std=options.minibatch_std, channel_max=options.channel_max))
 
 
 register(Family("vanilla", "fully connected GAN of the textbook MNIST example", VanillaOptions,
