@@ -111,6 +111,15 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     return _input_gradients(real_logits, real).square().sum(dim=1).mean()
 
 
+def r2_penalty(fake_logits: Tensor, fake: Tensor) -> Tensor:
+    """E[‖∇ₓD(x)‖²] on generated images: R1's penalty at the fakes (Roth et al. 2017; R3GAN, Huang et al. 2024).
+
+    Multiply by γ/2 yourself. `fake` must be a leaf that requires grad (detached from G), so the
+    penalty reaches only D's parameters.
+    """
+    return _input_gradients(fake_logits, fake).square().sum(dim=1).mean()
+
+
 # --- reconstruction terms ------------------------------------------------------------------------
 def cycle_loss(original: Tensor, reconstructed: Tensor) -> Tensor:
     """E‖F(G(x)) - x‖₁: cycle consistency (Zhu et al. 2017)."""
@@ -167,3 +176,15 @@ def relativistic_average_discriminator(real: Tensor, fake: Tensor) -> Tensor:
 def relativistic_average_generator(real: Tensor, fake: Tensor) -> Tensor:
     """-E[log(1 - σ(C(x_r) - E C(x_f)))] - E[log σ(C(x_f) - E C(x_r))]: the generator's side, which sees real scores too."""
     return F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean()
+
+
+# --- the relativistic pairing GAN (R3GAN's loss) --------------------------------------------------
+def relativistic_pairing_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_r) - D(x_f)))], each real paired with the fake at its place in the batch: RpGAN's
+    discriminator side (Jolicoeur-Martineau 2018; Huang et al. 2024, eq. 2)."""
+    return F.softplus(-(real - fake)).mean()
+
+
+def relativistic_pairing_generator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_f) - D(x_r)))], paired in the batch: RpGAN's generator side, which sees real scores too."""
+    return F.softplus(-(fake - real)).mean()
