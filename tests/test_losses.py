@@ -58,7 +58,7 @@ def test_losses_are_stable_for_extreme_logits():
     big = torch.tensor([100.0, -100.0])
     for loss in losses.LOSSES.values():
         assert torch.isfinite(loss.discriminator(big, -big))
-        assert torch.isfinite(loss.generator(big))
+        assert torch.isfinite(loss.generator(-big, big) if loss.relativistic else loss.generator(big))
     assert losses.non_saturating_generator(torch.tensor([-100.0])).item() == pytest.approx(100.0)
 
 
@@ -74,6 +74,12 @@ def test_gradient_penalty_and_r1_for_a_linear_critic():
     assert losses.r1_penalty(critic(x), x).item() == pytest.approx(25.0)
 
 
+def test_r2_is_the_squared_gradient_norm_on_generated_samples():
+    fake = torch.randn(8, 3).requires_grad_(True)
+    half_square = 0.5 * fake.square().sum(dim=1)  # D(x) = ½‖x‖², so ∇D(x) = x and R2 = E‖x‖²
+    assert losses.r2_penalty(half_square, fake).item() == pytest.approx(fake.detach().square().sum(dim=1).mean().item())
+
+
 def test_cycle_and_identity_terms():
     a, b = torch.zeros(2, 1, 2, 2), torch.full((2, 1, 2, 2), 0.5)
     assert losses.cycle_loss(a, b).item() == pytest.approx(0.5)
@@ -81,7 +87,9 @@ def test_cycle_and_identity_terms():
 
 
 def test_registry_names_and_errors():
-    assert set(losses.LOSSES) == {"minimax", "non_saturating", "hinge", "wasserstein", "least_squares"}
+    assert set(losses.LOSSES) == {"minimax", "non_saturating", "hinge", "wasserstein", "least_squares", "ragan",
+                                  "relativistic_pairing"}
+    assert [name for name, loss in losses.LOSSES.items() if loss.relativistic] == ["ragan", "relativistic_pairing"]
     assert losses.get_loss("non-saturating").name == "non_saturating"
     assert losses.get_loss("minimax").generator is losses.minimax_generator
     with pytest.raises(GanforgeError, match="'softmax'"):

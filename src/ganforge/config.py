@@ -36,6 +36,7 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
+    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (r3gan: its gamma option); 0: off
     augment: str = "none"  #: augmentation of the images D sees (dcgan, cgan, vanilla, stylegan): none, fixed, ada (Karras et al. 2020), diffaugment
     augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
     ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]

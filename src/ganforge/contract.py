@@ -33,6 +33,13 @@ class Runtime:
             module = module.to(memory_format=torch.channels_last)
         return module
 
+    def place_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Move a batch of images to the device (and NHWC layout where configured)."""
+        images = images.to(self.device)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
     def sync_gradients(self, params: Sequence[torch.Tensor]) -> None:
         """Average `params`' gradients across processes (nothing when run alone)."""
         if self.gradient_sync is not None and self.world_size > 1:
@@ -101,6 +108,7 @@ LOSS_G = "loss_g"  #: the generator's whole objective (adversarial plus any reco
 D_REAL = "d_real"  #: mean D(x) on real images: a probability for minimax/non_saturating, else a raw score
 D_FAKE = "d_fake"  #: mean D(G(z)) on generated images, likewise
 R1 = "r1"  #: the R1 penalty E‖∇D(x)‖² (unweighted), on the D steps that evaluate it
+R2 = "r2"  #: the R2 penalty E‖∇D(G(z))‖² on generated images (unweighted), on the D steps that evaluate it
 GRADIENT_PENALTY = "gradient_penalty"  #: WGAN-GP's E(‖∇D(x̂)‖ − 1)² (unweighted)
 EVENT = "event"  #: marks a non-round record in metrics.jsonl, e.g. {"event": "eval", "step": ..., "fd": ...}
 ROUND_KEYS = (LOSS_D, LOSS_G, D_REAL, D_FAKE)  #: what every adversarial game logs each round

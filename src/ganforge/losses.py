@@ -1,8 +1,8 @@
 """The rules of the game: adversarial losses over discriminator logits, regularizers, L1 terms, and the VAE's ELBO terms.
 
 Every adversarial loss is a pair of pure functions of raw discriminator outputs ("logits"):
-``discriminator(real_logits, fake_logits)`` and ``generator(fake_logits)``, both returning a scalar
-mean.  Probabilities appear only where they are shown to a person (``D(x) = sigmoid(logit)``).
+``discriminator(real_logits, fake_logits)`` and ``generator(fake_logits)`` (``generator(real_logits,
+fake_logits)`` for a relativistic loss), both returning a scalar mean.  Probabilities appear only where they are shown to a person (``D(x) = sigmoid(logit)``).
 """
 from __future__ import annotations
 
@@ -59,15 +59,43 @@ def least_squares_generator(fake: Tensor) -> Tensor:
     return 0.5 * (fake - 1.0).square().mean()
 
 
+# --- the relativistic average GAN (ESRGAN's adversarial loss) -----------------------------------
+def relativistic_average_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log σ(C(x_r) - E C(x_f))] - E[log(1 - σ(C(x_f) - E C(x_r)))] (Jolicoeur-Martineau 2018; ESRGAN, Wang et al. 2018)."""
+    return F.softplus(-(real - fake.mean())).mean() + F.softplus(fake - real.mean()).mean()
+
+
+def relativistic_average_generator(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log(1 - σ(C(x_r) - E C(x_f)))] - E[log σ(C(x_f) - E C(x_r))]: the generator's side, which sees real scores too."""
+    return F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean()
+
+
+# --- the relativistic pairing GAN (R3GAN's loss) --------------------------------------------------
+def relativistic_pairing_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_r) - D(x_f)))], each real paired with the fake at its place in the batch: RpGAN's
+    discriminator side (Jolicoeur-Martineau 2018; Huang et al. 2024, eq. 2)."""
+    return F.softplus(-(real - fake)).mean()
+
+
+def relativistic_pairing_generator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_f) - D(x_r)))], paired in the batch: RpGAN's generator side, which sees real scores too."""
+    return F.softplus(-(fake - real)).mean()
+
+
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A named pair of discriminator and generator losses; `probabilistic` if sigmoid(logit) is P(real)."""
+    """A named pair of discriminator and generator losses; `probabilistic` if sigmoid(logit) is P(real).
+
+    `generator` takes the fake logits, or with `relativistic` the real and the fake logits (in that order),
+    as a relativistic loss compares the two in the generator step too.
+    """
 
     name: str
     discriminator: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
+    generator: Callable[..., Tensor]
     probabilistic: bool
     needs_gradient_penalty: bool = False
+    relativistic: bool = False
 
 
 LOSSES: dict[str, AdversarialLoss] = {
@@ -76,6 +104,10 @@ LOSSES: dict[str, AdversarialLoss] = {
     "hinge": AdversarialLoss("hinge", hinge_discriminator, hinge_generator, False),
     "wasserstein": AdversarialLoss("wasserstein", wasserstein_discriminator, hinge_generator, False, True),
     "least_squares": AdversarialLoss("least_squares", least_squares_discriminator, least_squares_generator, False),
+    "ragan": AdversarialLoss("ragan", relativistic_average_discriminator, relativistic_average_generator, False,
+                             relativistic=True),
+    "relativistic_pairing": AdversarialLoss("relativistic_pairing", relativistic_pairing_discriminator,
+                                            relativistic_pairing_generator, False, relativistic=True),
 }
 
 
@@ -112,11 +144,8 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
 
 
 def r2_penalty(fake_logits: Tensor, fake: Tensor) -> Tensor:
-    """E[‖∇ₓD(x)‖²] on generated images: R1's penalty at the fakes (Roth et al. 2017; R3GAN, Huang et al. 2024).
-
-    Multiply by γ/2 yourself. `fake` must be a leaf that requires grad (detached from G), so the
-    penalty reaches only D's parameters.
-    """
+    """E[‖∇ₓD(x)‖²] on generated data, R1's twin (Mescheder et al. 2018; R3GAN, Huang et al. 2024); multiply by γ/2
+    yourself. `fake` must require grad."""
     return _input_gradients(fake_logits, fake).square().sum(dim=1).mean()
 
 
@@ -165,26 +194,3 @@ def gaussian_nll(mean: Tensor, target: Tensor, log_sigma: Tensor | float) -> Ten
     log_sigma = torch.as_tensor(log_sigma, dtype=torch.float32, device=mean.device)
     per_pixel = 0.5 * ((target.float() - mean.float()) * torch.exp(-log_sigma)).square() + log_sigma + 0.5 * LOG_2PI
     return per_pixel.flatten(1).sum(1)
-
-
-# --- the relativistic average GAN (ESRGAN's adversarial loss) -----------------------------------
-def relativistic_average_discriminator(real: Tensor, fake: Tensor) -> Tensor:
-    """-E[log σ(C(x_r) - E C(x_f))] - E[log(1 - σ(C(x_f) - E C(x_r)))] (Jolicoeur-Martineau 2018; ESRGAN, Wang et al. 2018)."""
-    return F.softplus(-(real - fake.mean())).mean() + F.softplus(fake - real.mean()).mean()
-
-
-def relativistic_average_generator(real: Tensor, fake: Tensor) -> Tensor:
-    """-E[log(1 - σ(C(x_r) - E C(x_f)))] - E[log σ(C(x_f) - E C(x_r))]: the generator's side, which sees real scores too."""
-    return F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean()
-
-
-# --- the relativistic pairing GAN (R3GAN's loss) --------------------------------------------------
-def relativistic_pairing_discriminator(real: Tensor, fake: Tensor) -> Tensor:
-    """E[softplus(-(D(x_r) - D(x_f)))], each real paired with the fake at its place in the batch: RpGAN's
-    discriminator side (Jolicoeur-Martineau 2018; Huang et al. 2024, eq. 2)."""
-    return F.softplus(-(real - fake)).mean()
-
-
-def relativistic_pairing_generator(real: Tensor, fake: Tensor) -> Tensor:
-    """E[softplus(-(D(x_f) - D(x_r)))], paired in the batch: RpGAN's generator side, which sees real scores too."""
-    return F.softplus(-(fake - real)).mean()

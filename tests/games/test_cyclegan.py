@@ -100,9 +100,9 @@ def test_critic_step_uses_the_last_translations_through_the_pools():
     assert {"loss_d", "loss_d_a", "loss_d_b", "d_real", "d_fake"} <= set(first)
     assert len(game.pools["a"]) == len(game.pools["b"]) == 3
     game.generator_step(data)
-    fake_a, fake_b = game._fakes
+    fake_a, fake_b = game.last_fakes.held
     game.discriminator_step(batch())
-    assert game._fakes is None
+    assert game.last_fakes.held is None
     assert len(game.pools["a"]) == 6
     stored = game.pools["b"].state_dict()["images"]
     assert torch.equal(stored[3:], fake_b)  # a pool still filling keeps every image, in order

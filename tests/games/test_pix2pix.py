@@ -91,7 +91,7 @@ def test_discriminator_objective_is_halved_and_uses_the_last_generated_pair():
     real, fake = critic.seen  # batch norm (the default): real and fake pairs in separate passes
     torch.testing.assert_close(real, torch.cat([a, b], 1))
     torch.testing.assert_close(fake, torch.cat([a_old, torch.full_like(a, 0.4)], 1))  # (a_old, G(a_old))
-    assert game._fake is None
+    assert game.last_fakes.held is None
     game.discriminator_step({"a": a, "b": b})  # nothing cached: translates this batch
     torch.testing.assert_close(critic.seen[-1], torch.cat([a, torch.full_like(a, 0.2)], 1))
 

@@ -98,7 +98,7 @@ def test_gan_phase_objective_matches_its_weighted_terms():
     expected = relativistic_average_discriminator(torch.full((2, 1), 0.2), fake).item()
     assert d_logs[LOSS_D].item() == pytest.approx(expected)
     assert d_logs[D_REAL].item() == pytest.approx(0.2) and d_logs[D_FAKE].item() == pytest.approx(0.4)
-    assert game._fake is None
+    assert game.last_fakes.held is None
 
 
 def test_real_players_step_in_both_phases():

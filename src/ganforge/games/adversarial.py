@@ -11,11 +11,12 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
-from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, R1
+from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
-from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty, r1_penalty
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
 from ganforge.nn.augment import augmenter_from
@@ -35,14 +36,8 @@ class AdversarialGame(Game):
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
                  loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
         super().__init__(runtime, info)
-        self.players = {"generator": runtime.place(generator), "discriminator": runtime.place(discriminator)}
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {"generator": self.adam(self.players["generator"], cfg.lr_g, betas),
-                           "discriminator": self.adam(self.players["discriminator"], cfg.lr_d, betas)}
+        self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma))
         self.loss = loss
-        self.critic_steps = cfg.n_critic
-        self.gp_weight = cfg.gp_weight if loss.needs_gradient_penalty else 0.0
-        self.r1_gamma = r1_gamma
         self.conditional = getattr(generator, "num_classes", 0) > 0
         self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently
         if self.augmenter.active and self.data_key != "images":
@@ -60,37 +55,19 @@ class AdversarialGame(Game):
         real, labels = batch[self.data_key], self._labels(batch)
         with torch.no_grad():
             fake = G(self._noise(real.shape[0]), labels)
-        if self.r1_gamma > 0:
-            real = real.detach().requires_grad_(True)
-        seen_real, seen_fake = (self.augmenter(real), self.augmenter(fake)) if self.augmenter.active else (real, fake)
-        real_logits, fake_logits = D(seen_real, labels), D(seen_fake, labels)
-        self.augmenter.observe(real_logits)
-        adversarial = self.loss.discriminator(real_logits, fake_logits)
-        loss, logs = adversarial, self.augmenter.logs(real_logits.device)
-        if self.gp_weight > 0:
-            gp = gradient_penalty(lambda x: D(x, labels), seen_real.detach(), seen_fake)
-            loss = loss + self.gp_weight * gp
-            logs[GRADIENT_PENALTY] = gp.detach()
-        if self.r1_gamma > 0:
-            r1 = r1_penalty(real_logits, real)
-            loss = loss + 0.5 * self.r1_gamma * r1
-            logs[R1] = r1.detach()
-        self.update("discriminator", loss)
-        return {LOSS_D: adversarial.detach(), D_REAL: discriminator_score(real_logits.detach(), self.loss),
-                D_FAKE: discriminator_score(fake_logits.detach(), self.loss), **logs}
+        terms = discriminator_loss(lambda x: D(x, labels), real, fake, self.loss, self.penalties, augment=self.augmenter)
+        self.update("discriminator", terms.loss)
+        return terms.logs
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One G update through a frozen D."""
         G, D = self.players["generator"], self.players["discriminator"]
         labels = self._labels(batch)
-        n = batch[self.data_key].shape[0]
-        D.requires_grad_(False)
-        try:
-            logits = D(self.augmenter(G(self._noise(n), labels)), labels)
-            loss = self.loss.generator(logits)
+        real = batch[self.data_key]
+        with frozen(D):
+            loss = generator_loss(lambda x: D(x, labels), G(self._noise(real.shape[0]), labels), self.loss, real,
+                                  self.augmenter)
             self.update("generator", loss)
-        finally:
-            D.requires_grad_(True)
         return {LOSS_G: loss.detach()}
 
     def extra_state(self) -> dict:

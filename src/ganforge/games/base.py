@@ -1,12 +1,14 @@
 """The game contract: players, optimizers, and what one round of play is."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganforge.contract import Batch, DataInfo, Runtime
+from ganforge.games.penalties import NO_PENALTIES, Penalties
 
 __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 
@@ -14,18 +16,50 @@ __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 class Game:
     """Owns its players and optimizers; says what a discriminator step and a generator step are.
 
-    Subclasses fill `players` (name -> module), `optimizers` (name -> optimizer) and name the
-    player that is sampled, averaged (EMA) and exported in `generator_name`.
+    Subclasses seat their players (`seat`, or `seat_pair` for one generator and one discriminator),
+    give them optimizers (`add_adam`), name the player that is sampled, averaged (EMA) and exported in
+    `generator_name`, the discriminators in `critics`, and declare D's regularisers in `penalties`.
     """
 
     critic_steps: int = 1  # discriminator steps per round; 0 for games without a discriminator
     generator_name: str = "generator"
+    critics: tuple[str, ...] = ("discriminator",)  # the players that judge; `penalties` apply to them
 
     def __init__(self, runtime: Runtime, info: DataInfo):
         self.runtime = runtime
         self.info = info
         self.players: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.base_lr: dict[str, float] = {}  # each optimizer's learning rate before `scale_learning_rates`
+        self.penalties = NO_PENALTIES
+
+    # --- seating players ----------------------------------------------------------------------------
+    def seat(self, **players: nn.Module) -> None:
+        """Place each player on the runtime's device and layout and keep it under its name."""
+        for name, module in players.items():
+            self.players[name] = self.runtime.place(module)
+
+    def add_adam(self, name: str, lr: float, betas: tuple[float, float], players: Sequence[str] = ()) -> None:
+        """An Adam called `name` over the named players' parameters (default: the player `name`), at base rate `lr`."""
+        modules = [self.players[p] for p in (players or (name,))]
+        self.optimizers[name] = self.adam(modules[0] if len(modules) == 1 else nn.ModuleList(modules), lr, betas)
+        self.base_lr[name] = lr
+
+    def seat_pair(self, generator: nn.Module, discriminator: nn.Module, cfg, penalties: Penalties = NO_PENALTIES) -> None:
+        """The classic pair: players "generator" and "discriminator", an Adam each at the run's lr_g, lr_d and
+        (beta1, beta2), `cfg.n_critic` D steps a round and D's `penalties`."""
+        self.seat(generator=generator, discriminator=discriminator)
+        betas = (cfg.beta1, cfg.beta2)
+        self.add_adam("generator", cfg.lr_g, betas)
+        self.add_adam("discriminator", cfg.lr_d, betas)
+        self.critic_steps = cfg.n_critic
+        self.penalties = penalties
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Set every optimizer's learning rate to its base rate times `factor` (a schedule's value)."""
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base_lr[name] * factor
 
     # --- one round --------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -77,11 +111,8 @@ class Game:
         opt.step()
 
     def twice_differentiated(self) -> set[str]:
-        """Names of players whose forward pass a penalty differentiates twice: with a `gp_weight` or `r1_gamma`
-        above 0, every player but the generator (a game with other such penalties says so here)."""
-        if getattr(self, "gp_weight", 0) > 0 or getattr(self, "r1_gamma", 0) > 0:
-            return {name for name in self.players if name != self.generator_name}
-        return set()
+        """Names of players whose forward pass a penalty differentiates twice: the critics, when `penalties` has one on."""
+        return {name for name in self.critics if name in self.players} if self.penalties.any else set()
 
     def compilable_players(self) -> dict[str, nn.Module]:
         """Players that `compile: on` may compile: all but the twice-differentiated ones (compiled graphs have no double backward)."""

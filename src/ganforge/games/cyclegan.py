@@ -12,14 +12,15 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
-from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
+from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G
 from ganforge.data.dataset import to_float
 from ganforge.data.unpaired import THICKNESS_DEMO, UnpairedBatchSource, UnpairedData, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.registry import Family, register
-from ganforge.losses import AdversarialLoss, cycle_loss, discriminator_score, get_loss, gradient_penalty, identity_loss
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.losses import AdversarialLoss, cycle_loss, get_loss, identity_loss
 from ganforge.nn.modes import eval_mode
 
 
@@ -80,6 +81,7 @@ class CycleGANGame(Game):
     """Players g_ab (A->B), g_ba (B->A), d_a, d_b; one optimizer for both generators, one for both critics."""
 
     generator_name = "g_ab"
+    critics = ("d_a", "d_b")
 
     def __init__(self, runtime: Runtime, info: DataInfo, options: CycleGANOptions, loss: AdversarialLoss,
                  cfg: TrainConfig):
@@ -96,61 +98,43 @@ class CycleGANGame(Game):
                                 "expected fewer d_layers or a larger image size.")
         c = info.channels
         self.options = opts
-        self.players = {
-            "g_ab": runtime.place(ResnetGenerator(c, opts.width, opts.n_res_blocks, opts.n_down)),
-            "g_ba": runtime.place(ResnetGenerator(c, opts.width, opts.n_res_blocks, opts.n_down)),
-            "d_a": runtime.place(PatchDiscriminator(c, opts.d_width, opts.d_layers)),
-            "d_b": runtime.place(PatchDiscriminator(c, opts.d_width, opts.d_layers)),
-        }
-        p = self.players
+        self.seat(g_ab=ResnetGenerator(c, opts.width, opts.n_res_blocks, opts.n_down),
+                  g_ba=ResnetGenerator(c, opts.width, opts.n_res_blocks, opts.n_down),
+                  d_a=PatchDiscriminator(c, opts.d_width, opts.d_layers), d_b=PatchDiscriminator(c, opts.d_width, opts.d_layers))
         betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {"generators": self.adam(nn.ModuleList([p["g_ab"], p["g_ba"]]), cfg.lr_g, betas),
-                           "discriminators": self.adam(nn.ModuleList([p["d_a"], p["d_b"]]), cfg.lr_d, betas)}
-        self.base_lr = {"generators": cfg.lr_g, "discriminators": cfg.lr_d}
+        self.add_adam("generators", cfg.lr_g, betas, ("g_ab", "g_ba"))
+        self.add_adam("discriminators", cfg.lr_d, betas, ("d_a", "d_b"))
         self.loss = loss
         self.critic_steps = cfg.n_critic
-        self.gp_weight = cfg.gp_weight if loss.needs_gradient_penalty else 0.0
+        self.penalties = run_penalties(cfg, loss)
         self.pools = {"a": ImagePool(opts.pool_size), "b": ImagePool(opts.pool_size)}
-        self._fakes: Optional[tuple[Tensor, Tensor]] = None  # (fake_a, fake_b) of the last generator step
+        self.last_fakes = LastFakes(runtime, ("a", "b"))  # (fake_a, fake_b) of the last generator step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
         """Constant learning rates, then linear decay to zero from `decay_start` of the run (Zhu et al. 2017)."""
-        factor = lr_factor(step, total_steps, self.options.decay_start)
-        for name, opt in self.optimizers.items():
-            for group in opt.param_groups:
-                group["lr"] = self.base_lr[name] * factor
+        self.scale_learning_rates(lr_factor(step, total_steps, self.options.decay_start))
 
     # --- one round ------------------------------------------------------------------------------
-    def _critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(adversarial loss, real logits, fake logits, gradient penalty or 0) of one critic, in one pass."""
-        logits = critic(torch.cat([real, fake]))
-        real_logits, fake_logits = logits[:real.shape[0]], logits[real.shape[0]:]
-        loss = self.loss.discriminator(real_logits, fake_logits)
-        gp = torch.zeros((), device=real.device)
-        if self.gp_weight > 0:
-            gp = gradient_penalty(critic, real, fake)
-        return loss, real_logits, fake_logits, gp
-
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """Update both critics on real images vs translations drawn through the history pools."""
         p = self.players
         real_a, real_b = batch["a"], batch["b"]
-        if self._fakes is None:  # first round (or a second critic step): translate this batch
+        fakes = self.last_fakes.take()  # the translations made by the last generator step, as in the paper's schedule
+        if fakes is None:  # first round (or a second critic step): translate this batch
             with torch.no_grad():
                 fakes = (p["g_ba"](real_b), p["g_ab"](real_a))
-        else:  # the translations made by the last generator step, as in the paper's schedule
-            fakes, self._fakes = self._fakes, None
         fake_a, fake_b = self.pools["a"].query(fakes[0]), self.pools["b"].query(fakes[1])
-        loss_a, real_la, fake_la, gp_a = self._critic_loss(p["d_a"], real_a, fake_a)
-        loss_b, real_lb, fake_lb, gp_b = self._critic_loss(p["d_b"], real_b, fake_b)
-        loss = loss_a + loss_b
-        self.update("discriminators", loss + self.gp_weight * (gp_a + gp_b) if self.gp_weight > 0 else loss)
-        logs = {LOSS_D: loss.detach(), "loss_d_a": loss_a.detach(), "loss_d_b": loss_b.detach(),
-                D_REAL: 0.5 * (discriminator_score(real_la.detach(), self.loss) + discriminator_score(real_lb.detach(), self.loss)),
-                D_FAKE: 0.5 * (discriminator_score(fake_la.detach(), self.loss) + discriminator_score(fake_lb.detach(), self.loss))}
-        if self.gp_weight > 0:
-            logs["gradient_penalty"] = (gp_a + gp_b).detach()
+        # each critic scores real and fake in one pass (instance norm keeps samples independent)
+        terms_a = discriminator_loss(p["d_a"], real_a, fake_a, self.loss, self.penalties, joint=True)
+        terms_b = discriminator_loss(p["d_b"], real_b, fake_b, self.loss, self.penalties, joint=True)
+        self.update("discriminators", terms_a.loss + terms_b.loss)
+        logs = {LOSS_D: (terms_a.adversarial + terms_b.adversarial).detach(), "loss_d_a": terms_a.adversarial.detach(),
+                "loss_d_b": terms_b.adversarial.detach(),
+                D_REAL: 0.5 * (terms_a.logs[D_REAL] + terms_b.logs[D_REAL]),
+                D_FAKE: 0.5 * (terms_a.logs[D_FAKE] + terms_b.logs[D_FAKE])}
+        if GRADIENT_PENALTY in terms_a.logs:
+            logs[GRADIENT_PENALTY] = terms_a.logs[GRADIENT_PENALTY] + terms_b.logs[GRADIENT_PENALTY]
         return logs
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -159,9 +143,7 @@ class CycleGANGame(Game):
         a, b = batch["a"], batch["b"]
         n = a.shape[0]
         identity = opts.lambda_identity > 0
-        for critic in (p["d_a"], p["d_b"]):
-            critic.requires_grad_(False)
-        try:
+        with frozen(p["d_a"], p["d_b"]):
             # Instance norm keeps samples independent, so inputs of one generator share a forward pass.
             if identity:
                 fake_b, same_b = p["g_ab"](torch.cat([a, b])).split([n, b.shape[0]])
@@ -170,7 +152,7 @@ class CycleGANGame(Game):
                 fake_b = p["g_ab"](a)
                 fake_a, rec_a = p["g_ba"](torch.cat([b, fake_b])).split([b.shape[0], n])
             rec_b = p["g_ab"](fake_a)
-            adversarial = self.loss.generator(p["d_b"](fake_b)) + self.loss.generator(p["d_a"](fake_a))
+            adversarial = generator_loss(p["d_b"], fake_b, self.loss, b) + generator_loss(p["d_a"], fake_a, self.loss, a)
             cycle = cycle_loss(a, rec_a) + cycle_loss(b, rec_b)
             loss = adversarial + opts.lambda_cycle * cycle
             logs = {"loss_g_adv": adversarial.detach(), "loss_cycle": cycle.detach()}
@@ -179,10 +161,7 @@ class CycleGANGame(Game):
                 loss = loss + opts.lambda_cycle * opts.lambda_identity * same
                 logs["loss_identity"] = same.detach()
             self.update("generators", loss)
-        finally:
-            for critic in (p["d_a"], p["d_b"]):
-                critic.requires_grad_(True)
-        self._fakes = (fake_a.detach(), fake_b.detach())
+        self.last_fakes.keep(fake_a, fake_b)
         return {LOSS_G: loss.detach(), **logs}
 
     # --- what a person sees -----------------------------------------------------------------------
@@ -228,8 +207,8 @@ class CycleGANGame(Game):
     # --- state beyond players and optimizers --------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         """Both history pools and the translations waiting for the next critic step."""
-        fakes = None if self._fakes is None else {"a": self._fakes[0], "b": self._fakes[1]}
-        return {"pool_a": self.pools["a"].state_dict(), "pool_b": self.pools["b"].state_dict(), "fakes": fakes}
+        return {"pool_a": self.pools["a"].state_dict(), "pool_b": self.pools["b"].state_dict(),
+                "fakes": self.last_fakes.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` saved, on this run's device and memory format."""
@@ -237,14 +216,7 @@ class CycleGANGame(Game):
         for key in ("a", "b"):
             if f"pool_{key}" in state:
                 self.pools[key].load_state_dict(state[f"pool_{key}"], device)
-        fakes = state.get("fakes")
-        self._fakes = None if fakes is None else (self._placed(fakes["a"]), self._placed(fakes["b"]))
-
-    def _placed(self, images: Tensor) -> Tensor:
-        images = images.to(self.runtime.device)
-        if self.runtime.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images
+        self.last_fakes.load_state_dict(state.get("fakes"))
 
 
 def translation_runtime(cfg: TrainConfig, runtime: Runtime) -> Runtime:

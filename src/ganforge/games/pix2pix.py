@@ -15,15 +15,17 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig, resolve_options
-from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
+from ganforge.contract import LOSS_G
 from ganforge.data.dataset import to_float
 from ganforge.data.paired import MNIST_EDGES, PairedBatchSource, PairedData, load_paired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
-from ganforge.losses import AdversarialLoss, discriminator_score, get_loss, gradient_penalty
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.pix2pix import UNetGenerator
 from ganforge.nn.configurable import default_of
+from ganforge.nn.modes import eval_mode
 from ganforge.schedules import constant_then_linear
 
 SWITCHES = ("auto", "on", "off")
@@ -108,63 +110,47 @@ class Pix2PixGame(Game):
                                 "expected fewer d_layers or a larger image size.")
         c_in = getattr(info, "in_channels", 0) or info.channels
         self.options, self.in_channels = opts, c_in
-        self.players = {"generator": runtime.place(UNetGenerator(c_in, info.channels, opts.width, opts.n_down, opts.norm,
-                                                                 opts.dropout, opts.n_dropout, opts.sample_dropout))}
         betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {"generator": self.adam(self.players["generator"], cfg.lr_g, betas)}
-        self.base_lr = {"generator": cfg.lr_g}
+        self.seat(generator=UNetGenerator(c_in, info.channels, opts.width, opts.n_down, opts.norm, opts.dropout,
+                                          opts.n_dropout, opts.sample_dropout))
+        self.add_adam("generator", cfg.lr_g, betas)
         if opts.adversarial:
             d_channels = c_in + info.channels if opts.conditional else info.channels
-            self.players["discriminator"] = runtime.place(PatchGANDiscriminator(d_channels, opts.d_width, opts.d_layers, opts.norm))
-            self.optimizers["discriminator"] = self.adam(self.players["discriminator"], cfg.lr_d, betas)
-            self.base_lr["discriminator"] = cfg.lr_d
+            self.seat(discriminator=PatchGANDiscriminator(d_channels, opts.d_width, opts.d_layers, opts.norm))
+            self.add_adam("discriminator", cfg.lr_d, betas)
+            self.penalties = run_penalties(cfg, loss)
         self.loss = loss
         self.critic_steps = cfg.n_critic if opts.adversarial else 0
-        self.gp_weight = cfg.gp_weight if loss.needs_gradient_penalty else 0.0
-        self._fake: Optional[tuple[Tensor, Tensor]] = None  # (input, G(input)) of the last generator step
+        self.last_fakes = LastFakes(runtime, ("a", "out"))  # (input, G(input)) of the last generator step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
         """Constant learning rates, then linear decay to zero from `decay_start` of the run (Isola et al. 2017)."""
-        factor = constant_then_linear(step, total_steps, self.options.decay_start)
-        for name, opt in self.optimizers.items():
-            for group in opt.param_groups:
-                group["lr"] = self.base_lr[name] * factor
+        self.scale_learning_rates(constant_then_linear(step, total_steps, self.options.decay_start))
 
     # --- one round ------------------------------------------------------------------------------
     def _pair(self, condition: Tensor, image: Tensor) -> Tensor:
         """What D sees: input and output concatenated on channels (the output alone when unconditional)."""
         return torch.cat([condition, image], dim=1) if self.options.conditional else image
 
-    def _critic_logits(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        """D's score maps of real and fake pairs; one pass where the norm keeps samples independent."""
-        critic = self.players["discriminator"]
-        if self.options.norm == "instance":
-            logits = critic(torch.cat([real, fake]))
-            return logits[:real.shape[0]], logits[real.shape[0]:]
-        return critic(real), critic(fake)  # batch norm: real and fake batches normalised apart, as in the paper
+    def _critic(self, images: Tensor) -> Tensor:
+        """D's score map of pairs, in full precision."""
+        return self.players["discriminator"](images).float()
 
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """Update D on real pairs of this batch vs the pairs made by the last generator step; objective halved."""
         a, b = batch["a"], batch["b"]
-        if self._fake is None:  # first round (or a further critic step): translate this batch
+        held = self.last_fakes.take()
+        if held is None:  # first round (or a further critic step): translate this batch
             with torch.no_grad():
-                fake_in, fake_out = a, self.generator(a)
-        else:
-            (fake_in, fake_out), self._fake = self._fake, None
+                held = (a, self.generator(a))
+        fake_in, fake_out = held
         real, fake = self._pair(a, b), self._pair(fake_in, fake_out.to(b.dtype))
-        real_logits, fake_logits = self._critic_logits(real, fake)
-        real_logits, fake_logits = real_logits.float(), fake_logits.float()
-        loss = 0.5 * self.loss.discriminator(real_logits, fake_logits)
-        logs = {LOSS_D: loss.detach(), D_REAL: discriminator_score(real_logits.detach(), self.loss),
-                D_FAKE: discriminator_score(fake_logits.detach(), self.loss)}
-        total = loss
-        if self.gp_weight > 0:
-            gp = gradient_penalty(self.players["discriminator"], real, fake)
-            total = loss + self.gp_weight * gp
-            logs["gradient_penalty"] = gp.detach()
-        self.update("discriminator", total)
-        return logs
+        # one pass where instance norm keeps samples independent; batch norm normalises real and fake apart, as in the paper
+        terms = discriminator_loss(self._critic, real, fake, self.loss, self.penalties,
+                                   joint=self.options.norm == "instance", scale=0.5)
+        self.update("discriminator", terms.loss)
+        return terms.logs
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """Update G: adversarial loss of (x, G(x)) under the frozen D plus λ·L1(G(x), y)."""
@@ -175,17 +161,13 @@ class Pix2PixGame(Game):
         logs = {"loss_l1": l1.detach()}
         loss = opts.lambda_l1 * l1
         if opts.adversarial:
-            critic = self.players["discriminator"]
-            critic.requires_grad_(False)
-            try:
-                adversarial = self.loss.generator(critic(self._pair(a, fake)).float())
-            finally:
-                critic.requires_grad_(True)
+            with frozen(self.players["discriminator"]):
+                adversarial = generator_loss(self._critic, self._pair(a, fake), self.loss, self._pair(a, b))
             loss = adversarial + loss
             logs["loss_g_adv"] = adversarial.detach()
         self.update("generator", loss)
         if opts.adversarial:
-            self._fake = (a, fake.detach())
+            self.last_fakes.keep(a, fake)
         return {LOSS_G: loss.detach(), **logs}
 
     # --- what a person sees -----------------------------------------------------------------------
@@ -206,10 +188,8 @@ class Pix2PixGame(Game):
         a, b = inputs["a"].to(device), inputs["b"].to(device)
         if self.runtime.channels_last:
             a = a.contiguous(memory_format=torch.channels_last)
-        mode = generator.training
-        generator.eval()
-        out = generator(a).float()
-        generator.train(mode)
+        with eval_mode(generator):
+            out = generator(a).float()
         c = max(a.shape[1], b.shape[1])
         rows = torch.stack([_gray_to(a, c), _gray_to(out, c), _gray_to(b, c)], dim=1)  # (k, 3, C, H, W)
         return rows.flatten(0, 1).float().contiguous()
@@ -229,18 +209,11 @@ class Pix2PixGame(Game):
     # --- state beyond players and optimizers --------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         """The pair waiting for the next critic step."""
-        return {"fake": None if self._fake is None else {"a": self._fake[0], "out": self._fake[1]}}
+        return {"fake": self.last_fakes.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` saved, on this run's device and memory format."""
-        fake = state.get("fake")
-        self._fake = None if fake is None else (self._placed(fake["a"]), self._placed(fake["out"]))
-
-    def _placed(self, images: Tensor) -> Tensor:
-        images = images.to(self.runtime.device)
-        if self.runtime.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images
+        self.last_fakes.load_state_dict(state.get("fake"))
 
 
 def _switch(value: str, default: bool) -> bool:

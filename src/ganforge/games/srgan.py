@@ -22,14 +22,16 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig, resolve_options
-from ganforge.contract import D_FAKE, D_REAL, LOSS_D, LOSS_G
+from ganforge.contract import LOSS_G
 from ganforge.data.superres import SCALES, SuperResBatchSource, SuperResData, auto_crop, bicubic_upscale, load_images, split_files, superres_from_tensor
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
-from ganforge.losses import relativistic_average_discriminator, relativistic_average_generator
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen
+from ganforge.losses import get_loss
 from ganforge.models.srgan import DISCRIMINATORS, UPSAMPLES, RRDBGenerator
 from ganforge.nn.configurable import default_of
+from ganforge.nn.modes import eval_mode
 from ganforge.schedules import psnr_then_gan
 
 EMBEDDED = ("mnist", "fashion-mnist")
@@ -105,14 +107,10 @@ class SRGANGame(Game):
         if info.image_size % scale:
             raise GanforgeError(f"HR crop {info.image_size} is invalid for scale {scale}; expected a multiple of {scale}.")
         self.options, self.scale = options, scale
-        self.players = {"generator": runtime.place(RRDBGenerator(info.channels, options.features, options.blocks, options.growth,
-                                                                 scale, options.upsample, options.image_skip)),
-                        "discriminator": runtime.place(make_discriminator(options.discriminator, info.channels,
-                                                                          options.d_width, info.image_size))}
-        betas = (cfg.beta1, cfg.beta2)
-        self.optimizers = {name: self.adam(self.players[name], lr, betas)
-                           for name, lr in (("generator", cfg.lr_g), ("discriminator", cfg.lr_d))}
-        self.base_lr = {"generator": cfg.lr_g, "discriminator": cfg.lr_d}
+        self.seat_pair(RRDBGenerator(info.channels, options.features, options.blocks, options.growth, scale,
+                                     options.upsample, options.image_skip),
+                       make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg)
+        self.loss = get_loss("ragan")
         self.vgg: Optional[nn.Module] = None
         if options.vgg19_weights:
             from ganforge.models.vgg19 import VGG19Features
@@ -120,32 +118,27 @@ class SRGANGame(Game):
             self.vgg = runtime.place(VGG19Features.from_file(options.vgg19_weights))
         self.phase = "psnr" if options.psnr_fraction > 0 else "gan"
         self.critic_steps = 0 if self.phase == "psnr" else 1
-        self._fake: Optional[Tensor] = None  # G's output of the last GAN-phase generator step, for the next D step
+        self.last_fakes = LastFakes(runtime, ("out",))  # G's output of the last GAN-phase generator step, for the next D step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
         """PSNR phase (L1 only, no D) for the first `psnr_fraction` of the rounds, then the GAN phase at reduced learning rates."""
         self.phase = psnr_then_gan(step, total_steps, self.options.psnr_fraction)
         self.critic_steps = 1 if self.phase == "gan" else 0
-        factor = self.options.gan_lr_factor if self.phase == "gan" else 1.0
-        for name, opt in self.optimizers.items():
-            for group in opt.param_groups:
-                group["lr"] = self.base_lr[name] * factor
+        self.scale_learning_rates(self.options.gan_lr_factor if self.phase == "gan" else 1.0)
 
     # --- one round ------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """Update D with the RaGAN loss: HR crops of this batch vs G's outputs of the last generator step."""
         real = batch["b"]
-        if self._fake is None:  # the first GAN round: upscale this batch
+        held = self.last_fakes.take()
+        if held is None:  # the first GAN round: upscale this batch
             with torch.no_grad():
-                fake = self.generator(batch["a"])
-        else:
-            fake, self._fake = self._fake, None
+                held = (self.generator(batch["a"]),)
         critic = self.players["discriminator"]
-        real_logits, fake_logits = critic(real).float(), critic(fake.to(real.dtype)).float()
-        loss = relativistic_average_discriminator(real_logits, fake_logits)
-        self.update("discriminator", loss)
-        return {LOSS_D: loss.detach(), D_REAL: real_logits.detach().mean(), D_FAKE: fake_logits.detach().mean()}
+        terms = discriminator_loss(lambda x: critic(x).float(), real, held[0].to(real.dtype), self.loss)
+        self.update("discriminator", terms.loss)
+        return terms.logs
 
     def perceptual(self, fake: Tensor, real: Tensor, real_feats: Optional[list[Tensor]], fake_feats: Optional[list[Tensor]]) -> Tensor:
         """VGG-19 conv5_4 L1 distance when weights were given, else the mean L1 distance of D's features."""
@@ -166,18 +159,15 @@ class SRGANGame(Game):
             return {LOSS_G: l1.detach(), "loss_l1": l1.detach()}
         opts = self.options
         critic = self.players["discriminator"]
-        critic.requires_grad_(False)
-        try:
+        with frozen(critic):
             with torch.no_grad():
                 real_logits, real_feats = critic(hr, features=True)
             fake_logits, fake_feats = critic(fake, features=True)
-            adversarial = relativistic_average_generator(real_logits.float().detach(), fake_logits.float())
+            adversarial = self.loss.generator(real_logits.float(), fake_logits.float())
             percep = self.perceptual(fake, hr, real_feats, fake_feats)
-        finally:
-            critic.requires_grad_(True)
         loss = opts.l1_weight * l1 + opts.perceptual_weight * percep + opts.gan_weight * adversarial
         self.update("generator", loss)
-        self._fake = fake.detach()
+        self.last_fakes.keep(fake)
         return {LOSS_G: loss.detach(), "loss_l1": l1.detach(), "loss_perceptual": percep.detach(), "loss_g_adv": adversarial.detach()}
 
     # --- what a person sees -----------------------------------------------------------------------
@@ -196,10 +186,8 @@ class SRGANGame(Game):
         """One row per preview crop: bicubic, G(LR), HR (all at HR size)."""
         device = self.runtime.device
         lr, hr = inputs["a"].to(device), inputs["b"].to(device)
-        mode = generator.training
-        generator.eval()
-        out = generator(lr.contiguous(memory_format=torch.channels_last) if self.runtime.channels_last else lr).float().clamp(-1, 1)
-        generator.train(mode)
+        with eval_mode(generator):
+            out = generator(self.runtime.place_images(lr)).float().clamp(-1, 1)
         rows = torch.stack([bicubic_upscale(lr.float(), self.scale), out, hr.float()], dim=1)
         return rows.flatten(0, 1).contiguous()
 
@@ -218,16 +206,11 @@ class SRGANGame(Game):
     # --- state beyond players and optimizers --------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         """G's output waiting for the next D step."""
-        return {"fake": self._fake}
+        return {"fake": self.last_fakes.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` saved, on this run's device and memory format."""
-        fake = state.get("fake")
-        if fake is not None:
-            fake = fake.to(self.runtime.device)
-            if self.runtime.channels_last:
-                fake = fake.contiguous(memory_format=torch.channels_last)
-        self._fake = fake
+        self.last_fakes.load_state_dict(state.get("fake"))
 
 
 def load_data(cfg: TrainConfig, runtime: Runtime) -> SuperResBatchSource:

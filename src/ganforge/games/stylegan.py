@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.config import TrainConfig
-from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, LOSS_G, R1
+from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
-from ganforge.losses import discriminator_score, get_loss, gradient_penalty, r1_penalty
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.losses import get_loss
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
 from ganforge.nn.augment import augmenter_from
 from ganforge.nn.configurable import default_of
@@ -91,15 +92,15 @@ class StyleGANGame(Game):
                                       o.tanh_output)
         discriminator = StyleGANDiscriminator(info.channels, info.image_size, classes, o.channel_base,
                                               o.channel_max, o.mbstd_group)
-        self.players = {"generator": runtime.place(generator), "discriminator": runtime.place(discriminator)}
+        self.seat(generator=generator, discriminator=discriminator)
         lr_g, lr_d = (o.lr, o.lr) if o.lr is not None else (cfg.lr_g, cfg.lr_d)
         b1, b2 = (float(b) for b in (o.betas if o.betas is not None else (cfg.beta1, cfg.beta2)))
         # lazy regularization: rescale D's Adam so its per-image dynamics match a regularized step every time
         c = o.r1_interval / (o.r1_interval + 1) if o.r1_gamma > 0 else 1.0
-        self.optimizers = {"generator": self.adam(self.players["generator"], lr_g, (b1, b2)),
-                           "discriminator": self.adam(self.players["discriminator"], lr_d * c, (b1 ** c, b2 ** c))}
+        self.add_adam("generator", lr_g, (b1, b2))
+        self.add_adam("discriminator", lr_d * c, (b1 ** c, b2 ** c))
         self.loss = get_loss(cfg.loss or "non_saturating")
-        self.gp_weight = cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0
+        self.penalties = run_penalties(cfg, self.loss, o.r1_gamma, o.r1_interval)
         self.critic_steps = cfg.n_critic
         self.options = o
         self.conditional = classes > 0
@@ -111,10 +112,6 @@ class StyleGANGame(Game):
         self.d_steps = 0
         self.level, self.alpha = growth_phase(0, 1, self.schedule)
         self.generator.set_phase(self.level, self.alpha)
-
-    def twice_differentiated(self) -> set[str]:
-        """The discriminator when lazy R1 or the gradient penalty is on."""
-        return {"discriminator"} if self.options.r1_gamma > 0 or self.gp_weight > 0 else set()
 
     # --- schedule ---------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -156,11 +153,6 @@ class StyleGANGame(Game):
             ws = torch.where(keep.unsqueeze(-1), ws, ws2)
         return G.synthesize(ws, self.level, self.alpha, "random")
 
-    def _discriminate(self, images: Tensor, labels: Optional[Tensor]) -> Tensor:
-        if self.augmenter.active:  # real and fake each drawn independently, per image (Karras et al. 2020)
-            images = self.augmenter(images)
-        return self.discriminator(images, labels, self.alpha)
-
     @property
     def discriminator(self) -> nn.Module:
         """The discriminator player."""
@@ -173,42 +165,26 @@ class StyleGANGame(Game):
         real = self.real_images(batch["images"])
         with torch.no_grad():
             fake = self.fake_images(real.shape[0], labels)
-        o = self.options
-        regularize = o.r1_gamma > 0 and self.d_steps % o.r1_interval == 0
+        terms = discriminator_loss(self._critic(labels), real, fake, self.loss, self.penalties, d_step=self.d_steps,
+                                   augment=self.augmenter)
         self.d_steps += 1
-        if regularize:
-            real = real.detach().requires_grad_(True)
-        real_logits = self._discriminate(real, labels)
-        fake_logits = self._discriminate(fake, labels)
-        self.augmenter.observe(real_logits)
-        adversarial = self.loss.discriminator(real_logits, fake_logits)
-        loss, logs = adversarial, self.augmenter.logs(real_logits.device)
-        if regularize:
-            r1 = r1_penalty(real_logits, real)
-            loss = loss + 0.5 * o.r1_gamma * o.r1_interval * r1
-            logs[R1] = r1.detach()
-        if self.gp_weight > 0:
-            gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
-            loss = loss + self.gp_weight * gp
-            logs[GRADIENT_PENALTY] = gp.detach()
-        self.update("discriminator", loss)
-        return {LOSS_D: adversarial.detach(), D_REAL: discriminator_score(real_logits.detach(), self.loss),
-                D_FAKE: discriminator_score(fake_logits.detach(), self.loss), **logs}
+        self.update("discriminator", terms.loss)
+        return terms.logs
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One G update through a frozen D; also moves the tracked mean of w."""
         labels = self._labels(batch)
-        D = self.discriminator
-        D.requires_grad_(False)
-        try:
+        with frozen(self.discriminator):
             fake = self.fake_images(batch["images"].shape[0], labels, update_w_avg=True)
-            loss = self.loss.generator(self._discriminate(fake, labels))
+            loss = generator_loss(self._critic(labels), fake, self.loss, self.real_images(batch["images"]), self.augmenter)
             self.update("generator", loss)
-        finally:
-            D.requires_grad_(True)
         device = self.runtime.device
         return {LOSS_G: loss.detach(), "resolution": torch.full((), float(self.resolution), device=device),
                 "alpha": torch.full((), self.alpha, device=device)}
+
+    def _critic(self, labels: Optional[Tensor]):
+        """D at the current phase, for the given labels."""
+        return lambda images: self.discriminator(images, labels, self.alpha)
 
     # --- what a person sees -----------------------------------------------------------------------
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

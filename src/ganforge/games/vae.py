@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime, fused_adam_kwargs, latent_inputs
+from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 from ganforge.nn.modes import eval_mode
@@ -60,14 +60,14 @@ class VAEGame(Game):
     """Encoder and decoder trained together on the negative ELBO (or its β-weighted form)."""
 
     critic_steps = 0
+    critics = ()
 
     def __init__(self, runtime: Runtime, info: DataInfo, encoder: nn.Module, decoder: nn.Module,
                  options: VAEOptions, lr: float, betas: tuple[float, float]):
         super().__init__(runtime, info)
-        self.players = {"generator": runtime.place(decoder), "encoder": runtime.place(encoder)}
+        self.seat(generator=decoder, encoder=encoder)
         self.options = options
-        params = [p for m in self.players.values() for p in m.parameters()]
-        self.optimizers = {"vae": torch.optim.Adam(params, lr=lr, betas=betas, **fused_adam_kwargs(runtime.device))}
+        self.add_adam("vae", lr, betas, ("generator", "encoder"))
 
     def reconstruction_nll(self, logits: Tensor, target: Tensor) -> Tensor:
         """-log p(x|z) per image for decoder logits and targets on the [0, 1] scale."""
