@@ -116,9 +116,9 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
     from ganforge.data import load_dataset
     from ganforge.data.dataset import to_float
     from ganforge.export import load_players
-    from ganforge.metrics.memorisation import memorisation, nearest_grid
-    from ganforge.metrics.ms_ssim import pairwise_ms_ssim
-    from ganforge.metrics.swd import sliced_wasserstein
+    from ganforge.metrics.scores.memorisation import memorisation, nearest_grid
+    from ganforge.metrics.scores.ms_ssim import pairwise_ms_ssim
+    from ganforge.metrics.scores.swd import sliced_wasserstein
     from ganforge.report.grid import save_grid
     from ganforge.runlog import read_metrics
 

@@ -27,8 +27,8 @@ from machine import describe  # noqa: E402
 
 from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
-from ganforge.metrics.cas import classification_accuracy_score, few_label_experiment  # noqa: E402
-from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy  # noqa: E402
+from ganforge.metrics.scores.cas import classification_accuracy_score, few_label_experiment  # noqa: E402
+from ganforge.metrics.scores.conditional_accuracy import classifier_for, conditional_accuracy  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -49,9 +49,9 @@ def translate_all(generator: nn.Module, images: torch.Tensor, batch: int = 500) 
 
 def quality(model: str | Path) -> dict:
     """Label agreement, ink mass, cycle L1 and FD of both directions on the held-out demo domains."""
-    from ganforge.metrics.digit_classifier import classify
-    from ganforge.metrics.extractors import classifier_extractor
-    from ganforge.metrics.frechet import frechet_distance_features
+    from ganforge.metrics.features.digit_classifier import classify
+    from ganforge.metrics.features.extractors import classifier_extractor
+    from ganforge.metrics.scores.frechet import frechet_distance_features
 
     players, info = load_players(model)
     g_ab, g_ba = players["generator"], players["generator_b2a"]

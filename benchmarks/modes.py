@@ -4,7 +4,7 @@
         --out runs/modes --json docs/modes.json
 
 Every run is an ordinary `ganforge train` run (same referee, losses, checkpoints), then counted by
-ganforge.metrics.modes: point mixtures by the VEEGAN/PacGAN protocol (2,500 samples, high quality within
+ganforge.theory.modes: point mixtures by the VEEGAN/PacGAN protocol (2,500 samples, high quality within
 3σ of the nearest mode, reverse KL over the high-quality samples' modes), Stacked MNIST over 26,000
 samples classified channel by channel with the shipped digit classifier. Prints one Markdown table:
 ours (mean ± std over seeds) beside the paper's (Lin et al. 2018, Tables 1-3, 10 trials).
@@ -27,7 +27,7 @@ from machine import describe  # noqa: E402
 from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.data.toy import get_mixture  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
-from ganforge.metrics.modes import POINT_SAMPLES, generator_stacked_modes, point_modes  # noqa: E402
+from ganforge.theory.modes import POINT_SAMPLES, generator_stacked_modes, point_modes  # noqa: E402
 from ganforge.train.api import train  # noqa: E402
 
 #: (experiment, published modes, published high-quality %, published reverse KL), PacGAN Tables 1-3

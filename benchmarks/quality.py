@@ -56,7 +56,7 @@ def real_floor(n: int, seed: int) -> dict:
 @torch.no_grad()
 def class_shares(generator, info: dict, n: int, seed: int) -> list[float]:
     """Share of `n` samples that the shipped digit classifier assigns to each class (MNIST-like data only)."""
-    from ganforge.metrics.extractors import get_extractor
+    from ganforge.metrics.features.extractors import get_extractor
     from ganforge.sampling import iter_samples
 
     extractor = get_extractor("auto", info.get("data", "mnist"))

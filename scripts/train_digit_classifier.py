@@ -1,6 +1,6 @@
 """Train the classifier that scores MNIST-like samples, print its test accuracy, and write its weights.
 
-    python scripts/train_digit_classifier.py --dataset mnist          # -> src/ganforge/metrics/weights/digits.*
+    python scripts/train_digit_classifier.py --dataset mnist          # -> src/ganforge/metrics/features/weights/digits.*
     python scripts/train_digit_classifier.py --dataset fashion-mnist  # -> .../weights/fashion.*
 
 MNIST comes from the copy embedded in the package; Fashion-MNIST from its IDX files
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ganforge.data.fashion import idx_file, read_idx  # noqa: E402
 from ganforge.errors import GanforgeError  # noqa: E402
-from ganforge.metrics.digit_classifier import WEIGHTS_DIR, DigitClassifier, file_digest  # noqa: E402
+from ganforge.metrics.features.digit_classifier import WEIGHTS_DIR, DigitClassifier, file_digest  # noqa: E402
 
 NAMES = {"mnist": "digits", "fashion-mnist": "fashion"}
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"

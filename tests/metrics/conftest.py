@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ganforge.metrics.extractors import FeatureExtractor
+from ganforge.metrics.features.extractors import FeatureExtractor
 
 #: uint8 pixel ranges of the classes of `class_folder`: dark, bright
 CLASS_RANGES = ((10, 70), (180, 240))

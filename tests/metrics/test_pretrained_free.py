@@ -8,7 +8,7 @@ from PIL import Image
 
 from ganforge.cli import main
 from ganforge.export import save_generator
-from ganforge.metrics import inception_weights as iw
+from ganforge.metrics.features import inception_weights as iw
 from ganforge.models.dcgan import DCGANGenerator
 
 

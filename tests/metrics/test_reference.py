@@ -7,8 +7,8 @@ import ganforge.metrics.reference as reference
 from ganforge.data import load_dataset
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import get_extractor
-from ganforge.metrics.frechet import gaussian_stats
+from ganforge.metrics.features.extractors import get_extractor
+from ganforge.metrics.scores.frechet import gaussian_stats
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ def digit_model(folder: Path, steps: int = 80) -> Path:
     """A conditional generator fitted (by regression) to draw class c as one held-out MNIST digit c the shipped classifier reads as c."""
     from ganforge.data import load_dataset
     from ganforge.data.dataset import to_float
-    from ganforge.metrics.digit_classifier import classify
+    from ganforge.metrics.features.digit_classifier import classify
     from ganforge.models.cgan import ConditionalVanillaGenerator
 
     data = load_dataset("mnist", image_size=28, split="test")

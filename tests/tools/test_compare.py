@@ -93,7 +93,7 @@ def test_no_metrics_and_bad_inputs(runs, tmp_path, capsys):
 
 
 def test_real_metrics_when_the_digit_classifier_ships(runs, tmp_path, monkeypatch):
-    from ganforge.metrics.digit_classifier import weights_path
+    from ganforge.metrics.features.digit_classifier import weights_path
 
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     if not weights_path("digits").is_file():

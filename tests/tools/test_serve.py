@@ -85,7 +85,7 @@ def test_truncation_zero_draws_the_average_image_for_every_seed(models):
 
 
 def test_the_class_picker_changes_the_digit_the_shipped_classifier_reads(models):
-    from ganforge.metrics.digit_classifier import classify
+    from ganforge.metrics.features.digit_classifier import classify
 
     images = [cells(engine.samples(models["cgan"], 7, 1, label=str(c)), 1, 28)[0][..., 0] for c in range(10)]
     x = torch.from_numpy(np.stack(images)).float().div(127.5).sub(1)[:, None]

@@ -125,7 +125,7 @@ def test_moving_the_seed_slider_changes_the_image(page):
 
 
 def test_changing_the_class_changes_the_digit_the_classifier_reads(page):
-    from ganforge.metrics.digit_classifier import classify
+    from ganforge.metrics.features.digit_classifier import classify
 
     before = page.src("samples-image")
     page.model("cgan")

@@ -11,15 +11,15 @@ The functions are bound here after their modules are imported, so `ganforge.metr
 """
 from __future__ import annotations
 
-from ganforge.metrics.conditional_accuracy import conditional_accuracy
-from ganforge.metrics.digit_classifier import classify, load_classifier
 from ganforge.metrics.evaluate import evaluate, score_images
-from ganforge.metrics.extractors import FeatureExtractor, get_extractor
-from ganforge.metrics.frechet import frechet_distance
-from ganforge.metrics.inception_score import inception_score
-from ganforge.metrics.kid import kernel_inception_distance
-from ganforge.metrics.precision_recall import precision_recall
+from ganforge.metrics.features.digit_classifier import classify, load_classifier
+from ganforge.metrics.features.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.reference import reference_stats
+from ganforge.metrics.scores.conditional_accuracy import conditional_accuracy
+from ganforge.metrics.scores.frechet import frechet_distance
+from ganforge.metrics.scores.inception_score import inception_score
+from ganforge.metrics.scores.kid import kernel_inception_distance
+from ganforge.metrics.scores.precision_recall import precision_recall
 
 __all__ = ["EvalCallback", "FeatureExtractor", "classify", "conditional_accuracy", "evaluate", "frechet_distance",
            "get_extractor", "inception_score", "kernel_inception_distance", "load_classifier", "precision_recall",

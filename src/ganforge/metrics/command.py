@@ -120,7 +120,7 @@ def write_json(path: Path, scores: dict[str, Any]) -> None:
 def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]) -> Any:
     """The feature extractor, loaded, and a line on stderr saying which it is and why (the --extractor name when no image metric is asked for)."""
     from ganforge.metrics.evaluate import IMAGE_METRICS
-    from ganforge.metrics.extractors import choose_extractor, get_extractor
+    from ganforge.metrics.features.extractors import choose_extractor, get_extractor
 
     if not any(m in IMAGE_METRICS for m in metrics):
         return args.extractor
@@ -133,7 +133,7 @@ def load_extractor(args: argparse.Namespace, data: Any, metrics: tuple[str, ...]
 
 def discover_inception(args: argparse.Namespace) -> bool:
     """Fill args.inception_weights from the discovery order (downloading with --download-inception); whether weights were found."""
-    from ganforge.metrics.inception_weights import download_weights, find_weights
+    from ganforge.metrics.features.inception_weights import download_weights, find_weights
 
     found = find_weights(args.inception_weights)
     if found is None and getattr(args, "download_inception", False):
@@ -147,7 +147,7 @@ def discover_inception(args: argparse.Namespace) -> bool:
 
 def pretrained_free_applies(args: argparse.Namespace, info: dict, data: Any) -> bool:
     """Whether eval falls back to SWD, MS-SSIM and memorisation: colour data, no shipped classifier, nothing else asked for."""
-    from ganforge.metrics.extractors import DATASET_CLASSIFIERS, normalise_data_name
+    from ganforge.metrics.features.extractors import DATASET_CLASSIFIERS, normalise_data_name
 
     channels = info.get("channels") if isinstance(info, dict) else None
     return (args.metrics is None and args.extractor == "auto" and channels == 3

@@ -10,12 +10,12 @@ from torch import Tensor, nn
 
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import FeatureExtractor, get_extractor, normalise_data_name
-from ganforge.metrics.frechet import frechet_distance, gaussian_stats
-from ganforge.metrics.inception_score import inception_score
-from ganforge.metrics.kid import kernel_inception_distance, kid_subset_size
-from ganforge.metrics.precision_recall import precision_recall
+from ganforge.metrics.features.extractors import FeatureExtractor, get_extractor, normalise_data_name
 from ganforge.metrics.reference import default_split, reference_stats
+from ganforge.metrics.scores.frechet import frechet_distance, gaussian_stats
+from ganforge.metrics.scores.inception_score import inception_score
+from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size
+from ganforge.metrics.scores.precision_recall import precision_recall
 
 IMAGE_METRICS = ("fd", "kid", "is", "pr")  # scores of any set of images
 METRICS = IMAGE_METRICS + ("acc",)  # acc: conditional accuracy, a score of a class-conditional generator
@@ -130,7 +130,7 @@ def check_evaluation(generator: nn.Module, info: Any, n: int = 10000, metrics: U
                      data: Union[str, ImageDataset, None] = None,
                      split: Optional[str] = None) -> tuple[Union[str, ImageDataset], tuple[str, ...]]:
     """(data scored against, metrics wanted) of an evaluation request, refused with one sentence before any work when it cannot run."""
-    from ganforge.metrics.conditional_accuracy import classifier_for
+    from ganforge.metrics.scores.conditional_accuracy import classifier_for
 
     if _info_value(info, "kind") == "translation":
         raise GanforgeError("This model translates images; expected a noise generator (score translations with score_images).")
@@ -184,7 +184,7 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
     Keys as in `score_images`, plus `accuracy` and `accuracy_per_class` (the shipped classifier's
     agreement with the asked class, overall and per class) for "acc".
     """
-    from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
+    from ganforge.metrics.scores.conditional_accuracy import classifier_for, conditional_accuracy
     from ganforge.sampling import iter_samples
 
     data, wanted = check_evaluation(generator, info, n, metrics, data, split)

@@ -55,9 +55,9 @@ def load_held_out(spec: str, image_size: int, in_channels: int, split: Optional[
 
 def digit_scores(outputs: Tensor, targets: Tensor, inputs: Tensor, labels: Tensor) -> dict[str, float]:
     """Classifier agreement of outputs with the source digits' labels, and digit-feature FDs against the targets."""
-    from ganforge.metrics.digit_classifier import classify
-    from ganforge.metrics.extractors import classifier_extractor
-    from ganforge.metrics.frechet import frechet_distance_features
+    from ganforge.metrics.features.digit_classifier import classify
+    from ganforge.metrics.features.extractors import classifier_extractor
+    from ganforge.metrics.scores.frechet import frechet_distance_features
 
     extractor = classifier_extractor("digits")
 

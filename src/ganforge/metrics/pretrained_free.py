@@ -1,7 +1,7 @@
 """Scores of a generator that need no pretrained network: SWD, MS-SSIM diversity and the memorisation check.
 
 What `ganforge eval` reports for colour data when no InceptionV3 weights are found (see
-`ganforge.metrics.inception_weights`). Each score lives in its own module; this one only gathers them.
+`ganforge.metrics.features.inception_weights`). Each score lives in its own module; this one only gathers them.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from ganforge.data.dataset import to_float
-from ganforge.metrics.memorisation import memorisation
-from ganforge.metrics.ms_ssim import pairwise_ms_ssim
 from ganforge.metrics.reference import default_split, load_reference_images
-from ganforge.metrics.swd import sliced_wasserstein
+from ganforge.metrics.scores.memorisation import memorisation
+from ganforge.metrics.scores.ms_ssim import pairwise_ms_ssim
+from ganforge.metrics.scores.swd import sliced_wasserstein
 
 SWD_IMAGES = 2048  #: at most this many images per set enter SWD (128 patches each, ProGAN used 16384 images)
 MS_SSIM_PAIRS = 1000  #: random pairs of samples (and of real images) for MS-SSIM

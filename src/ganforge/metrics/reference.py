@@ -21,8 +21,8 @@ from torch import Tensor
 
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import DATASET_CLASSIFIERS, FeatureExtractor, normalise_data_name
-from ganforge.metrics.frechet import GaussianStats
+from ganforge.metrics.features.extractors import DATASET_CLASSIFIERS, FeatureExtractor, normalise_data_name
+from ganforge.metrics.scores.frechet import GaussianStats
 
 CACHE_ENV = "GANFORGE_CACHE"
 MAX_FEATURES = 10_000

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, resolve_model_dir
-from ganforge.metrics.modes import STACKED_SAMPLES, generator_stacked_modes
-from ganforge.metrics.theory import analyse_snapshot, mixture_of
 from ganforge.report.gif import pick_frames
 from ganforge.report.snapshots import snapshot_dirs
-from ganforge.report.theory import write_theory_report
 from ganforge.runlog import read_metrics
+from ganforge.theory.analysis import analyse_snapshot, mixture_of
+from ganforge.theory.figures import write_theory_report
+from ganforge.theory.modes import STACKED_SAMPLES, generator_stacked_modes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

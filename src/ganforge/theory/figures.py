@@ -1,7 +1,7 @@
 """The theory figures of a toy run: D(x) against D*(x) over training (PNGs and a GIF), D → ½,
 the saturation of the minimax generator loss, and the samples over the mixture with their mode counts.
 
-The numbers come from ganforge.metrics.theory (one "frame" per snapshot, duck-typed here: step, grid,
+The numbers come from ganforge.theory.analysis (one "frame" per snapshot, duck-typed here: step, grid,
 resolution, d_grid, d_star_grid, p_data_grid, p_g_grid, bandwidth, samples, modes, d_on_data,
 d_on_fake, d_star_on_data, d_star_on_fake, gap, gradients, parameter_grad).
 """

@@ -2,7 +2,7 @@
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import choose_extractor, get_extractor
+from ganforge.metrics.features.extractors import choose_extractor, get_extractor
 
 
 @pytest.fixture(autouse=True)

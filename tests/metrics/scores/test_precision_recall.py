@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ganforge.metrics.precision_recall import knn_radii, precision_recall
+from ganforge.metrics.scores.precision_recall import knn_radii, precision_recall
 
 
 def _cloud(n, centre, scale=1.0, seed=0, dim=2):
@@ -42,7 +42,7 @@ def test_spread_out_fakes_lose_precision_and_keep_recall():
 
 
 def test_chunking_does_not_change_the_result():
-    from ganforge.metrics.precision_recall import coverage_by_manifold
+    from ganforge.metrics.scores.precision_recall import coverage_by_manifold
 
     real, fake = _cloud(300, [0] * 5, seed=4, dim=5), _cloud(300, [0.5] * 5, seed=5, dim=5)
     radii = knn_radii(real, 3, chunk=7)

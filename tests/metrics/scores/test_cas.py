@@ -1,10 +1,10 @@
-"""Generated digits as training data (metrics/cas.py): data plumbing, classifier training, CAS, few labels."""
+"""Generated digits as training data (metrics/scores/cas.py): data plumbing, classifier training, CAS, few labels."""
 import pytest
 import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.cas import accuracy, classification_accuracy_score, few_label_experiment, generated_digits, real_digits, train_classifier
+from ganforge.metrics.scores.cas import accuracy, classification_accuracy_score, few_label_experiment, generated_digits, real_digits, train_classifier
 
 
 class ReplayGenerator(nn.Module):

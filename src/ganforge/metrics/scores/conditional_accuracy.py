@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import DATASET_CLASSIFIERS, normalise_data_name
+from ganforge.metrics.features.extractors import DATASET_CLASSIFIERS, normalise_data_name
 from ganforge.sampling import iter_samples
 
 
@@ -27,7 +27,7 @@ def conditional_accuracy(generator: nn.Module, n_per_class: int = 1000, seed: in
 
     `overall` is the mean over all `n_per_class × classes` samples (equal to the mean of `per_class`).
     """
-    from ganforge.metrics.digit_classifier import classify, load_classifier
+    from ganforge.metrics.features.digit_classifier import classify, load_classifier
 
     classes = int(getattr(generator, "num_classes", 0))
     if classes == 0:

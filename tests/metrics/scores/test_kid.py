@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from ganforge.metrics.kid import kernel_inception_distance, kid_subset_size, mmd2_unbiased, polynomial_kernel
+from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size, mmd2_unbiased, polynomial_kernel
 
 
 def test_identical_sets_give_about_zero():
@@ -91,7 +91,7 @@ def test_mismatched_or_too_small_sets_are_refused():
 
 def test_kid_does_not_import_torchmetrics():
     # torchmetrics.image.kid needs torchvision when torch-fidelity is installed beside it; KID must not depend on it
-    code = ("import sys, torch; from ganforge.metrics.kid import kernel_inception_distance; "
+    code = ("import sys, torch; from ganforge.metrics.scores.kid import kernel_inception_distance; "
             "kernel_inception_distance(torch.randn(20, 4), torch.randn(20, 4), subsets=2); "
             "print(any(m.startswith('torchmetrics') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

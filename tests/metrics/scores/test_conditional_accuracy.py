@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-import ganforge.metrics.digit_classifier as digit_classifier
+import ganforge.metrics.features.digit_classifier as digit_classifier
 from ganforge.errors import GanforgeError
-from ganforge.metrics.conditional_accuracy import classifier_for, conditional_accuracy
+from ganforge.metrics.scores.conditional_accuracy import classifier_for, conditional_accuracy
 
 
 class ShadeGenerator(nn.Module):

@@ -59,7 +59,7 @@ def normalise_data_name(data: Optional[str]) -> Optional[str]:
 
 def classifier_extractor(name: str, device: Optional[torch.device | str] = None) -> FeatureExtractor:
     """The shipped digit ("digits") or Fashion-MNIST ("fashion") classifier as an extractor."""
-    from ganforge.metrics.digit_classifier import file_digest, load_classifier, to_classifier_input, weights_path
+    from ganforge.metrics.features.digit_classifier import file_digest, load_classifier, to_classifier_input, weights_path
 
     network = load_classifier(name, device)
     return FeatureExtractor(name, network, to_classifier_input, file_digest(weights_path(name)))
@@ -67,8 +67,8 @@ def classifier_extractor(name: str, device: Optional[torch.device | str] = None)
 
 def inception_extractor(weights: Optional[str] = None, device: Optional[torch.device | str] = None) -> FeatureExtractor:
     """The FID InceptionV3 with the user's weights (path, else $GANFORGE_INCEPTION_WEIGHTS) as an extractor."""
-    from ganforge.metrics.digit_classifier import file_digest
-    from ganforge.metrics.inception import inception_weights_file, load_inception, to_inception_input
+    from ganforge.metrics.features.digit_classifier import file_digest
+    from ganforge.metrics.features.inception import inception_weights_file, load_inception, to_inception_input
 
     network = load_inception(weights)
     return FeatureExtractor("inception", network, to_inception_input, file_digest(inception_weights_file(weights))).to(device)
@@ -82,7 +82,7 @@ def _given_weights(inception_weights: Optional[str]) -> Optional[str]:
     """The weights path given explicitly, checked to name a file (a missing one is refused even when unused)."""
     if not inception_weights:
         return None
-    from ganforge.metrics.inception import inception_weights_file
+    from ganforge.metrics.features.inception import inception_weights_file
 
     return str(inception_weights_file(inception_weights))
 
@@ -95,7 +95,7 @@ def choose_extractor(extractor: str = "auto", data: Optional[str] = None,
     weights file (`inception_weights` or $GANFORGE_INCEPTION_WEIGHTS). A weights path that is given
     must name a file, whichever network is chosen; when it goes unused the fragment says so.
     """
-    from ganforge.metrics.inception import ENV_VAR, inception_weights_file
+    from ganforge.metrics.features.inception import ENV_VAR, inception_weights_file
 
     if extractor not in EXTRACTORS:
         raise GanforgeError(f"Unknown feature extractor {extractor!r}; expected one of {', '.join(EXTRACTORS)}.")

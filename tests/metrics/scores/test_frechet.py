@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.metrics.frechet import GaussianStats, frechet_distance, frechet_distance_features, gaussian_stats
+from ganforge.metrics.scores.frechet import GaussianStats, frechet_distance, frechet_distance_features, gaussian_stats
 
 
 def _rotation(dim, seed):

@@ -4,8 +4,8 @@ import torch
 from safetensors.torch import save_file
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.extractors import get_extractor
-from ganforge.metrics.inception import ENV_VAR, FIDInceptionV3, load_inception
+from ganforge.metrics.features.extractors import get_extractor
+from ganforge.metrics.features.inception import ENV_VAR, FIDInceptionV3, load_inception
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from ganforge.data.toy import GaussianMixture, get_mixture
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
-from ganforge.metrics.density import gaussian_kde, optimal_discriminator, plane_grid, scott_bandwidth
-from ganforge.metrics.modes import POINT_SAMPLES, ModeReport, point_modes
-from ganforge.metrics.saturation import SATURATION_LOSSES, parameter_gradient_norm, sample_gradients
+from ganforge.theory.density import gaussian_kde, optimal_discriminator, plane_grid, scott_bandwidth
+from ganforge.theory.modes import POINT_SAMPLES, ModeReport, point_modes
+from ganforge.theory.saturation import SATURATION_LOSSES, parameter_gradient_norm, sample_gradients
 
 
 @dataclass

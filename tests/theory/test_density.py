@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.density import gaussian_density, gaussian_kde, optimal_discriminator, plane_grid, scott_bandwidth
+from ganforge.theory.density import gaussian_density, gaussian_kde, optimal_discriminator, plane_grid, scott_bandwidth
 
 
 def test_optimal_discriminator_of_two_known_gaussians_is_a_sigmoid():

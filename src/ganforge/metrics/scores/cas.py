@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ganforge.data.dataset import to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.digit_classifier import DigitClassifier, to_classifier_input
+from ganforge.metrics.features.digit_classifier import DigitClassifier, to_classifier_input
 from ganforge.sampling import iter_samples
 
 

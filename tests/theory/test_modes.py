@@ -5,7 +5,7 @@ import torch
 
 from ganforge.data.toy import get_mixture
 from ganforge.errors import GanforgeError
-from ganforge.metrics.modes import kl_to_uniform, point_modes, stacked_labels, stacked_modes
+from ganforge.theory.modes import kl_to_uniform, point_modes, stacked_labels, stacked_modes
 
 
 def test_samples_of_the_data_cover_every_mode_with_near_zero_kl():

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from ganforge.metrics.inception_score import inception_score, split_bounds
+from ganforge.metrics.scores.inception_score import inception_score, split_bounds
 
 
 def test_one_repeated_image_scores_one():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics import inception_weights as iw
+from ganforge.metrics.features import inception_weights as iw
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def stacked_labels(images: Tensor, classify) -> Tensor:
 def stacked_modes(images: Tensor, classify=None) -> ModeReport:
     """Modes covered of 1,000 and KL to uniform of Stacked-MNIST samples (every sample counts: high_quality = 1)."""
     if classify is None:
-        from ganforge.metrics.digit_classifier import classify as digit_classify
+        from ganforge.metrics.features.digit_classifier import classify as digit_classify
 
         classify = digit_classify
     labels = stacked_labels(images, classify)
@@ -93,7 +93,7 @@ def stacked_modes(images: Tensor, classify=None) -> ModeReport:
 def generator_stacked_modes(generator: torch.nn.Module, n: int = STACKED_SAMPLES, seed: int = 0,
                             batch_size: int = 500) -> ModeReport:
     """Stacked-MNIST mode counts of `n` samples of an image generator, classified batch by batch."""
-    from ganforge.metrics.digit_classifier import classify
+    from ganforge.metrics.features.digit_classifier import classify
     from ganforge.sampling import iter_samples
 
     labels = torch.cat([stacked_labels(batch, classify) for batch in iter_samples(generator, n, seed, batch_size)])

@@ -5,8 +5,8 @@ import torch
 from ganforge.data import load_dataset
 from ganforge.data.dataset import to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.digit_classifier import classify, load_classifier, weights_meta, weights_path
-from ganforge.metrics.extractors import get_extractor
+from ganforge.metrics.features.digit_classifier import classify, load_classifier, weights_meta, weights_path
+from ganforge.metrics.features.extractors import get_extractor
 
 
 @pytest.fixture(scope="module")

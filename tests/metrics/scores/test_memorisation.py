@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.memorisation import memorisation, nearest, nearest_grid
+from ganforge.metrics.scores.memorisation import memorisation, nearest, nearest_grid
 
 
 def sets(seed=0):

@@ -3,7 +3,7 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import minimax_generator, non_saturating_generator
-from ganforge.metrics.saturation import analytic_logit_gradient, parameter_gradient_norm, sample_gradients
+from ganforge.theory.saturation import analytic_logit_gradient, parameter_gradient_norm, sample_gradients
 
 
 def fixed_d(x):  # a fixed linear discriminator: logit = w.x + b

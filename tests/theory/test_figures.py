@@ -7,9 +7,9 @@ from PIL import Image
 
 from ganforge.config import TrainConfig
 from ganforge.export import load_players
-from ganforge.metrics.modes import point_modes
 from ganforge.report.snapshots import Snapshots, snapshot_dirs
-from ganforge.report.theory import write_theory_report
+from ganforge.theory.figures import write_theory_report
+from ganforge.theory.modes import point_modes
 from ganforge.train.api import train
 
 

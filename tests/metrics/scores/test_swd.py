@@ -1,10 +1,10 @@
-"""ProGAN's sliced Wasserstein distance over Laplacian-pyramid patches (ganforge.metrics.swd)."""
+"""ProGAN's sliced Wasserstein distance over Laplacian-pyramid patches (ganforge.metrics.scores.swd)."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.swd import descriptors, laplacian_pyramid, level_sizes, normalise, pyr_down, pyr_up, sliced_wasserstein
+from ganforge.metrics.scores.swd import descriptors, laplacian_pyramid, level_sizes, normalise, pyr_down, pyr_up, sliced_wasserstein
 
 FAST = {"patches": 32, "directions": 128, "repeats": 2}
 

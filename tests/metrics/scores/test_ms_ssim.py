@@ -1,9 +1,9 @@
-"""MS-SSIM diversity of random sample pairs (ganforge.metrics.ms_ssim)."""
+"""MS-SSIM diversity of random sample pairs (ganforge.metrics.scores.ms_ssim)."""
 import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.ms_ssim import BETAS, betas_for, ms_ssim, pairwise_ms_ssim, scales_for
+from ganforge.metrics.scores.ms_ssim import BETAS, betas_for, ms_ssim, pairwise_ms_ssim, scales_for
 
 
 def test_scales_fit_the_image_size():
