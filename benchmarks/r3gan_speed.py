@@ -25,11 +25,12 @@ from ganforge.games.registry import get_family  # noqa: E402
 from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
 
-#: (label, family, options): stylegan's CPU default, and r3gan's CPU preset (smaller) and default (larger)
+#: (label, family, options): stylegan's CPU default; r3gan's CPU preset (smaller), default (larger) and default with lazy penalties
 CONFIGS = [
     ("stylegan default", "stylegan", {"growth": False}),
     ("r3gan 32-cpu preset", "r3gan", {"widths": [96, 96, 96, 48], "blocks": 1}),
     ("r3gan default", "r3gan", {}),
+    ("r3gan default, lazy R1 + R2 every 16 D steps (as stylegan's R1)", "r3gan", {"penalty_interval": 16}),
 ]
 
 

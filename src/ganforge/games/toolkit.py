@@ -3,7 +3,8 @@
 `frozen` holds players still for the other side's step; `LastFakes` carries a generator step's
 output to the next discriminator step; `discriminator_loss` builds D's objective from its logits with
 every penalty and augmentation as arguments; `generator_loss` is G's adversarial term, reading real
-logits too where the loss is relativistic. A new penalty or loss added here reaches every game.
+logits too where the loss is relativistic; `run_penalties` adds the run's own penalty settings (`gp_weight`,
+`r2_gamma`) to a game's. A new penalty or loss added here reaches every game.
 """
 from __future__ import annotations
 
