@@ -89,6 +89,7 @@ class R3GANGame(Game):
         self.add_adam("discriminator", o.lr, (0.0, o.beta2[0]))
         self.critic_steps = cfg.n_critic
         self.loss = get_loss(cfg.loss or "relativistic_pairing")
+        self.gp_weight = cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0
         self.options, self.conditional = o, classes > 0
         if cfg.r2_gamma > 0:
             raise GanforgeError(f"Config value r2_gamma={cfg.r2_gamma!r} is not read by r3gan, whose option gamma weighs R1 and R2; "
@@ -119,7 +120,7 @@ class R3GANGame(Game):
             for group in opt.param_groups:
                 group["betas"] = (0.0, values["beta2"])
         gamma = values["gamma"]
-        self.penalties = Penalties(r1_gamma=gamma, r2_gamma=gamma if self.options.r2 else 0.0,
+        self.penalties = Penalties(r1_gamma=gamma, r2_gamma=gamma if self.options.r2 else 0.0, gp_weight=self.gp_weight,
                                    interval=self.options.penalty_interval)
         if self.options.augment > 0:
             self.augmenter.schedule(values["augment_p"])
