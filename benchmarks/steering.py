@@ -30,8 +30,10 @@ from ganforge.data import load_dataset  # noqa: E402
 from ganforge.data.dataset import to_float  # noqa: E402
 from ganforge.export import load_generator  # noqa: E402
 from ganforge.latent.directions import find_directions, seed_latents  # noqa: E402
-from ganforge.latent.projection import project, psnr, ssim  # noqa: E402
+from ganforge.latent.projection import project  # noqa: E402
 from ganforge.metrics.features.digit_classifier import classify  # noqa: E402
+from ganforge.metrics.scores.psnr_ssim import psnr_rgb as psnr  # noqa: E402
+from ganforge.metrics.scores.psnr_ssim import ssim_rgb as ssim  # noqa: E402
 
 
 def random_units(n: int, dim: int, seed: int) -> torch.Tensor:

@@ -95,7 +95,7 @@ def detailed_window(image: torch.Tensor, side: int) -> tuple[int, int]:
     """(top, left) of the `side`-px window with the most Laplacian energy in the luma of a uint8 (C, H, W) image."""
     import torch.nn.functional as F
 
-    from ganforge.metrics.superres import rgb_to_y
+    from ganforge.metrics.scores.psnr_ssim import rgb_to_y
 
     y = rgb_to_y(image[None].float())
     k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)

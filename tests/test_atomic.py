@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from ganforge.atomic import write_folder_atomic, write_text_atomic
+from ganforge.atomic import write_folder_atomic, write_json_atomic, write_text_atomic
 from ganforge.export import save_generator
 from ganforge.models.dcgan import DCGANGenerator
 
@@ -55,3 +55,16 @@ def test_text_written_atomically_has_ordinary_permissions(tmp_path, umask_022):
     write_text_atomic(path, "step_00000020")
     assert path.read_text() == "step_00000020" and _mode(path) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+
+
+def test_json_written_atomically_replaces_the_old_file_and_makes_its_folder(tmp_path):
+    import json
+
+    path = tmp_path / "new" / "scores.json"
+    write_json_atomic(path, {"fd": 1.5, "n": 2})
+    assert json.loads(path.read_text()) == {"fd": 1.5, "n": 2}
+    write_json_atomic(path, {"n": 3})
+    assert json.loads(path.read_text()) == {"n": 3} and sorted(p.name for p in path.parent.iterdir()) == ["scores.json"]
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"bad": object()})
+    assert json.loads(path.read_text()) == {"n": 3}

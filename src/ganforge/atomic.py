@@ -1,10 +1,11 @@
 """Writing files and folders so that a reader, or a kill at any moment, sees the old or the new one whole."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 
 def _umask() -> int:
@@ -32,6 +33,13 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.fsync(f.fileno())
     os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON to `path` whole or not at all, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> Path:

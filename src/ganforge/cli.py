@@ -15,7 +15,7 @@ COMMANDS = {
     "prepare": ("ganforge.tools.prepare", "decode a folder of images once into a prepared dataset read batch by batch"),
     "sample": ("ganforge.tools.sample", "write a grid and a .npz of generated images"),
     "export": ("ganforge.tools.export_run", "copy a run's generator to a standalone model folder"),
-    "eval": ("ganforge.metrics.command", "score generated images: FD, KID, IS, precision/recall"),
+    "eval": ("ganforge.tools.eval", "score generated images: FD, KID, IS, precision/recall"),
     "translate": ("ganforge.tools.translate", "translate images with a CycleGAN model"),
     "upscale": ("ganforge.tools.upscale", "upscale images with a super-resolution (srgan) model, tile by tile"),
     "reconstruct": ("ganforge.tools.reconstruct", "encode and reconstruct images with a VAE"),

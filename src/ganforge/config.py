@@ -53,6 +53,7 @@ class TrainConfig:
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
     eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
+    copy_check_n: int = 1000  #: samples checked against the training images at the end of an image family's run (copy_check.png); 0: off
     tensorboard: bool = False  #: also write losses, D outputs, scores and sample grids for TensorBoard (runs/<name>/tensorboard)
     snapshot_every: int = 0  #: steps between exports of all players to snapshots/ (read by `ganforge theory`); 0 disables them
     device: str = "auto"  #: auto, cpu, cuda, cuda:N
@@ -82,6 +83,8 @@ class TrainConfig:
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), hints[f.name])
+        if self.copy_check_n < 0:
+            raise GanforgeError(f"Config value copy_check_n={self.copy_check_n!r} is invalid; expected an integer >= 0 (0 turns the check off).")
         if self.snapshot_every < 0:
             raise GanforgeError(f"Config value snapshot_every={self.snapshot_every!r} is invalid; expected an integer >= 0.")
         if self.eval_every < 0 or self.eval_n < 2:

@@ -5,7 +5,8 @@ from safetensors.torch import save_file
 
 from ganforge.errors import GanforgeError
 from ganforge.latent.directions import seed_latents
-from ganforge.latent.projection import LPIPS, load_lpips, ms_ssim_loss, project, psnr
+from ganforge.latent.projection import LPIPS, load_lpips, ms_ssim_loss, project
+from ganforge.metrics.scores.psnr_ssim import psnr_rgb as psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

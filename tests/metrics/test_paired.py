@@ -1,5 +1,3 @@
-import argparse
-import json
 import math
 
 import numpy as np
@@ -9,14 +7,15 @@ from PIL import Image
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.paired import evaluate_paired, format_paired, paired_scores, run_paired_eval
+from ganforge.metrics.paired import evaluate_paired, format_paired, paired_scores
+from ganforge.tools.eval import EvalOptions, eval_paired
 
 
 def test_identical_images_score_perfectly():
     x = torch.rand(3, 3, 16, 16) * 2 - 1
     scores = paired_scores(x, x)
-    assert scores["l1"] == 0 and scores["ssim"] == pytest.approx(1.0)
-    assert math.isinf(scores["psnr"]) or scores["psnr"] > 100
+    assert scores["l1"] == 0 and scores["ssim_rgb"] == pytest.approx(1.0)
+    assert math.isinf(scores["psnr_rgb"]) or scores["psnr_rgb"] > 100
 
 
 def test_scores_against_hand_values():
@@ -24,12 +23,12 @@ def test_scores_against_hand_values():
     output = target + 0.1  # 0.05 in [0, 1] units: MSE 0.0025 -> PSNR 10·log10(1 / 0.0025)
     scores = paired_scores(output, target)
     assert scores["l1"] == pytest.approx(0.1)
-    assert scores["psnr"] == pytest.approx(10 * math.log10(1 / 0.0025), rel=1e-4)
+    assert scores["psnr_rgb"] == pytest.approx(10 * math.log10(1 / 0.0025), rel=1e-4)
     # SSIM of constant images: only the luminance term, (2·μx·μy + C1) / (μx² + μy² + C1) with C1 = 0.01²
     mu_x, mu_y, c1 = 0.55, 0.5, 0.01 ** 2
-    assert scores["ssim"] == pytest.approx((2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1), rel=1e-4)
+    assert scores["ssim_rgb"] == pytest.approx((2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1), rel=1e-4)
     noisy = paired_scores(torch.rand(2, 1, 16, 16) * 2 - 1, target)
-    assert noisy["ssim"] < scores["ssim"] and noisy["psnr"] < scores["psnr"]
+    assert noisy["ssim_rgb"] < scores["ssim_rgb"] and noisy["psnr_rgb"] < scores["psnr_rgb"]
     with pytest.raises(GanforgeError, match="differ in shape"):
         paired_scores(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 4, 4))
 
@@ -82,9 +81,8 @@ def test_mnist_edges_adds_digit_scores_and_the_command_prints_them(tmp_path, cap
     blank = evaluate_paired(Blank(), info, n=300)
     assert {"label_agreement", "classifier_accuracy_on_targets", "fd", "fd_inputs"} <= set(blank)
     assert blank["classifier_accuracy_on_targets"] > 0.95 and blank["label_agreement"] < 0.3
-    args = argparse.Namespace(n=300, data=None, split=None, batch_size=100, device="cpu", seed=0, json=str(tmp_path / "s.json"))
-    assert run_paired_eval(Blank(), info, args) == 0
-    out = capsys.readouterr().out
+    options = EvalOptions(model="unused", n=300, batch_size=100, json=str(tmp_path / "s.json"))
+    scores, out = eval_paired(Blank(), info, options)
     assert "PSNR" in out and "digit classifier agrees" in out and "300 (test split of mnist-edges)" in out
-    assert json.loads((tmp_path / "s.json").read_text())["n"] == 300
+    assert scores["n"] == 300 and scores["protocol"]["space"] == "RGB (all channels), [0, 1]"
     assert "SSIM" in format_paired(blank)

@@ -39,7 +39,8 @@ def test_colour_data_without_weights_gets_the_pretrained_free_scores(colour_mode
     assert "sliced Wasserstein" in out and "MS-SSIM" in out and "held-out" in out
     scores = json.loads((tmp_path / "s.json").read_text())
     assert scores["n"] == 16 and scores["swd"] > 0 and 0 <= scores["ms_ssim"] <= 1
-    assert set(scores["swd_levels"]) == {"32", "16"} and 0 <= scores["memorisation_copies"] <= 1
+    assert set(scores["swd_levels"]) == {"32", "16"} and 0 <= scores["memorisation"]["copies"] <= 1
+    assert scores["memorisation"]["reference"] == "held-out" and scores["memorisation"]["n_train"] == 24
 
 
 def test_weights_in_the_hub_cache_are_found_and_used_instead(colour_model, capsys):

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.latent.directions import is_stylegan
 
-__all__ = ["ProjectionResult", "project", "LPIPS", "load_lpips", "ms_ssim_loss", "psnr", "ssim"]
+__all__ = ["ProjectionResult", "project", "LPIPS", "load_lpips", "ms_ssim_loss"]
 
 MSSSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -63,19 +63,6 @@ def ms_ssim_loss(a: Tensor, b: Tensor) -> Tensor:
     value = multiscale_structural_similarity_index_measure((a.float() + 1) / 2, (b.float() + 1) / 2, sigma=sigma,
                                                            kernel_size=kernel, betas=betas, data_range=1.0, normalize="relu")
     return 1 - value
-
-
-def psnr(a: Tensor, b: Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of two images in [-1, 1] (peak 1 on the [0, 1] scale)."""
-    mse = float(((a.float() - b.float()) / 2).square().mean())
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
-
-
-def ssim(a: Tensor, b: Tensor) -> float:
-    """SSIM (Wang et al. 2004, 7 px Gaussian window) of two images in [-1, 1]."""
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
-    return float(structural_similarity_index_measure((a.float() + 1) / 2, (b.float() + 1) / 2, kernel_size=7, data_range=1.0))
 
 
 class DiscriminatorFeatures(nn.Module):

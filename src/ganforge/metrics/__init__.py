@@ -1,4 +1,5 @@
-"""Judges of sample quality: feature extractors and the scores over them (FD, KID, IS, precision/recall).
+"""Judges of sample quality, by role: `features/` (feature networks), `scores/` (one module per score), and here the
+orchestration (evaluate, reference statistics, the copy check, paired and super-resolution scoring).
 
     from ganforge.metrics import evaluate, score_images, classify
     scores = evaluate(generator, info, n=10000)          # {"fd": ..., "kid": ..., "is": ..., ...}
@@ -6,8 +7,8 @@
     labels = classify(images)                            # the shipped digit classifier's predictions
     acc = conditional_accuracy(cgan_generator, 1000)     # {"overall", "per_class", "n"}
 
-The functions are bound here after their modules are imported, so `ganforge.metrics.evaluate` (and
-`conditional_accuracy`) is the function even though a module of the same name holds it.
+The functions are bound here after their modules are imported, so `ganforge.metrics.evaluate` is the function
+even though a module of the same name holds it.
 """
 from __future__ import annotations
 

@@ -1,15 +1,13 @@
 """Scores of a paired translator against held-out targets: L1, PSNR, SSIM; on mnist-edges also digits.
 
-PSNR and SSIM are torchmetrics' (structural similarity of Wang et al. 2004, Gaussian window 11, σ 1.5),
-on images mapped to [0, 1] (data range 1); L1 is the mean absolute error in the library's [-1, 1] units,
+`psnr_rgb` and `ssim_rgb` follow ganforge.metrics.scores.psnr_ssim's convention on every channel of the
+images mapped to [0, 1] (data range 1, named in the result's `protocol`); L1 is the mean absolute error in the library's [-1, 1] units,
 the same quantity as the training log's `loss_l1`. On `mnist-edges` the shipped digit classifier
 reads each output: `label_agreement` is the share it labels as the digit the edge map was drawn from,
 and `fd` the Fréchet distance of its features between outputs and the real held-out digits.
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -18,21 +16,16 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float
 from ganforge.data.paired import MNIST_EDGES, PairedData, has_test_split, load_paired
 from ganforge.errors import GanforgeError
-from ganforge.metrics.command import write_json
+from ganforge.metrics.scores.psnr_ssim import protocol, psnr_rgb, ssim_rgb
 
 
 @torch.no_grad()
 def paired_scores(outputs: Tensor, targets: Tensor) -> dict[str, float]:
-    """{"l1", "psnr", "ssim"} of float outputs against float targets, both (N, C, H, W) in [-1, 1]."""
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
-
+    """{"l1", "psnr_rgb", "ssim_rgb"} of float outputs against float targets, both (N, C, H, W) in [-1, 1]."""
     if outputs.shape != targets.shape:
         raise GanforgeError(f"Outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)} differ in shape; expected the same.")
-    out01 = outputs.float().clamp(-1, 1).add(1).div_(2)
-    tgt01 = targets.float().clamp(-1, 1).add(1).div_(2)
     return {"l1": (outputs.float() - targets.float()).abs().mean().item(),
-            "psnr": peak_signal_noise_ratio(out01, tgt01, data_range=1.0).item(),
-            "ssim": structural_similarity_index_measure(out01, tgt01, data_range=1.0).item()}
+            "psnr_rgb": psnr_rgb(outputs, targets), "ssim_rgb": ssim_rgb(outputs, targets)}
 
 
 @torch.no_grad()
@@ -86,14 +79,15 @@ def evaluate_paired(generator: nn.Module, info: dict[str, Any], data: Optional[s
     torch.manual_seed(seed)  # the generator's dropout is its noise at sampling time
     outputs = translate_all(generator.to(device), inputs, batch_size, device)
     real = to_float(targets)
-    scores: dict[str, Any] = {"data": str(spec), "split": used, "n": count, **paired_scores(outputs, real)}
+    scores: dict[str, Any] = {"data": str(spec), "split": used, "n": count, **paired_scores(outputs, real),
+                              "protocol": protocol("rgb")}
     if str(spec).strip().lower() == MNIST_EDGES and pairs.labels is not None:
         scores.update(digit_scores(outputs, real, to_float(inputs), pairs.labels[:count]))
     return scores
 
 
 ROWS = (("l1", "L1, mean |output - target| in [-1, 1] (lower is better)", "{:.4f}"),
-        ("psnr", "PSNR, dB (higher is better)", "{:.2f}"), ("ssim", "SSIM (higher is better)", "{:.4f}"),
+        ("psnr_rgb", "PSNR over RGB, dB (higher is better)", "{:.2f}"), ("ssim_rgb", "SSIM over RGB (higher is better)", "{:.4f}"),
         ("label_agreement", "digit classifier agrees with the source label", "{:.4f}"),
         ("classifier_accuracy_on_targets", "  same classifier on the real targets", "{:.4f}"),
         ("fd", "FD of outputs vs real digits (lower is better)", "{:.3f}"),
@@ -106,15 +100,3 @@ def format_paired(scores: dict[str, Any]) -> str:
     lines += [("pairs scored", f"{scores['n']} ({scores['split']} split of {scores['data']})")]
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
-
-
-def run_paired_eval(generator: nn.Module, info: dict[str, Any], args: argparse.Namespace) -> int:
-    """`ganforge eval` on a paired translator: score held-out pairs, print the table, write --json."""
-    n = getattr(args, "n", None)
-    scores = evaluate_paired(generator, info, data=getattr(args, "data", None), split=getattr(args, "split", None),
-                             n=n, batch_size=getattr(args, "batch_size", 500), device=getattr(args, "device", "cpu"),
-                             seed=getattr(args, "seed", 0))
-    print(format_paired(scores))
-    if getattr(args, "json", None):
-        write_json(Path(args.json), scores)
-    return 0

@@ -1,4 +1,4 @@
-"""Scores of a generator that need no pretrained network: SWD, MS-SSIM diversity and the memorisation check.
+"""Scores of a generator that need no pretrained network: SWD and MS-SSIM diversity (the copy check is added by eval).
 
 What `ganforge eval` reports for colour data when no InceptionV3 weights are found (see
 `ganforge.metrics.features.inception_weights`). Each score lives in its own module; this one only gathers them.
@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ganforge.data.dataset import to_float
-from ganforge.metrics.reference import default_split, load_reference_images
-from ganforge.metrics.scores.memorisation import memorisation
+from ganforge.metrics.copy_check import copy_check_rows
+from ganforge.metrics.reference import load_reference_images
 from ganforge.metrics.scores.ms_ssim import pairwise_ms_ssim
 from ganforge.metrics.scores.swd import sliced_wasserstein
 
@@ -23,8 +23,7 @@ MS_SSIM_PAIRS = 1000  #: random pairs of samples (and of real images) for MS-SSI
 @torch.no_grad()
 def pretrained_free_scores(generator: nn.Module, info: Any, n: int, data: str, seed: int = 0, batch_size: int = 500,
                            device: Optional[torch.device | str] = None) -> dict[str, Any]:
-    """SWD (samples vs training images, per level and average), MS-SSIM of sample pairs and of real pairs, and the
-    memorisation summary in pixels (held out: the data's test split, when it has one)."""
+    """SWD (samples vs training images, per level and average) and MS-SSIM of sample pairs and of real pairs."""
     from ganforge.sampling import iter_samples
 
     gen_device = next(generator.parameters()).device
@@ -43,28 +42,21 @@ def pretrained_free_scores(generator: nn.Module, info: Any, n: int, data: str, s
     fake_div = pairwise_ms_ssim(samples, MS_SSIM_PAIRS, seed)
     real_div = pairwise_ms_ssim(train, MS_SSIM_PAIRS, seed)
     out["ms_ssim"], out["ms_ssim_real"] = fake_div["mean"], real_div["mean"]
-    if default_split(data) == "test":
-        held_out = to_float(load_reference_images(data, size, channels, "test").images)
-        summary = memorisation(samples, train, held_out)["summary"]["pixels"]
-        out["memorisation_ratio"], out["memorisation_copies"] = summary["ratio"], summary["copies"]
-        out["memorisation_median"], out["memorisation_median_held_out"] = summary["median_sample"], summary["median_held_out"]
     return out
 
 
 ROWS = (("swd", "sliced Wasserstein distance ×1e3 vs training images (lower is better)"),
         ("ms_ssim", "MS-SSIM of random sample pairs (lower is more diverse)"),
-        ("ms_ssim_real", "  the same of random real pairs"),
-        ("memorisation_ratio", "median nearest-training distance, samples / held-out (< 1: closer than new real images)"),
-        ("memorisation_copies", "share of samples nearer a training image than 99 % of held-out images"))
+        ("ms_ssim_real", "  the same of random real pairs"))
 
 
 def format_pretrained_free(scores: dict[str, Any]) -> str:
-    """An aligned two-column table of the pretrained-free scores."""
+    """An aligned two-column table of the pretrained-free scores (and the copy check, when there)."""
     lines = [(label, f"{scores[key]:.4f}") for key, label in ROWS if key in scores]
     if "swd_levels" in scores:
         lines.insert(1, ("  per level (px)", "  ".join(f"{k}: {v:.2f}" for k, v in scores["swd_levels"].items())))
-    if "swd" in scores and "memorisation_ratio" not in scores:
-        lines.append(("memorisation", "not checked: the data has no test/ split to hold out"))
+    if "memorisation" in scores:
+        lines += copy_check_rows(scores["memorisation"])
     lines.append(("samples", str(scores.get("n"))))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)

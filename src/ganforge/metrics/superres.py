@@ -2,20 +2,14 @@
 
 The papers' convention (SRGAN, ESRGAN and the benchmarks they report on): the LR input is MATLAB's
 bicubic ``imresize`` of the HR image (its sides first cut to multiples of the scale), outputs are
-rounded to 8 bits, and PSNR and SSIM are computed on the luma Y of ITU-R BT.601 as MATLAB's
-``rgb2ycbcr`` defines it (Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in 0..255, not
-rounded, range 16..235), after cutting `scale` pixels off every border. PSNR takes 255 as the peak
-and is averaged over images; SSIM is Wang et al. 2004's (11x11 Gaussian window, σ = 1.5,
-K1 = 0.01, K2 = 0.03, L = 255, averaged over the positions where the window fits, as MATLAB's
-ssim_index), written here because torchmetrics averages over a reflection-padded image instead. One-channel models
-are scored on their single channel.
+rounded to 8 bits, and `psnr_y` and `ssim_y` are ganforge.metrics.scores.psnr_ssim's on the BT.601 luma Y
+(peak 255) after cutting `scale` pixels off every border. One-channel models are scored on their single channel.
 
 Sharpness: the high-frequency energy of an image is the mean square of its discrete Laplacian on Y;
 `hf_ratio` is that of the output over that of the original (bicubic is below 1, a GAN nearer 1).
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -26,59 +20,7 @@ from torch import Tensor, nn
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.superres import bicubic_upscale, degrade, load_images, split_files
 from ganforge.errors import GanforgeError
-from ganforge.metrics.command import write_json
-
-Y_WEIGHTS = (65.481, 128.553, 24.966)  #: MATLAB rgb2ycbcr's Y row, for R, G, B in [0, 1] giving Y in [0, 255] minus 16
-
-
-def rgb_to_y(images: Tensor) -> Tensor:
-    """(N, 1, H, W) float luma Y in 16..235 of (N, 3, H, W) RGB images in 0..255 (uint8 or float), as MATLAB's rgb2ycbcr; gray passes through."""
-    x = images.float()
-    if x.shape[1] == 1:
-        return x
-    if x.shape[1] != 3:
-        raise GanforgeError(f"Images with {x.shape[1]} channels have no luma; expected 1 or 3 channels.")
-    w = torch.tensor(Y_WEIGHTS, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    return 16.0 + (x * w).sum(1, keepdim=True) / 255.0
-
-
-def shave(images: Tensor, border: int) -> Tensor:
-    """Images with `border` pixels cut from every side."""
-    if border <= 0:
-        return images
-    if images.shape[-1] <= 2 * border or images.shape[-2] <= 2 * border:
-        raise GanforgeError(f"Images of {tuple(images.shape[-2:])} px are too small to cut a {border}-px border; expected larger images.")
-    return images[..., border:-border, border:-border]
-
-
-def psnr(a: Tensor, b: Tensor, peak: float = 255.0) -> Tensor:
-    """Per-image PSNR in dB of (N, C, H, W) float images a vs b with peak value `peak` (inf where equal)."""
-    mse = (a.double() - b.double()).square().flatten(1).mean(1)
-    return 10 * torch.log10(peak ** 2 / mse)
-
-
-def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
-    """The (1, 1, size, size) float64 Gaussian window of SSIM, summing to one."""
-    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * sigma ** 2))
-    w = torch.outer(g, g)
-    return (w / w.sum()).view(1, 1, size, size)
-
-
-def ssim(a: Tensor, b: Tensor, peak: float = 255.0, size: int = 11, sigma: float = 1.5) -> Tensor:
-    """Per-image SSIM (Wang et al. 2004) of (N, 1, H, W) float images: Gaussian window, K1 0.01, K2 0.03, mean over the
-    positions where the whole window fits (MATLAB's ssim_index and the SR papers; torchmetrics 1.9 instead averages
-    over a reflection-padded full image, which moves the value, so it is not used here)."""
-    if a.shape[-1] < size or a.shape[-2] < size:
-        raise GanforgeError(f"Images of {tuple(a.shape[-2:])} px are smaller than the {size}-px SSIM window; expected larger images.")
-    x, y = a.double(), b.double()
-    w = gaussian_window(size, sigma).to(x.device)
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    mx, my = F.conv2d(x, w), F.conv2d(y, w)
-    vx = F.conv2d(x * x, w) - mx * mx
-    vy = F.conv2d(y * y, w) - my * my
-    cov = F.conv2d(x * y, w) - mx * my
-    index = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return index.flatten(1).mean(1).float()
+from ganforge.metrics.scores.psnr_ssim import Y_PEAK, protocol, psnr, rgb_to_y, shave, ssim
 
 
 def high_frequency_energy(y: Tensor) -> Tensor:
@@ -88,11 +30,11 @@ def high_frequency_energy(y: Tensor) -> Tensor:
 
 
 def image_scores(output: Tensor, original: Tensor, scale: int) -> dict[str, float]:
-    """{"psnr", "ssim", "hf_ratio"} of one uint8 (C, H, W) output against its uint8 original, on Y with a `scale`-px border cut."""
+    """{"psnr_y", "ssim_y", "hf_ratio"} of one uint8 (C, H, W) output against its uint8 original, on Y with a `scale`-px border cut."""
     if output.shape != original.shape:
         raise GanforgeError(f"Output {tuple(output.shape)} and original {tuple(original.shape)} differ in shape; expected the same.")
     y_out, y_ref = shave(rgb_to_y(output[None]), scale), shave(rgb_to_y(original[None]), scale)
-    return {"psnr": float(psnr(y_out, y_ref)[0]), "ssim": float(ssim(y_out, y_ref)[0]),
+    return {"psnr_y": float(psnr(y_out, y_ref, Y_PEAK)[0]), "ssim_y": float(ssim(y_out, y_ref, Y_PEAK)[0]),
             "hf_ratio": float(high_frequency_energy(y_out)[0] / high_frequency_energy(y_ref)[0])}
 
 
@@ -158,10 +100,10 @@ def evaluate_superres(generator: nn.Module, info: dict[str, Any], data: Optional
         per_image.append(row)
         if keep is not None:
             keep(path.name, original, lr, bicubic, output)
-    means = {method: {key: sum(r[method][key] for r in per_image) / len(per_image) for key in ("psnr", "ssim", "hf_ratio")}
+    means = {method: {key: sum(r[method][key] for r in per_image) / len(per_image) for key in ("psnr_y", "ssim_y", "hf_ratio")}
              for method in ("bicubic", "model")}
     return {"data": folder, "split": "held-out", "n": len(per_image), "scale": scale, "crop": crop, "border": scale,
-            "images": per_image, **means}
+            "protocol": protocol("y", scale), "images": per_image, **means}
 
 
 def format_superres(scores: dict[str, Any]) -> str:
@@ -169,20 +111,9 @@ def format_superres(scores: dict[str, Any]) -> str:
     lines = [f"{'method':<10} {'Y-PSNR dB':>10} {'Y-SSIM':>8} {'HF ratio':>9}"]
     for method in ("bicubic", "model"):
         s = scores[method]
-        lines.append(f"{method:<10} {s['psnr']:>10.2f} {s['ssim']:>8.4f} {s['hf_ratio']:>9.3f}")
-    gain = scores["model"]["psnr"] - scores["bicubic"]["psnr"]
+        lines.append(f"{method:<10} {s['psnr_y']:>10.2f} {s['ssim_y']:>8.4f} {s['hf_ratio']:>9.3f}")
+    gain = scores["model"]["psnr_y"] - scores["bicubic"]["psnr_y"]
     where = f"central {scores['crop']} px of " if scores.get("crop") else ""
     lines.append(f"model - bicubic: {gain:+.2f} dB; x{scores['scale']}, Y of BT.601, {scores['border']}-px border cut, "
                  f"{where}{scores['n']} held-out image(s) of {scores['data']}")
     return "\n".join(lines)
-
-
-def run_superres_eval(generator: nn.Module, info: dict[str, Any], args: argparse.Namespace) -> int:
-    """`ganforge eval` on a super-resolution model: the score table with bicubic, and --json."""
-    n = getattr(args, "n", None)
-    n = None if n is None or n >= 10000 else n  # eval's default --n counts samples; here all held-out images
-    scores = evaluate_superres(generator, info, data=getattr(args, "data", None), n=n, device=getattr(args, "device", "cpu"))
-    print(format_superres(scores))
-    if getattr(args, "json", None):
-        write_json(Path(args.json), scores)
-    return 0

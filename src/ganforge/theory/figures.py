@@ -7,13 +7,13 @@ d_on_fake, d_star_on_data, d_star_on_fake, gap, gradients, parameter_grad).
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ganforge.atomic import write_json_atomic
 from ganforge.report.gif import make_gif
 
 
@@ -171,6 +171,6 @@ def write_theory_report(frames: Sequence, means: np.ndarray, sigma: float, out_d
                "last": draw_frame(frames[-1], means, sigma, out / "d_vs_dstar.png", title),
                "half": draw_half(frames, out / "d_half.png", records),
                "saturation": draw_saturation(frames, out / "saturation.png")}
-    (out / "theory.json").write_text(json.dumps({"snapshots": summary(frames)}, indent=2))
+    write_json_atomic(out / "theory.json", {"snapshots": summary(frames)})
     written["json"] = out / "theory.json"
     return written

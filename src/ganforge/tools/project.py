@@ -17,7 +17,8 @@ from ganforge.data.images import decode_image
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.latent.directions import is_stylegan
-from ganforge.latent.projection import load_lpips, project, psnr, ssim
+from ganforge.latent.projection import load_lpips, project
+from ganforge.metrics.scores.psnr_ssim import psnr_rgb, ssim_rgb
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def save_projection(result, target: torch.Tensor, out: Path) -> dict:
     save_grid(target.cpu(), out / "target.png", padding=0)
     cells = torch.cat([target.cpu()] + [s.cpu() for s in result.snapshots])
     save_labeled_rows(cells, out / "progress.png", ["target, then steps"])
-    return {"psnr": psnr(result.image.cpu(), target.cpu()), "ssim": ssim(result.image.cpu(), target.cpu())}
+    return {"psnr_rgb": psnr_rgb(result.image.cpu(), target.cpu()), "ssim_rgb": ssim_rgb(result.image.cpu(), target.cpu())}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
     scores = save_projection(result, target, Path(args.out))
     judges = "pixels + MS-SSIM" + (" + D features" if "discriminator" in players else "") + (" + LPIPS" if lpips else "")
     print(f"wrote {args.out}/projected_w.npz, projected.png, target.png, progress.png "
-          f"(PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}; loss: {judges})")
+          f"(PSNR {scores['psnr_rgb']:.2f} dB, SSIM {scores['ssim_rgb']:.3f} over RGB; loss: {judges})")
     return 0

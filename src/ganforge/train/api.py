@@ -12,8 +12,12 @@ from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
 
 
 def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
-    """Progress bar, sample grids, end-of-run curves/GIF/report, and evaluation and snapshots when configured."""
+    """Progress bar, sample grids, end-of-run curves/GIF/report and copy check, and evaluation and snapshots when configured."""
     callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
+    if cfg.copy_check_n > 0:
+        from ganforge.train.copy_check import CopyCheckAtEnd
+
+        callbacks.append(CopyCheckAtEnd(cfg.copy_check_n))
     if progress:
         callbacks.insert(0, ProgressBar())
     if cfg.eval_every > 0:

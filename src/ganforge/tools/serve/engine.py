@@ -329,7 +329,8 @@ def vae_walk(model: Model, upload: Optional[str], seed: int, steps: int = 8) -> 
 
 def projection(model: Model, upload: Optional[str], steps: int = 200, w_plus: bool = False, label=None):
     """(target | projection picture, progress strip, scores text, ws) of an uploaded image projected into W."""
-    from ganforge.latent.projection import project, psnr, ssim
+    from ganforge.latent.projection import project
+    from ganforge.metrics.scores.psnr_ssim import psnr_rgb, ssim_rgb
 
     model = need(model, ("stylegan",), "projection")
     steps = int(steps)
@@ -339,7 +340,7 @@ def projection(model: Model, upload: Optional[str], steps: int = 200, w_plus: bo
     with GATE.hold():
         result = project(model.generator, target, steps=steps, w_plus=bool(w_plus), discriminator=model.players.get("discriminator"),
                          label=_label(model, label), snapshots=8)
-    text = f"PSNR {psnr(result.image, target):.2f} dB, SSIM {ssim(result.image, target):.3f} after {steps} steps."
+    text = f"PSNR {psnr_rgb(result.image, target):.2f} dB, SSIM {ssim_rgb(result.image, target):.3f} after {steps} steps."
     return (picture(torch.cat([target, result.image.cpu()]), 2), picture(torch.cat([target] + result.snapshots), 9), text,
             result)
 

@@ -28,21 +28,25 @@ def test_eval_prints_a_table_and_writes_json(model, tmp_path, capsys):
     assert captured.err.strip() == "features: digit classifier (auto: data 'mnist' has its own shipped classifier)"
     assert "Fréchet distance" in printed and "precision" in printed and "digits" in printed
     scores = json.loads(out.read_text())
-    assert set(scores) == {"fd", "kid", "kid_std", "kid_subset_size", "is", "is_std", "precision", "recall", "extractor", "n"}
+    assert set(scores) == {"fd", "kid", "kid_std", "kid_subset_size", "is", "is_std", "precision", "recall", "extractor", "n",
+                           "memorisation"}
+    assert scores["memorisation"]["reference"] == "held-out" and scores["memorisation"]["space"] == "pixels"
+    assert scores["memorisation"]["n_samples"] == 200 and scores["memorisation"]["n_train"] == 60000
     assert scores["n"] == 200 and scores["extractor"] == "digits" and scores["fd"] > 0
     assert scores["kid_subset_size"] == 200  # fewer samples than the 1,000 of a KID subset: the size used is recorded
     assert "(subsets of 200)" in printed
     lines = printed.rstrip("\n").splitlines()
     labels = [re.split(r"\s{2,}", line, maxsplit=1)[0] for line in lines]
     width = max(len(label) for label in labels)
-    assert len(lines) == 7
+    assert len(lines) == 10
+    assert "copy check" in printed and "held-out images" in printed
     assert all(line[width:width + 2] == "  " and line[width + 2] != " " for line in lines)  # values in one column
 
 
 def test_eval_subset_of_metrics(model, tmp_path):
     out = tmp_path / "s.json"
     assert main(["eval", str(model), "--n", "100", "--metrics", "fd", "--json", str(out)]) == 0
-    assert set(json.loads(out.read_text())) == {"fd", "extractor", "n"}
+    assert set(json.loads(out.read_text())) == {"fd", "extractor", "n", "memorisation"}
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -74,7 +78,7 @@ def test_eval_of_a_conditional_model_adds_its_accuracy(tmp_path, tmp_path_factor
     out = tmp_path / "s.json"
     assert main(["eval", str(model), "--n", "200", "--metrics", "fd,acc", "--json", str(out)]) == 0
     scores = json.loads(out.read_text())
-    assert set(scores) == {"fd", "accuracy", "accuracy_per_class", "extractor", "n"}
+    assert set(scores) == {"fd", "accuracy", "accuracy_per_class", "extractor", "n", "memorisation"}
     assert len(scores["accuracy_per_class"]) == 10 and 0.0 <= scores["accuracy"] <= 1.0
     assert scores["accuracy"] == pytest.approx(sum(scores["accuracy_per_class"]) / 10)
     assert "conditional accuracy" in capsys.readouterr().out
@@ -182,3 +186,58 @@ def test_unreadable_inception_weights_are_one_sentence_before_any_feature_line(m
     assert main(["eval", str(model), "--data", str(images), "--inception-weights", str(weights)]) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err and "features:" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_of_a_model_of_a_flat_folder_reports_the_copy_check_without_a_held_out_split(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from ganforge.metrics.features import inception_weights as iw
+
+    for name in (iw.ENV_VAR, iw.URL_ENV, iw.SHA_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "ganforge-cache"))
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), mode="RGB").save(flat / f"{i}.png")
+    torch.manual_seed(0)
+    gen = DCGANGenerator(z_dim=8, channels=3, image_size=32, width=4)
+    info = {"channels": 3, "image_size": 32, "num_classes": 0, "class_names": [], "family": "dcgan", "data": str(flat)}
+    model = save_generator(gen, info, tmp_path / "model")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(model), "--n", "16", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "not checked" not in printed and "training images (leave-one-out)" in printed
+    memorisation = json.loads(out.read_text())["memorisation"]
+    assert memorisation["reference"] == "leave-one-out" and memorisation["space"] == "pixels"
+    assert memorisation["n_samples"] == 16 and memorisation["n_train"] == 20 and memorisation["n_reference"] == 20
+    assert 0 <= memorisation["copies"] <= 1 and memorisation["flagged"] == round(memorisation["copies"] * 16)
+
+
+def test_eval_of_a_paired_translator_prints_its_table_and_writes_json_with_the_protocol(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from ganforge.export import save_players
+    from ganforge.models.pix2pix import UNetGenerator
+
+    for split in ("train", "test"):
+        for i in range(3):
+            pixels = np.random.default_rng(i).integers(0, 256, (16, 16), dtype=np.uint8)
+            for side in ("A", "B"):
+                (tmp_path / "pairs" / f"{split}{side}").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(tmp_path / "pairs" / f"{split}{side}" / f"{i}.png")
+    torch.manual_seed(0)
+    info = {"kind": "translation", "paired": True, "channels": 1, "in_channels": 1, "image_size": 16,
+            "data": str(tmp_path / "pairs"), "family": "pix2pix"}
+    save_players({"generator": UNetGenerator(1, 1, width=4, n_down=4, dropout=0.0)}, info, tmp_path / "model")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(tmp_path / "model"), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "PSNR over RGB" in printed and "3 (test split of" in printed
+    scores = json.loads(out.read_text())
+    assert scores["n"] == 3 and scores["protocol"]["data_range"] == 1.0 and 0 < scores["ssim_rgb"] <= 1
+    assert "memorisation" not in scores  # a translator is not sampled from noise: no copy check
