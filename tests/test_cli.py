@@ -254,3 +254,44 @@ def test_assignments_read_numbers_like_a_person_writes_them():
     assert parse_assignment("ema-decay=0") == ("ema_decay", 0)
     assert parse_assignment("data=mnist") == ("data", "mnist")
     assert parse_assignment("x=[1, 2]") == ("x", [1, 2])
+
+
+@pytest.mark.parametrize("argv", [
+    ["edit", "m", "--direction", "0", "--out", "x", "--strength", "nan"],
+    ["sample", "m", "--out", "x", "--truncation", "inf"],
+    ["train", "--minutes=-inf"],
+    ["interpolate", "m", "--out", "x", "--truncation", "NaN"],
+])
+def test_nan_and_inf_are_refused_in_every_numeric_option(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is invalid (" in err and "); expected a finite number." in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_on_a_full_disk_is_one_sentence_and_leaves_nothing(capsys, tmp_path, trained_run, monkeypatch):
+    from safetensors import SafetensorError
+
+    import ganforge.export as export
+
+    def full(tensors, path):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")  # as safetensors says it
+
+    monkeypatch.setattr(export, "save_file", full)
+    code, _, err = run_cli(capsys, "export", str(trained_run), "--out", str(tmp_path / "m"))
+    assert code == 2 and err.startswith("ganforge export: error: The disk is full while writing") and err.count("\n") == 1
+    assert not (tmp_path / "m").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    assert run_cli(capsys, "export", str(trained_run), "--out", str(tmp_path / "m"))[0] == 0
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[" * 100000 + "]" * 100000, "is not valid YAML (RecursionError)"),
+    ("options: {r1_gamma: .nan}\n", "Option r1_gamma=nan for model 'dcgan' is invalid; expected a finite number."),
+])
+def test_hostile_config_files_are_one_sentence(tmp_path, capsys, text, needle):
+    (tmp_path / "c.yaml").write_text(text)
+    code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "c.yaml"), "--steps", "1", "--out", str(tmp_path / "runs"))
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

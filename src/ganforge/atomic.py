@@ -1,8 +1,10 @@
 """Writing files and folders so that a reader, or a kill at any moment, sees the old or the new one whole."""
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -27,12 +29,16 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file so that readers see the old or the new content, never a torn one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -75,3 +81,45 @@ def nearest_existing(path: Path) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     return existing
+
+
+_LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)(\d+)$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the hidden half-written files and folders (`.NAME.tmpPID`, `.NAME.oldPID`) that processes no longer
+    alive left in `folder`; return what was removed. Those of a live process are its work in progress."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for entry in Path(folder).iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if match is None or process_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+_DISK_FULL_TEXT = ("No space left on device", "os error 28", "Disk quota exceeded", "os error 122")
+
+
+def disk_full_error(exc: BaseException, path: Path) -> BaseException:
+    """An OSError(ENOSPC) naming `path` when `exc` reports a full disk in words (as safetensors does), else `exc`."""
+    if any(text in str(exc) for text in _DISK_FULL_TEXT):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return exc

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -48,6 +50,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, modules
 
 
+def check_finite(args: argparse.Namespace) -> None:
+    """Refuse NaN and infinity in every numeric option, before any command runs."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                flag = "--" + name.replace("_", "-")
+                raise GanforgeError(f"Option {flag} {item} is invalid ({name}={item}); expected a finite number.")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; errors at the edges become one sentence and exit status 2."""
     parser, modules = build_parser()
@@ -56,9 +67,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_finite(args)
         return int(modules[args.command].run(args) or 0)
     except GanforgeError as exc:
         print(f"ganforge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {exc.filename!r}" if exc.filename else ""
+        print(f"ganforge {args.command}: error: The disk is full{where}; expected free space (nothing half-written was "
+              "kept: run the command again once there is room).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganforge {args.command}: interrupted", file=sys.stderr)

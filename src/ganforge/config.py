@@ -17,7 +17,7 @@ from ganforge.errors import GanforgeError
 class TrainConfig:
     """Everything the referee needs for one run; family-specific knobs go in `options`."""
 
-    model: str = "dcgan"  #: family name: vanilla, dcgan, cgan, vae, cyclegan, stylegan
+    model: str = "dcgan"  #: family name (`ganforge train --help` lists them)
     data: Optional[str] = None  #: mnist, fashion-mnist, or an image folder; None: the family's default
     loss: Optional[str] = None  #: adversarial loss from ganforge.losses; None: the family's default
     steps: Optional[int] = None  #: training rounds (one G update each); None with no other budget: family default
@@ -37,7 +37,7 @@ class TrainConfig:
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
     r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (r3gan: its gamma option); 0: off
-    augment: str = "none"  #: augmentation of the images D sees (dcgan, cgan, vanilla, stylegan): none, fixed, ada (Karras et al. 2020), diffaugment
+    augment: str = "none"  #: augmentation of the images D sees, for the families that read it: none, fixed, ada (Karras et al. 2020), diffaugment
     augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
     ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]
     ada_speed_images: int = 500_000  #: images over which ADA can move p by 1
@@ -62,6 +62,10 @@ class TrainConfig:
     sync_batchnorm: bool = True  #: under torchrun, BatchNorm normalises by the global batch (as one process at that batch would); off: per process
     compile: str = "auto"  #: torch.compile the players: auto (off: no faster on the CPUs measured, untested on GPU; docs/speed.md), on, off
     options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
+
+    def changed(self, key: str) -> bool:
+        """Whether `key` holds a value other than its default (was set by a person, or resolved for the family)."""
+        return getattr(self, key) != _DEFAULTS[key]
 
     def to_dict(self) -> dict:
         """A plain dict of every field, suitable for YAML."""
@@ -126,6 +130,17 @@ class TrainConfig:
             check_run_name(self.name)
 
 
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+# Run settings whose use depends on the family; each family declares those it reads (`Family.reads`), and one
+# set to a value other than its default for a family that does not read it is refused. Every other key
+# applies to every run.
+LOSS_KEYS = ("loss",)
+OPTIMIZER_KEYS = ("lr_g", "lr_d", "beta1", "beta2")
+CRITIC_KEYS = ("n_critic", "gp_weight", "r2_gamma")
+AUGMENT_KEYS = ("augment", "augment_p", "ada_target", "ada_speed_images", "ada_interval", "diffaugment_policy")
+FAMILY_KEYS = LOSS_KEYS + OPTIMIZER_KEYS + CRITIC_KEYS + AUGMENT_KEYS
+
 AUGMENT_MODES = ("none", "fixed", "ada", "diffaugment")  #: choices of TrainConfig.augment
 
 
@@ -180,6 +195,8 @@ def resolve_options(options_cls: type, values: dict, family: str) -> Any:
             choices = ", ".join(sorted(known)) or "none"
             raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected one of {choices}.")
         _check_type(key, value, hints[key])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GanforgeError(f"Option {key}={value} for model {family!r} is invalid; expected a finite number.")
     result = options_cls(**values)
     check = getattr(result, "validate", None)
     if check is not None:
@@ -213,7 +230,7 @@ def load_yaml(path: str | Path) -> dict:
         raise GanforgeError(f"Config file {str(p)!r} does not exist; expected a YAML file.")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise GanforgeError(f"Config file {str(p)!r} is not valid YAML ({exc.__class__.__name__}); expected a mapping.") from None
     except OSError as exc:
         raise GanforgeError(f"Config file {str(p)!r} cannot be read ({exc.strerror or type(exc).__name__}); expected a readable YAML file.") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import torch
 from torch import nn
@@ -54,6 +54,29 @@ class DataInfo:
     image_size: int
     num_classes: int = 0  # 0: unlabelled
     class_names: tuple = ()
+
+
+class Batches(Protocol):
+    """What the referee draws batches from: a family's `load_data(cfg, options, runtime)` returns one.
+
+    `info` describes the data (set when the source is made); the order of batches is a function of the
+    seed and the state, so a resumed run draws what it would have.
+    """
+
+    info: DataInfo
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches in one pass over the data (per process)."""
+
+    def next(self) -> Batch:
+        """The next batch."""
+
+    def state_dict(self) -> dict:
+        """Where the source stands (plain values), for a checkpoint."""
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from what `state_dict` saved."""
 
 
 class Callback:

@@ -1,6 +1,7 @@
 """Draw images from a noise generator in bounded memory."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Optional
 
@@ -8,6 +9,30 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
+
+USABLE_MEMORY = 0.8  #: fraction of a device's memory one pass (or one run) may plan to fill
+
+
+def device_memory(device: torch.device) -> int:
+    """Bytes of memory of `device` (physical RAM for the CPU)."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2 ** 30
+
+
+def check_pass_fits(model: nn.Module, batch: int, height: int, width: int, device: torch.device, what: str,
+                    hint: str, scale: int = 1) -> None:
+    """Refuse a forward pass whose activations cannot fit the device: estimated from the shapes as two float maps
+    of the model's widest layer over the output area (`scale` times the input's side)."""
+    widest = max([int(getattr(m, "out_channels", 0) or 0) for m in model.modules()] + [3])
+    needed = 2 * 4 * batch * widest * height * width * scale * scale
+    limit = USABLE_MEMORY * device_memory(torch.device(device))
+    if needed > limit:
+        raise GanforgeError(f"{what} at {width}x{height} needs about {needed / 2**30:.3g} GiB in one pass ({widest} channels); "
+                            f"expected at most {limit / 2**30:.3g} GiB on {torch.device(device).type} ({hint}).")
 
 
 def parse_device(name: str) -> torch.device:

@@ -1,5 +1,6 @@
 """Tests for ganforge.data.prepare: folder -> prepared set, identical pixels, resume, unreadable files, crop or pad."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,50 @@ def test_bad_arguments_and_missing_folders(tmp_path):
     with pytest.raises(GanforgeError, match="no train/ and test/"):
         prepare_folder(folder, tmp_path / "out", 8, split="test", progress=False)
     assert not (tmp_path / "out").exists()  # nothing written on bad input
+
+
+def test_a_size_that_cannot_be_decoded_or_stored_is_refused_before_writing(tmp_path, monkeypatch):
+    folder = make_folder(tmp_path / "pets", n_per_class=2)
+    with pytest.raises(GanforgeError, match=r"Size 100000 needs about .* GiB to decode .* expected a smaller --size"):
+        prepare_folder(folder, tmp_path / "data", 100000, progress=False)
+    assert not (tmp_path / "data").exists()
+    monkeypatch.setattr(prepare_module.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1000})())
+    with pytest.raises(GanforgeError, match=r"needs .* GiB, more than the 9.31e-07 GiB free at"):
+        prepare_folder(folder, tmp_path / "data", 64, progress=False)
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_name_that_is_not_utf8_is_refused_before_writing(tmp_path):
+    folder = make_folder(tmp_path / "pets", n_per_class=1)
+    good = folder / "cat" / "000.png"
+    bad = os.fsencode(folder / "cat") + b"/caf\xe9.png"  # Latin-1, not UTF-8
+    with open(bad, "wb") as f:
+        f.write(good.read_bytes())
+    with pytest.raises(GanforgeError, match=r"has a name that is not UTF-8; expected UTF-8 file names \(rename it; nothing was written\)"):
+        prepare_folder(folder, tmp_path / "data", 8, progress=False)
+    assert not (tmp_path / "data").exists()
+    os.remove(bad)
+    assert prepare_folder(folder, tmp_path / "data", 8, progress=False).complete
+
+
+def test_a_full_disk_keeps_what_was_written_and_the_same_command_continues(tmp_path, monkeypatch):
+    import errno
+
+    folder = make_folder(tmp_path / "pets", n_per_class=6)
+    real_fsync, calls = prepare_module.os.fsync, {"n": 0}
+
+    def full(fd):
+        calls["n"] += 1
+        if calls["n"] > 4:  # the header, then the first chunk (images, labels, header) reach the disk; then it is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(prepare_module.os, "fsync", full)
+    with pytest.raises(GanforgeError, match=r"The disk is full while preparing .* \(4 images are written and kept\); "
+                                            r"expected free space: make room and run the same command again to continue."):
+        prepare_folder(folder, tmp_path / "data", 8, chunk=4, progress=False)
+    monkeypatch.undo()
+    assert read_header(tmp_path / "data").rows == 4
+    prepare_folder(folder, tmp_path / "data", 8, chunk=4, progress=False)
+    with open_prepared(tmp_path / "data") as data:
+        assert torch.equal(data.load().images, load_folder(folder, image_size=8).images)

@@ -15,6 +15,7 @@ from ganforge.export import load_generator
 from ganforge.games.registry import get_family
 from ganforge.models.cgan import ConditionalDCGANGenerator, ConditionalVanillaGenerator
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"width": 4, "z_dim": 8, "embed_dim": 4}
 
@@ -141,3 +142,11 @@ def test_label_outside_the_classes_is_one_sentence(capsys, tmp_path, cgan_run, l
     err = capsys.readouterr().err
     assert code == 2 and f"Label {label} is outside" in err and "0 to 9" in err and one_sentence(err), err
     assert not (tmp_path / "bad.npz").exists()
+
+
+class TestCGANContract(GameContract):
+    def make_game(self):
+        return build()
+
+    def make_batch(self):
+        return {"images": torch.rand(8, 1, 32, 32) * 2 - 1, "labels": torch.arange(8) % 10}

@@ -15,6 +15,7 @@ from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationIn
 from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"width": 4, "n_res_blocks": 1, "d_width": 4, "d_layers": 2}
 
@@ -206,3 +207,11 @@ def test_training_exports_both_translators_and_resumes_exactly(tmp_path, layout)
     state = [load_file(str(run / "checkpoints" / "step_00000004" / "state.safetensors")) for run in (straight, half)]
     pools = [k for k in state[0] if "pool_" in k]
     assert pools and all(torch.equal(state[0][k], state[1][k]) for k in pools)
+
+
+class TestCycleGANContract(GameContract):
+    def make_game(self):
+        return make_game()
+
+    def make_batch(self):
+        return batch()

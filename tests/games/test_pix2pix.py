@@ -19,6 +19,7 @@ from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
 from ganforge.schedules import constant_then_linear
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"width": 4, "d_width": 4}
 
@@ -245,3 +246,11 @@ def test_bad_paired_data_trains_nothing(tmp_path):
     with pytest.raises(GanforgeError, match="lonely.png' has no partner"):
         train(family_cfg(tmp_path, data, name="bad"), callbacks=[])
     assert not (tmp_path / "bad").exists()
+
+
+class TestPix2PixContract(GameContract):
+    def make_game(self):
+        return make_game()
+
+    def make_batch(self):
+        return {"a": torch.rand(4, 1, 16, 16) * 2 - 1, "b": torch.rand(4, 1, 16, 16) * 2 - 1}

@@ -18,6 +18,7 @@ from ganforge.losses import relativistic_average_discriminator, relativistic_ave
 from ganforge.models.vgg19 import CONV5_4, build_features
 from ganforge.schedules import psnr_then_gan
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 TINY = {"scale": 2, "blocks": 1, "features": 8, "growth": 4, "d_width": 4}
 
@@ -194,3 +195,11 @@ def test_bad_training_data_trains_nothing(tmp_path):
     with pytest.raises(GanforgeError, match="smaller than the 16-px training crop"):
         train(sr_cfg(tmp_path, data, name="bad"), callbacks=[])
     assert not (tmp_path / "bad").exists()
+
+
+class TestSRGANContract(GameContract):
+    def make_game(self):
+        return make_game(psnr_fraction=0.0)
+
+    def make_batch(self):
+        return {"a": torch.rand(4, 3, 8, 8) * 2 - 1, "b": torch.rand(4, 3, 16, 16) * 2 - 1}

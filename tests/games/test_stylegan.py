@@ -7,6 +7,7 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
 from ganforge.games.stylegan import StyleGANOptions
+from tests.games.game_contract import GameContract
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=128, channel_max=16)
 
@@ -150,3 +151,11 @@ def test_bad_options_are_clear_errors():
         make_game(size=32, fade=0.2, stable=0.2)
     with pytest.raises(GanforgeError, match="Unknown option 'width'"):
         make_game(width=3)
+
+
+class TestStyleGANContract(GameContract):
+    def make_game(self):
+        return make_game(r1_interval=2)
+
+    def make_batch(self):
+        return batch()

@@ -9,6 +9,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.games.registry import get_family
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 SMALL = {"g_width": 16, "d_width": 16, "g_depth": 2, "d_depth": 2}
 
@@ -68,3 +69,16 @@ def test_image_families_take_the_remedies(tmp_path):
     run = train(TrainConfig(model="vanilla", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="v",
                             options={"pack": 4}), progress=False)
     assert (run / "export" / "config.json").is_file()
+
+
+class TestToyContract(GameContract):
+    def make_game(self):
+        from ganforge.contract import Runtime
+        from ganforge.data.toy import PointInfo, get_mixture
+
+        family = get_family("toy")
+        return family.build(TrainConfig(model="toy"), family.options(**SMALL),
+                            PointInfo(channels=1, image_size=0, mixture=get_mixture("ring8")), Runtime(torch.device("cpu")))
+
+    def make_batch(self):
+        return {"points": torch.randn(16, 2)}

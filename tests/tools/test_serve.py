@@ -253,3 +253,60 @@ def test_cli_binds_localhost_by_default_and_warns_on_all_interfaces(models, monk
     err = capsys.readouterr().err
     assert "does not exist; expected an exported model, a run folder or a folder of runs." in err
     assert len(calls) == 2
+
+
+def test_a_malformed_run_config_or_sample_is_a_sentence_on_the_run_page(tmp_path):
+    import os
+
+    run = helpers.fake_run(tmp_path / "live", steps=120)
+    Image.fromarray(np.full((36, 36), 128, np.uint8)).save(run / "samples" / "step_00000100.png")
+    (run / "samples" / "step_00000120.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    old = time.time() - 60
+    os.utime(run / "samples" / "step_00000120.png", (old, old))
+    for config in (b"[" * 100000, b"\xff\xfe binary", b"- just\n- a list\n"):
+        (run / "config.yaml").write_bytes(config)
+        view = view_run(run)
+        assert view.step == 120 and view.total is None and view.curves is not None
+        notes = view.status.split("⚠ ")[1:]
+        assert len(notes) == 2 and all(one_sentence(n.strip()) for n in notes)
+        assert "config.yaml is malformed" in notes[0] and "Sample step_00000120.png is malformed" in notes[1]
+        assert view.sample is not None and view.sample_step == 100  # the newest readable grid is shown
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan"])
+def test_truncation_and_strength_must_be_finite_through_the_api(models, value):
+    for call in (lambda: engine.samples(models["stylegan"], 0, 4, truncation=value),
+                 lambda: engine.steer(models["dcgan"], 0, [value]),
+                 lambda: engine.mixing(models["stylegan"], 0, truncation=value)):
+        with pytest.raises(GanforgeError, match=r"(Truncation|Strength) .* is invalid; expected a finite number\."):
+            call()
+
+
+def test_uploads_are_capped_at_the_door_and_kept_in_a_private_folder(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setattr(engine, "MAX_UPLOAD_BYTES", 1 << 20)
+    demo, url = helpers.start_page([helpers.dcgan_model(tmp_path / "m")])
+    folder = demo.upload_folder
+    try:
+        assert folder.name.startswith("ganforge-serve-") and folder.is_dir()
+
+        def post(size: int) -> int:
+            boundary = "ganforgeboundary"
+            body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n"
+                    f"Content-Type: image/png\r\n\r\n").encode() + b"\0" * size + f"\r\n--{boundary}--\r\n".encode()
+            request = urllib.request.Request(url.rstrip("/") + "/gradio_api/upload", data=body, method="POST",
+                                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return response.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert post(3 << 20) == 413
+        assert not [p for p in folder.rglob("*") if p.is_file()]  # refused before anything was stored
+        assert post(1000) == 200
+        assert [p.stat().st_size for p in folder.rglob("*") if p.is_file()] == [1000]
+    finally:
+        demo.close()

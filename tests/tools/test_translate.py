@@ -196,3 +196,36 @@ def test_dropout_noise_is_seeded(tmp_path):
         translate_files(folder, [src], tmp_path / name, seed=seed, grid_rows=0)
     a, b, c = (np.asarray(Image.open(tmp_path / d / "x.png")) for d in "abc")
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_inputs_and_existing_outputs_are_never_written_over(model, tmp_path, capsys):
+    folder, _ = model
+    a = write(tmp_path / "imgs" / "a.png")
+    before = a.read_bytes()
+    assert main(["translate", str(folder), str(tmp_path / "imgs"), "--out", str(tmp_path / "imgs"), "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err and a.read_bytes() == before
+    out = tmp_path / "o"
+    assert main(["translate", str(folder), str(a), "--out", str(out)]) == 0
+    first = (out / "a.png").read_bytes()
+    (out / "a.png").write_bytes(b"kept")
+    assert main(["translate", str(folder), str(a), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and (out / "a.png").read_bytes() == b"kept"
+    assert main(["translate", str(folder), str(a), "--out", str(out), "--force"]) == 0
+    assert (out / "a.png").read_bytes() == first
+    grid_named = write(tmp_path / "other" / "grid.png")  # its result would be the grid itself
+    with pytest.raises(GanforgeError, match="would be one file"):
+        translate_files(folder, [grid_named], tmp_path / "o2")
+    assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").iterdir())
+
+
+def test_a_pass_too_large_for_memory_is_refused_before_translating(model, tmp_path, monkeypatch):
+    import ganforge.sampling as sampling
+
+    folder, _ = model
+    big = write(tmp_path / "big.png", size=(512, 512))
+    monkeypatch.setattr(sampling, "device_memory", lambda device: 8 * 2 ** 20)  # an 8 MiB machine
+    with pytest.raises(GanforgeError, match=r"Translation at 512x512 needs about .* GiB in one pass .*; expected at most .* "
+                                            r"\(a smaller --size, or --batch-size\)"):
+        translate_files(folder, [big], tmp_path / "o", size=0)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    assert len(translate_files(folder, [big], tmp_path / "o", size=16)) == 1

@@ -87,3 +87,38 @@ def test_command_line_writes_and_reports(model, tmp_path, capsys):
     image = picture(tmp_path / "x.png", "RGB")
     assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--tile", "12", "--no-progress"]) == 0
     assert "wrote 1 upscaled image(s)" in capsys.readouterr().out and (tmp_path / "o" / "x-x2.png").is_file()
+
+
+def test_inputs_and_clashing_results_are_refused_before_writing(model, tmp_path, capsys):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    picture(imgs / "p0.png", "RGB")
+    second = picture(imgs / "p0-x2.png", "RGB", seed=1)
+    before = second.read_bytes()
+    assert main(["upscale", str(model), str(imgs), "--out", str(imgs), "--no-progress", "--force"]) == 2
+    assert "is the input" in capsys.readouterr().err and second.read_bytes() == before
+    for d, suffix in (("d1", ".png"), ("d2", ".jpg")):
+        (tmp_path / d).mkdir()
+        picture(tmp_path / d / f"a{suffix}", "RGB")
+    assert main(["upscale", str(model), str(tmp_path / "d1"), str(tmp_path / "d2"), "--out", str(tmp_path / "up"), "--no-progress"]) == 2
+    assert "would be one file" in capsys.readouterr().err and not list((tmp_path / "up").glob("*.png"))
+    image = picture(tmp_path / "x.png", "RGB")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "x-x2.png").write_bytes(b"kept")
+    assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err and (tmp_path / "o" / "x-x2.png").read_bytes() == b"kept"
+    assert main(["upscale", str(model), str(image), "--out", str(tmp_path / "o"), "--no-progress", "--force"]) == 0
+    with Image.open(tmp_path / "o" / "x-x2.png") as done:
+        assert done.size == (60, 44)
+
+
+def test_a_whole_image_pass_too_large_for_memory_is_refused_and_tiles_are_not(model, tmp_path, monkeypatch):
+    import ganforge.sampling as sampling
+
+    image = picture(tmp_path / "big.png", "RGB", size=(400, 300))
+    monkeypatch.setattr(sampling, "device_memory", lambda device: 16 * 2 ** 20)  # a 16 MiB machine
+    with pytest.raises(GanforgeError, match=r"Upscaling .*big.png' at 400x300 needs about .* GiB in one pass .* "
+                                            r"\(--tile > 0 processes it tile by tile\)"):
+        upscale_files(model, [image], tmp_path / "o", tile=0, progress=False)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    assert len(upscale_files(model, [image], tmp_path / "o", tile=32, progress=False)) == 1

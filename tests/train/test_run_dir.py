@@ -87,3 +87,19 @@ def test_unusable_run_names_are_refused(tmp_path, name):
     with pytest.raises(GanforgeError, match="Run name"):
         new_run(tiny(tmp_path, name=name))
     assert not any(tmp_path.iterdir())
+
+
+def test_a_new_run_on_a_full_disk_leaves_no_half_made_folder(tmp_path, monkeypatch):
+    import errno
+
+    import ganforge.train.run_dir as run_dir_module
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(run_dir_module, "write_text_atomic", full)
+    with pytest.raises(GanforgeError, match=r"cannot be created \(No space left on device\); expected a writable --out folder"):
+        new_run(tiny(tmp_path, name="r"))
+    assert not (tmp_path / "r").exists()
+    monkeypatch.undo()
+    assert new_run(tiny(tmp_path, name="r"))[1] == tmp_path / "r"  # the same command runs again

@@ -35,6 +35,21 @@ def _check_arguments(image_size: object, channels: object, split: object) -> Non
         raise GanforgeError(f"Split {split!r} is invalid; expected 'train' or 'test'.")
 
 
+_NAMED_SHAPES = {"mnist": (1, 28), "fashion-mnist": (1, 28), "stacked-mnist": (3, 28)}  #: (channels, side) as stored
+_SPLIT_SIZES = {"train": 60000, "test": 10000}  #: images per split of every named dataset
+
+
+def _check_named_memory(key: str, split: str, image_size: Optional[int], channels: Optional[int],
+                        budget: Optional[int]) -> None:
+    """Refuse a named dataset whose resized copy would exceed `budget` bytes, before any image is resized."""
+    stored_channels, side = _NAMED_SHAPES[key]
+    shape = (_SPLIT_SIZES[split], channels or stored_channels, image_size or side, image_size or side)
+    needed = shape[0] * shape[1] * shape[2] * shape[3]
+    if budget is not None and needed > budget:
+        raise GanforgeError(f"Dataset {key!r} at image size {shape[2]} needs {needed / 2**30:.3g} GiB as uint8 {shape}, more than "
+                            f"the memory budget of {budget / 2**30:.3g} GiB; expected a smaller image size (or memory_budget_gb).")
+
+
 def prepared_path(spec: Union[str, os.PathLike, None]) -> Optional[Path]:
     """The folder `spec` names when it is a prepared set (and not a dataset name), else None."""
     if spec is None or (isinstance(spec, str) and (not spec.strip() or _ALIASES.get(spec.strip().lower(), spec.strip().lower()) in DATASETS)):
@@ -63,6 +78,7 @@ def load_dataset(spec: Union[str, os.PathLike], image_size: Optional[int] = None
         key = spec.strip().lower()
         key = _ALIASES.get(key, key)
         if key in DATASETS:
+            _check_named_memory(key, split, image_size, channels, memory_budget)
             return DATASETS[key](split=split, image_size=image_size, channels=channels)
     path = Path(spec).expanduser()
     if not path.exists():

@@ -1,9 +1,12 @@
 """Random batches from an in-memory dataset, reproducible and resumable to the exact batch."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
+from ganforge.contract import DataInfo
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.errors import GanforgeError
 
@@ -61,7 +64,7 @@ class BatchSource(ShuffledOrder):
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, device: torch.device,
-                 channels_last: bool = False, rank: int = 0, world_size: int = 1):
+                 channels_last: bool = False, rank: int = 0, world_size: int = 1, info: Optional[DataInfo] = None):
         if len(dataset) == 0:
             raise GanforgeError(f"Dataset {dataset.name!r} holds no images; expected at least one.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -69,6 +72,7 @@ class BatchSource(ShuffledOrder):
         if not 0 <= rank < world_size:
             raise GanforgeError(f"Rank {rank!r} is invalid for world size {world_size!r}; expected 0 <= rank < world size.")
         self.dataset = dataset
+        self.info = info or DataInfo(dataset.channels, dataset.image_size, dataset.num_classes, tuple(dataset.class_names))
         self.batch_size = batch_size
         self.seed = seed
         self.device = device

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from ganforge.contract import DataInfo
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.data.folder import _parallel
@@ -306,7 +307,7 @@ class PairedBatchSource(ShuffledOrder):
 
     def __init__(self, data: PairedData, batch_size: int, seed: int, device: torch.device,
                  channels_last: bool = False, rank: int = 0, world_size: int = 1, jitter: bool = True,
-                 flip: Optional[bool] = None):
+                 flip: Optional[bool] = None, info: Optional[DataInfo] = None):
         if len(data.a) == 0 or len(data.b) == 0:
             raise GanforgeError(f"Paired data {data.name_a!r} -> {data.name_b!r} holds no pairs; expected at least one.")
         if len(data.a) != len(data.b) or data.a.image_size != data.b.image_size:
@@ -315,6 +316,7 @@ class PairedBatchSource(ShuffledOrder):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise GanforgeError(f"Batch size {batch_size!r} is invalid; expected a positive integer.")
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
+        self.info = info or DataInfo(data.b.channels, data.b.image_size)
         self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
         self.size = data.a.image_size
         self.split_at = data.a.channels

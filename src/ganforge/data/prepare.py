@@ -7,14 +7,16 @@ when the same command runs again. Only the header's `complete` marker makes the 
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
-from ganforge.atomic import write_text_atomic
+from ganforge.atomic import nearest_existing, write_text_atomic
 from ganforge.data.folder import Listing, _split_dirs, scan_folder
 from ganforge.data.images import FITS, decode_image, read_header
 from ganforge.data.prepared import HEADER, IMAGES, LABELS, PreparedHeader
@@ -51,6 +53,38 @@ def _check_arguments(size: object, fit: object, channels: object, split: object,
         raise GanforgeError(f"Split {split!r} is invalid; expected 'train' or 'test'.")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise GanforgeError(f"Chunk {chunk!r} is invalid; expected a positive integer.")
+
+
+def _check_names(root: Path, rel: list) -> None:
+    """Refuse file names that are not UTF-8 (the header records them as text) before anything is written."""
+    for name in rel:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise GanforgeError(f"File {shown!r} in {str(root)!r} has a name that is not UTF-8; expected UTF-8 file names "
+                                "(rename it; nothing was written).") from None
+
+
+def _memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2 ** 30
+
+
+def _check_room(target: Path, count: int, size: int, channels: int, labelled: bool) -> None:
+    """Refuse a size whose decoding cannot fit in memory, or a set that cannot fit on the disk, before writing."""
+    row = channels * size * size
+    per_image = 4 * 4 * row * _workers()  # each worker holds a few float copies of its image while resizing
+    if per_image > 0.5 * _memory():
+        raise GanforgeError(f"Size {size} needs about {per_image / 2**30:.3g} GiB to decode {_workers()} images at once, more than "
+                            f"half of this machine's {_memory() / 2**30:.3g} GiB; expected a smaller --size.")
+    needed = count * (row + (8 if labelled else 0))
+    free = shutil.disk_usage(nearest_existing(target)).free
+    if needed > free:
+        raise GanforgeError(f"Prepared data of {count} images at {channels}x{size}x{size} needs {needed / 2**30:.3g} GiB, more than "
+                            f"the {free / 2**30:.3g} GiB free at {str(nearest_existing(target))!r}; expected a smaller --size or more room.")
 
 
 def _workers() -> int:
@@ -104,6 +138,7 @@ def prepare_folder(folder: Union[str, os.PathLike], out: Union[str, os.PathLike]
     target = Path(out).expanduser()
     where, listing = _listing(root, split)
     rel = [p.relative_to(root).as_posix() for p in listing.files]
+    _check_names(root, rel)
     classes = tuple(listing.class_names)
     if target.exists() and not target.is_dir():
         raise GanforgeError(f"Output {str(target)!r} is a file; expected a new or empty folder for the prepared data.")
@@ -119,7 +154,9 @@ def prepare_folder(folder: Union[str, os.PathLike], out: Union[str, os.PathLike]
         raise GanforgeError(f"Output {str(target)!r} is a folder that already holds other files; expected a new or empty "
                             f"folder for the prepared data (nothing was written).")
     else:
+        _check_room(target, len(rel), size, channels or 1, bool(classes))
         chosen = channels if channels is not None else _detect_channels(listing.files, skip_unreadable)
+        _check_room(target, len(rel), size, chosen, bool(classes))
         header = PreparedHeader(count=len(rel), channels=chosen, size=size, fit=fit, split=split, class_names=list(classes),
                                 source=str(root), files=rel)
         target.mkdir(parents=True, exist_ok=True)
@@ -129,7 +166,13 @@ def prepare_folder(folder: Union[str, os.PathLike], out: Union[str, os.PathLike]
             with open(target / LABELS, "wb") as f:
                 f.truncate(8 * header.count)
         write_text_atomic(target / HEADER, header.to_json())
-    _write(header, target, root, listing, skip_unreadable, chunk, progress)
+    try:
+        _write(header, target, root, listing, skip_unreadable, max(1, min(chunk, int(0.1 * _memory()) // header.row_bytes)), progress)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise GanforgeError(f"The disk is full while preparing {str(target)!r} ({header.rows} images are written and kept); "
+                            "expected free space: make room and run the same command again to continue.") from None
     return header
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganforge.contract import DataInfo
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import ImageDataset, to_float
 from ganforge.data.loader import Prefetcher
@@ -274,7 +275,8 @@ class PreparedSource(ShuffledOrder):
     """
 
     def __init__(self, data: PreparedData, batch_size: int, seed: int, device: torch.device,
-                 channels_last: bool = False, rank: int = 0, world_size: int = 1, prefetch: int = 2):
+                 channels_last: bool = False, rank: int = 0, world_size: int = 1, prefetch: int = 2,
+                 info: Optional[DataInfo] = None):
         if len(data) == 0:
             raise GanforgeError(f"Prepared data {str(data.path)!r} holds no images; expected at least one.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -282,6 +284,7 @@ class PreparedSource(ShuffledOrder):
         if not 0 <= rank < world_size:
             raise GanforgeError(f"Rank {rank!r} is invalid for world size {world_size!r}; expected 0 <= rank < world size.")
         self.data = data
+        self.info = info or DataInfo(data.channels, data.image_size, data.num_classes, tuple(data.class_names))
         self.batch_size, self.seed, self.device = batch_size, seed, torch.device(device)
         self.channels_last = channels_last
         self.rank, self.world_size = rank, world_size

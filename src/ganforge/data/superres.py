@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ganforge.contract import DataInfo
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import to_float
 from ganforge.data.folder import _parallel
@@ -249,7 +250,8 @@ class SuperResBatchSource(ShuffledOrder):
     """
 
     def __init__(self, data: SuperResData, batch_size: int, seed: int, device: torch.device, crop: int, scale: int,
-                 channels_last: bool = False, rank: int = 0, world_size: int = 1, augment: bool = True):
+                 channels_last: bool = False, rank: int = 0, world_size: int = 1, augment: bool = True,
+                 info: Optional[DataInfo] = None):
         if len(data) == 0:
             raise GanforgeError(f"Super-resolution data {data.name!r} holds no images; expected at least one.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -260,6 +262,7 @@ class SuperResBatchSource(ShuffledOrder):
             raise GanforgeError(f"Crop {crop} is invalid for scale {scale}; expected a multiple of {scale}.")
         check_crop_fits(data, crop, scale)
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
+        self.info = info or DataInfo(data.channels, crop)
         self.crop, self.scale, self.augment = crop, scale, augment
         self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
         self.extent = crop + 2 * MARGIN * scale

@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ganforge.contract import DataInfo
 from ganforge.data.batches import BatchSource
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.images import match_channels, resize_tensor
@@ -133,8 +134,9 @@ class UnpairedBatchSource:
     """
 
     def __init__(self, data: UnpairedData, batch_size: int, seed: int, device: torch.device,
-                 channels_last: bool = False, rank: int = 0, world_size: int = 1):
+                 channels_last: bool = False, rank: int = 0, world_size: int = 1, info: Optional[DataInfo] = None):
         self.data = data
+        self.info = info or DataInfo(data.a.channels, data.a.image_size)
         self.batch_size = batch_size
         self.a = BatchSource(data.a, batch_size, seed, device, channels_last, rank, world_size)
         self.b = BatchSource(data.b, batch_size, seed + 1, device, channels_last, rank, world_size)

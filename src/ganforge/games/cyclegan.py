@@ -18,7 +18,7 @@ from ganforge.data.unpaired import THICKNESS_DEMO, UnpairedBatchSource, Unpaired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
-from ganforge.games.registry import Family, register
+from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
 from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import AdversarialLoss, cycle_loss, get_loss, identity_loss
 from ganforge.nn.modes import eval_mode
@@ -229,15 +229,13 @@ def translation_runtime(cfg: TrainConfig, runtime: Runtime) -> Runtime:
     return replace(runtime, channels_last=wanted)
 
 
-def load_data(cfg: TrainConfig, runtime: Runtime) -> UnpairedBatchSource:
+def load_data(cfg: TrainConfig, options: CycleGANOptions, runtime: Runtime) -> UnpairedBatchSource:
     """The unpaired source for `cfg.data` (see ganforge.data.unpaired), with its TranslationInfo."""
     data = load_unpaired(cfg.data or THICKNESS_DEMO, cfg.image_size, cfg.channels)
     runtime = translation_runtime(cfg, runtime)
-    source = UnpairedBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
-                                 runtime.rank, runtime.world_size)
-    source.info = TranslationInfo(data.a.channels, data.a.image_size, 0, (), domains=(data.name_a, data.name_b),
-                                  data=data)
-    return source
+    info = TranslationInfo(data.a.channels, data.a.image_size, 0, (), domains=(data.name_a, data.name_b), data=data)
+    return UnpairedBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
+                               runtime.rank, runtime.world_size, info=info)
 
 
 def build(cfg: TrainConfig, options: CycleGANOptions, info: DataInfo, runtime: Runtime) -> CycleGANGame:
@@ -247,5 +245,5 @@ def build(cfg: TrainConfig, options: CycleGANOptions, info: DataInfo, runtime: R
 
 register(Family("cyclegan", "unpaired image-to-image translation (Zhu et al. 2017)", CycleGANOptions, build,
                 default_data=THICKNESS_DEMO, default_loss="least_squares", default_image_size=32,
-                default_steps=600, default_batch_size=4, load_data=load_data,
+                default_steps=600, default_batch_size=4, load_data=load_data, reads=ADVERSARIAL_KEYS,
                 tiny={"image_size": 16, "options": {"width": 4, "n_res_blocks": 1, "d_width": 4, "d_layers": 2, "pool_size": 3}}))

@@ -14,13 +14,13 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import TrainConfig, resolve_options
+from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.data.dataset import to_float
 from ganforge.data.paired import MNIST_EDGES, PairedBatchSource, PairedData, load_paired
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
-from ganforge.games.registry import Family, register
+from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
 from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.pix2pix import UNetGenerator
@@ -220,15 +220,14 @@ def _switch(value: str, default: bool) -> bool:
     return default if value == "auto" else value == "on"
 
 
-def load_data(cfg: TrainConfig, runtime: Runtime) -> PairedBatchSource:
+def load_data(cfg: TrainConfig, options: Pix2PixOptions, runtime: Runtime) -> PairedBatchSource:
     """The paired source for `cfg.data` (see ganforge.data.paired) with its PairedInfo; jitter per the options."""
-    options = resolve_options(Pix2PixOptions, cfg.options, "pix2pix")
     data = load_paired(cfg.data or MNIST_EDGES, cfg.image_size, cfg.channels)
-    source = PairedBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last, runtime.rank,
-                               runtime.world_size, jitter=_switch(options.jitter, True), flip=_switch(options.flip, data.flip))
-    source.info = PairedInfo(data.b.channels, data.b.image_size, 0, (), in_channels=data.a.channels,
-                             domains=(data.name_a, data.name_b), data=data)
-    return source
+    info = PairedInfo(data.b.channels, data.b.image_size, 0, (), in_channels=data.a.channels,
+                      domains=(data.name_a, data.name_b), data=data)
+    return PairedBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last, runtime.rank,
+                             runtime.world_size, jitter=_switch(options.jitter, True), flip=_switch(options.flip, data.flip),
+                             info=info)
 
 
 def build(cfg: TrainConfig, options: Pix2PixOptions, info: DataInfo, runtime: Runtime) -> Pix2PixGame:
@@ -238,5 +237,5 @@ def build(cfg: TrainConfig, options: Pix2PixOptions, info: DataInfo, runtime: Ru
 
 register(Family("pix2pix", "paired image-to-image translation (Isola et al. 2017)", Pix2PixOptions, build,
                 default_data=MNIST_EDGES, default_loss="non_saturating", default_image_size=32,
-                default_steps=1000, default_batch_size=16, default_ema_decay=0.0, load_data=load_data,
+                default_steps=1000, default_batch_size=16, default_ema_decay=0.0, load_data=load_data, reads=ADVERSARIAL_KEYS,
                 tiny={"image_size": 16, "options": {"width": 4, "d_width": 4}}))

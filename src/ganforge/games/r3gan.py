@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import TrainConfig
+from ganforge.config import AUGMENT_KEYS, LOSS_KEYS, TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
@@ -91,9 +91,6 @@ class R3GANGame(Game):
         self.loss = get_loss(cfg.loss or "relativistic_pairing")
         self.gp_weight = cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0
         self.options, self.conditional = o, classes > 0
-        if cfg.r2_gamma > 0:
-            raise GanforgeError(f"Config value r2_gamma={cfg.r2_gamma!r} is not read by r3gan, whose option gamma weighs R1 and R2; "
-                                "expected r2_gamma=0 (set --option gamma=..., or --option r2=false for R1 alone).")
         if o.augment > 0 and cfg.augment != "none":
             raise GanforgeError(f"R3GAN option augment={o.augment!r} and config value augment={cfg.augment!r} both choose an "
                                 "augmentation; expected one of them (option augment schedules the bgc probability).")
@@ -189,6 +186,7 @@ def build_r3gan(cfg: TrainConfig, options: R3GANOptions, info: DataInfo, runtime
 register(Family("r3gan", "R3GAN: relativistic pairing loss with R1 + R2 on a modern residual backbone (Huang et al. 2024)",
                 R3GANOptions, build_r3gan, default_loss="relativistic_pairing", default_image_size=32,
                 default_steps=3000, default_ema_decay=0.999,
+                reads=frozenset(LOSS_KEYS + ("n_critic", "gp_weight") + AUGMENT_KEYS),  # lr, betas and γ (R1 + R2) are its options
                 tiny={"image_size": 8, "options": {"z_dim": 8, "widths": [32, 16], "blocks": 1, "group_width": 8,
                                                    "ema_half_life": 64, "augment": 0.2,
                                                    "penalty_interval": 2}}))

@@ -9,9 +9,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Optional, Union
 
+from ganforge.config import AUGMENT_KEYS, CRITIC_KEYS, FAMILY_KEYS, LOSS_KEYS, OPTIMIZER_KEYS, TrainConfig
 from ganforge.errors import GanforgeError
+
+#: what a family playing an adversarial loss reads: the loss, both Adams, the critic steps and the gradient penalty
+ADVERSARIAL_KEYS = frozenset(LOSS_KEYS + OPTIMIZER_KEYS + CRITIC_KEYS)
+#: ... and, for a family whose D sees images that may be augmented, the augmentation settings
+AUGMENTED_KEYS = ADVERSARIAL_KEYS | frozenset(AUGMENT_KEYS)
 
 FAMILIES: dict[str, Family] = {}
 _DISCOVERED: list = []
@@ -26,14 +32,29 @@ class Family:
     options: type  # dataclass of family options with documented defaults
     build: Callable  # (cfg: TrainConfig, options, info: DataInfo, runtime: Runtime) -> Game
     default_data: str = "mnist"
-    default_loss: str = "non_saturating"
+    default_loss: Optional[str] = "non_saturating"  # None for a family that reads no loss
     default_image_size: int = 32
     default_steps: int = 2000
     default_batch_size: int = 64
     default_ema_decay: float = 0.999
-    load_data: Callable | None = None  # (cfg, runtime) -> batch source; None: the labelled-image source
+    load_data: Callable | None = None  # (cfg, options, runtime) -> contract.Batches; None: the labelled-image source
     #: TrainConfig values (options included) for a run of a few seconds on a CPU: contract tests and quick tries
     tiny: dict = field(default_factory=dict)
+    #: the run settings of config.FAMILY_KEYS this family reads, or a function of its options giving them
+    reads: Union[frozenset, Callable[[Any], frozenset]] = AUGMENTED_KEYS
+
+    def keys_read(self, options: Any) -> frozenset:
+        """The run settings of config.FAMILY_KEYS that this family reads with these options."""
+        return self.reads(options) if callable(self.reads) else self.reads
+
+    def refuse_unread(self, cfg: TrainConfig, options: Any) -> None:
+        """Refuse a run setting set away from its default that this family, with these options, does not read."""
+        reads = self.keys_read(options)
+        for key in FAMILY_KEYS:
+            if key not in reads and cfg.changed(key):
+                read = ", ".join(k for k in FAMILY_KEYS if k in reads) or "none of them"
+                raise GanforgeError(f"Config value {key}={getattr(cfg, key)!r} is not read by model {self.name!r}; "
+                                    f"expected it unset (of the family-dependent settings, {self.name} reads {read}).")
 
 
 def register(family: Family) -> Family:

@@ -21,7 +21,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import TrainConfig, resolve_options
+from ganforge.config import LOSS_KEYS, OPTIMIZER_KEYS, TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.data.superres import SCALES, SuperResBatchSource, SuperResData, auto_crop, bicubic_upscale, load_images, split_files, superres_from_tensor
 from ganforge.errors import GanforgeError
@@ -213,12 +213,11 @@ class SRGANGame(Game):
         self.last_fakes.load_state_dict(state.get("fake"))
 
 
-def load_data(cfg: TrainConfig, runtime: Runtime) -> SuperResBatchSource:
+def load_data(cfg: TrainConfig, options: SRGANOptions, runtime: Runtime) -> SuperResBatchSource:
     """The super-resolution source for `cfg.data` (a folder of images, or the embedded mnist / fashion-mnist digits).
 
     The HR crop is the `crop` option (`cfg.image_size` is not used: the images keep their own sizes).
     """
-    options = resolve_options(SRGANOptions, cfg.options, "srgan")
     spec = str(cfg.data or "mnist").strip()
     held_out: tuple = ()
     if spec.lower() in EMBEDDED:
@@ -232,10 +231,9 @@ def load_data(cfg: TrainConfig, runtime: Runtime) -> SuperResBatchSource:
         data = load_images(train, cfg.channels, root.resolve().name)
         held_out = tuple(p.name for p in test)
     crop = options.crop or auto_crop(data, options.scale)
-    source = SuperResBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, crop, options.scale,
-                                 runtime.channels_last, runtime.rank, runtime.world_size, augment=options.augment)
-    source.info = SuperResInfo(data.channels, crop, scale=options.scale, data=data, held_out=held_out)
-    return source
+    info = SuperResInfo(data.channels, crop, scale=options.scale, data=data, held_out=held_out)
+    return SuperResBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, crop, options.scale,
+                               runtime.channels_last, runtime.rank, runtime.world_size, augment=options.augment, info=info)
 
 
 def build(cfg: TrainConfig, options: SRGANOptions, info: DataInfo, runtime: Runtime) -> SRGANGame:
@@ -248,5 +246,6 @@ def build(cfg: TrainConfig, options: SRGANOptions, info: DataInfo, runtime: Runt
 register(Family("srgan", "super-resolution, ESRGAN-style: RRDB generator, RaGAN, PSNR then GAN phase (Wang et al. 2018)",
                 SRGANOptions, build, default_data="mnist", default_loss="ragan", default_image_size=128,
                 default_steps=2000, default_batch_size=16, default_ema_decay=0.999, load_data=load_data,
+                reads=frozenset(LOSS_KEYS + OPTIMIZER_KEYS),
                 tiny={"options": {"scale": 2, "crop": 16, "blocks": 1, "features": 8, "growth": 4, "d_width": 4,
                                                     "psnr_fraction": 0.0}}))

@@ -14,7 +14,7 @@ from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
-from ganforge.games.registry import Family, register
+from ganforge.games.registry import AUGMENTED_KEYS, Family, register
 from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import get_loss
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
@@ -229,6 +229,13 @@ def _augment_settings(cfg: TrainConfig, options: StyleGANOptions):
     return dataclasses.replace(cfg, augment="diffaugment", diffaugment_policy=options.diffaugment)
 
 
+def stylegan_reads(options: StyleGANOptions) -> frozenset:
+    """The run settings StyleGAN reads: the option lr replaces lr_g and lr_d, the option betas beta1 and beta2
+    (set either option to null to use the run's)."""
+    replaced = (("lr_g", "lr_d") if options.lr is not None else ()) + (("beta1", "beta2") if options.betas is not None else ())
+    return AUGMENTED_KEYS - frozenset(replaced)
+
+
 def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, runtime: Runtime) -> StyleGANGame:
     """The StyleGAN game for a run."""
     return StyleGANGame(runtime, info, cfg, options)
@@ -236,6 +243,6 @@ def build_stylegan(cfg: TrainConfig, options: StyleGANOptions, info: DataInfo, r
 
 register(Family("stylegan", "StyleGAN: mapping network, styles, mixing, progressive growing (Karras et al. 2019, 2020)",
                 StyleGANOptions, build_stylegan, default_image_size=32, default_steps=3000,
-                default_ema_decay=0.98,
+                default_ema_decay=0.98, reads=stylegan_reads,
                 tiny={"image_size": 16, "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 64,
                                                     "channel_max": 8, "fade": 0.3, "stable": 0.1, "r1_interval": 2}}))

@@ -17,7 +17,7 @@ from ganforge.data.toy import MIXTURES, POINTS, GaussianMixture, PointInfo, Poin
 from ganforge.errors import GanforgeError
 from ganforge.games.adversarial import AdversarialGame, check_batch_for_pack, check_remedies
 from ganforge.games.base import DataInfo, Runtime
-from ganforge.games.registry import Family, register
+from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
 from ganforge.losses import get_loss
 from ganforge.models.toy import ToyDiscriminator, ToyGenerator
 from ganforge.nn.configurable import default_of
@@ -117,7 +117,7 @@ def scatter_image(points: Tensor, mixture: GaussianMixture, size: int = 256) -> 
     return (image * 2 - 1).unsqueeze(0)
 
 
-def load_data(cfg: TrainConfig, runtime: Runtime) -> PointSource:
+def load_data(cfg: TrainConfig, options: ToyOptions, runtime: Runtime) -> PointSource:
     """Fresh points from the mixture named by `cfg.data` (ring8, grid25, gauss1d, mix1d, ring8-wide)."""
     mixture = get_mixture(cfg.data or "ring8")
     return PointSource(mixture, cfg.batch_size, cfg.seed, runtime.device, runtime.rank, runtime.world_size)
@@ -137,4 +137,4 @@ def build(cfg: TrainConfig, options: ToyOptions, info: DataInfo, runtime: Runtim
 
 register(Family("toy", "small MLP GAN on 1-D/2-D Gaussian mixtures (PacGAN's 2-D players)", ToyOptions, build,
                 default_data="ring8", default_image_size=32, default_steps=5000, default_batch_size=128,
-                default_ema_decay=0.0, load_data=load_data))
+                default_ema_decay=0.0, load_data=load_data, reads=ADVERSARIAL_KEYS))

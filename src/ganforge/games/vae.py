@@ -126,23 +126,20 @@ class VAEGame(Game):
 
 
 def build_vae(cfg: TrainConfig, options: VAEOptions, info: DataInfo, runtime: Runtime) -> VAEGame:
-    """The VAE game for a config; an adversarial loss other than the family default is refused.
+    """The VAE game for a config.
 
-    The VAE has one optimizer, Adam with the usual VAE settings (lr 1e-3, β1 0.9) from its options;
-    the config's GAN optimizer settings lr_g, lr_d, beta1 and n_critic do not apply to it.
+    The VAE has one optimizer, Adam with the usual VAE settings (lr 1e-3, β1 0.9) from its options; of the
+    config's family-dependent settings it reads beta2 alone (`Family.reads`), so --loss, lr_g, lr_d, beta1,
+    n_critic and the augmentation settings are refused.
     """
     from ganforge.models.vae import Decoder, Encoder
 
-    if cfg.loss not in (None, FAMILY_DEFAULT_LOSS):
-        raise GanforgeError(f"Loss {cfg.loss!r} was set for the VAE, which has no adversarial loss; expected no --loss.")
     learned = options.reconstruction == "gaussian" and options.sigma is None
     encoder = Encoder(options.z_dim, info.channels, info.image_size, options.width)
     decoder = Decoder(options.z_dim, info.channels, info.image_size, options.width, learned_sigma=learned)
     return VAEGame(runtime, info, encoder, decoder, options, options.lr, (options.adam_beta1, cfg.beta2))
 
 
-FAMILY_DEFAULT_LOSS = "non_saturating"  # resolve_defaults fills cfg.loss with it; the VAE ignores it
-
 register(Family("vae", "convolutional variational autoencoder (Kingma & Welling 2014), to compare", VAEOptions,
-                build_vae, default_loss=FAMILY_DEFAULT_LOSS, default_image_size=32, default_steps=4400,
+                build_vae, default_loss=None, default_image_size=32, default_steps=4400, reads=frozenset({"beta2"}),
                 tiny={"image_size": 16, "options": {"width": 4, "z_dim": 6}}))

@@ -17,6 +17,7 @@ from ganforge.metrics.scores.inception_score import inception_score
 from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size
 from ganforge.metrics.scores.precision_recall import precision_recall
 
+MAX_SAMPLES = 1_000_000  #: samples generated for one score (20 x the 50,000 of the usual FID)
 IMAGE_METRICS = ("fd", "kid", "is", "pr")  # scores of any set of images
 METRICS = IMAGE_METRICS + ("acc",)  # acc: conditional accuracy, a score of a class-conditional generator
 #: result key -> True when lower is better
@@ -69,20 +70,30 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
                  metrics: Union[str, Sequence[str]] = IMAGE_METRICS, extractor: Union[str, FeatureExtractor] = "auto", *,
                  inception_weights: Optional[str] = None, split: Optional[str] = None, seed: int = 0,
                  batch_size: int = 500, device: Optional[Union[str, torch.device]] = None,
-                 kid_subsets: int = KID_SUBSETS) -> dict[str, Any]:
+                 kid_subsets: int = KID_SUBSETS, precision: str = "fp32", resize: Optional[str] = None) -> dict[str, Any]:
     """Scores of images (a tensor (N, C, H, W) or an iterable of batches; float [-1, 1] or uint8) against `data`.
 
     The real images are resized to the scored images' size and channels, then both go through the
     same extractor. Returns keys fd, kid, kid_std, kid_subset_size, is, is_std, precision, recall
     (those asked for), extractor and n. KID draws subsets of KID_SUBSET_SIZE vectors, fewer when
     fewer samples are scored: `kid_subset_size` is the size used. Precision/recall compare equal
-    numbers of real and generated vectors, each a seeded random draw of its set.
+    numbers of real and generated vectors, each a seeded random draw of its set. With the TF-Inception
+    network the real data is the whole training split (as the papers score), `protocol` says how images
+    became features and what the reference is, and IS is skipped (`is_skipped` says why): that file has
+    no classifier.
     """
     wanted = parse_metrics(metrics)
     if "acc" in wanted:
         raise GanforgeError("Metric 'acc' scores a conditional generator, not a set of images; expected it with evaluate().")
     data_name = data.name if isinstance(data, ImageDataset) else data
-    fx = get_extractor(extractor, data_name, inception_weights, device)
+    fx = get_extractor(extractor, data_name, inception_weights, device, precision, resize)
+    if fx.name == "tf-inception" and split is None and not isinstance(data, ImageDataset):
+        split = "train"
+    if "is" in wanted and fx.num_classes == 0:
+        wanted = tuple(m for m in wanted if m != "is")
+        skipped = f"{fx.name} has no classifier; IS needs logits, e.g. pytorch-fid's weights (--extractor inception --inception-weights PATH)"
+    else:
+        skipped = None
     feats, logits, shape = [], [], None
     for batch in _batches(images, batch_size):
         if batch.dim() != 4 or batch.shape[1] not in (1, 3):
@@ -103,6 +114,9 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
     out: dict[str, Any] = {}
     if any(m in wanted for m in ("fd", "kid", "pr")):
         ref = reference_stats(data, fx, image_size=shape[-1], channels=shape[0], split=split, batch_size=batch_size)
+        if fx.protocol:
+            out["protocol"] = {**fx.protocol, "reference": {"data": str(ref.key["data"]), "split": ref.key["split"], "images": ref.n,
+                                                            "image_size": ref.key["image_size"]}}
         if "fd" in wanted:
             out["fd"] = frechet_distance(*gaussian_stats(fake), ref.mean, ref.cov)
         if "kid" in wanted:
@@ -116,6 +130,8 @@ def score_images(images: Union[Tensor, Iterable[Tensor]], data: Union[str, Image
                                                                _random_rows(fake, m, seed), PR_K)
     if "is" in wanted:
         out["is"], out["is_std"] = inception_score(torch.cat(logits), IS_SPLITS)
+    if skipped:
+        out["is_skipped"] = skipped
     out["extractor"], out["n"] = fx.name, len(fake)
     return out
 
@@ -176,7 +192,7 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
              seed: int = 0, extractor: Union[str, FeatureExtractor] = "auto", data: Union[str, ImageDataset, None] = None, *,
              inception_weights: Optional[str] = None, split: Optional[str] = None, batch_size: int = 500,
              device: Optional[Union[str, torch.device]] = None, kid_subsets: int = KID_SUBSETS,
-             **generator_kwargs) -> dict[str, Any]:
+             precision: str = "fp32", resize: Optional[str] = None, **generator_kwargs) -> dict[str, Any]:
     """Scores of `n` samples of a noise generator against its data (`data`, else info["data"]).
 
     `info` is the exported model's info dict (or a DataInfo); conditional generators are sampled
@@ -198,7 +214,8 @@ def evaluate(generator: nn.Module, info: Any, n: int = 10000, metrics: Union[str
         if image_metrics:
             samples = iter_samples(generator, n, seed=seed, batch_size=batch_size, device=gen_device, **generator_kwargs)
             out = score_images(samples, data, image_metrics, extractor, inception_weights=inception_weights,
-                               split=split, seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets)
+                               split=split, seed=seed, batch_size=batch_size, device=device, kid_subsets=kid_subsets,
+                               precision=precision, resize=resize)
         if "acc" in wanted:
             classes = int(generator.num_classes)
             acc = conditional_accuracy(generator, max(1, n // classes), seed, classifier_for(_data_name(data)),

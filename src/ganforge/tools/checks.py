@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from ganforge.atomic import nearest_existing
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file
 from ganforge.errors import GanforgeError
 
@@ -33,29 +31,6 @@ def truncation(value: Optional[float]) -> Optional[float]:
     if value is not None and not math.isfinite(value):
         raise GanforgeError(f"Truncation --truncation {value} is invalid; expected a finite number (1 keeps every style, 0 gives the average image).")
     return value
-
-
-def output_files(paths: Sequence[Path], force: bool = False) -> list[Path]:
-    """`paths`, once it is sure they can be written: their folder can be made or written into, and none of
-    them exists (or `force` allows replacing existing files); the parent folder is created."""
-    for path in paths:
-        if path.is_dir():
-            raise GanforgeError(f"Output {str(path)!r} is a folder; expected a file path for --out.")
-        if path.exists() and not force:
-            raise GanforgeError(f"Output {str(path)!r} already exists; expected a new --out path, or --force to replace it.")
-    for parent in {p.parent for p in paths}:
-        existing = nearest_existing(parent)
-        if existing.exists() and not existing.is_dir():
-            where = "is a file" if existing == parent else f"cannot be made because {str(existing)!r} is a file"
-            raise GanforgeError(f"Output folder {str(parent)!r} {where}; expected --out inside a folder.")
-        if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-            raise GanforgeError(f"Output folder {str(existing)!r} is not writable; expected --out in a folder you can write into.")
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise GanforgeError(f"Output folder {str(parent)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
-                                f"expected a writable place for --out.") from None
-    return list(paths)
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
 from ganforge.runlog import last_time
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs, output_folder
 
 #: table columns: (key, header, format); None values print as "—"
 COLUMNS = (
@@ -52,6 +53,11 @@ class CompareSettings:
         for name in ("n", "grid", "recon_n", "speed_n", "batch_size"):
             if getattr(self, name) < (2 if name == "n" else 1):
                 raise GanforgeError(f"Option --{name.replace('_', '-')} {getattr(self, name)} is invalid; expected a positive count.")
+        from ganforge.metrics.evaluate import MAX_SAMPLES
+
+        at_most(self.grid, MAX_PICTURE_IMAGES // 8, f"Option --grid {self.grid} (images per model)")
+        for name in ("n", "recon_n", "speed_n"):
+            at_most(getattr(self, name), MAX_SAMPLES, f"Option --{name.replace('_', '-')} {getattr(self, name)} (samples)")
 
 
 _DEFAULTS = CompareSettings()
@@ -74,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-n", type=int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--device", default=d.device)
+    add_force(parser)
 
 
 @dataclass
@@ -273,15 +280,20 @@ def _notes(args: CompareSettings, entries: list[Entry], device: torch.device) ->
     return notes
 
 
-def compare(models: list[str], out: Union[str, Path], settings: CompareSettings = _DEFAULTS) -> list[dict]:
+def output_paths(out: Path) -> list[Path]:
+    """The four files a comparison writes into `out`."""
+    return [out / name for name in ("samples.png", "compare.png", "compare.md", "compare.json")]
+
+
+def compare(models: list[str], out: Union[str, Path], settings: CompareSettings = _DEFAULTS,
+            force: bool = False) -> list[dict]:
     """Measure every model (run or export folders) and write the four outputs to `out`; return the table rows."""
     from ganforge.tools.reconstruct import reconstruct
 
     args = settings
     args.validate()
+    claim_outputs(output_paths(output_folder(Path(out))), models, force=force)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder.")
     entries = load_entries([str(m) for m in models], args.device)
     device = next(entries[0].generator.parameters()).device
     sample_row, recon_row, shown_reals, reals_of = [], [], set(), {}
@@ -314,7 +326,6 @@ def compare(models: list[str], out: Union[str, Path], settings: CompareSettings 
             recon_row.append((f"{e.name}\nreconstructions", outputs[:args.grid]))
     rows = [e.row for e in entries]
     notes = _notes(args, entries, device)
-    out.mkdir(parents=True, exist_ok=True)
     samples_png([sample_row] + ([recon_row] if recon_row else []), out / "samples.png")
     table_png(rows, out / "compare.png")
     (out / "compare.md").write_text(markdown(rows, notes) + "\n![samples](samples.png)\n")
@@ -325,6 +336,6 @@ def compare(models: list[str], out: Union[str, Path], settings: CompareSettings 
 def run(args: argparse.Namespace) -> int:
     """Compare the models and say where the outputs are."""
     settings = CompareSettings(**{f.name: getattr(args, f.name) for f in fields(CompareSettings)})
-    rows = compare(args.models, args.out, settings)
+    rows = compare(args.models, args.out, settings, getattr(args, "force", False))
     print(f"compared {len(rows)} models; wrote samples.png, compare.md, compare.png and compare.json to {args.out}")
     return 0

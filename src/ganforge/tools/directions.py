@@ -13,6 +13,7 @@ from pathlib import Path
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.latent.directions import METHODS, edit_images, find_directions, seed_latents
+from ganforge.tools.outputs import add_force, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the preview image and of the sampled latents")
     parser.add_argument("--label", type=int, help="class of the preview (conditional models)")
     parser.add_argument("--device", default="cpu")
+    add_force(parser)
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -40,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     """Find, save and preview the directions."""
     from ganforge.report import save_labeled_rows
 
+    npz, png = claim_outputs(output_paths(args.out), force=args.force)
     generator, info = load_generator(args.model, args.device)
     if info.get("kind") == "translation":
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (StyleGAN, DCGAN, cGAN, VAE...).")
     directions = find_directions(generator, args.method, args.k, args.layers, args.seed)
-    npz, png = output_paths(args.out)
     directions.save(npz)
     strengths = [-3, -2, -1, 0, 1, 2, 3]
     latent = seed_latents(generator, [args.seed], label=args.label)

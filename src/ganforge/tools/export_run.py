@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
-from ganforge.tools import checks
+from ganforge.tools.outputs import claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GanforgeError(f"Output {str(out)!r} already exists and is not empty; expected a new folder.")
-    checks.output_files([out / "config.json"])  # its parent folders can be made and written into
+    claim_outputs([out / "config.json"])  # its parent folders can be made and written into
     if out.is_dir():
         shutil.rmtree(out)
     players, info = load_players(source)

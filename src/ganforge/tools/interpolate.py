@@ -14,6 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
 from ganforge.tools.mix import class_labels, load_stylegan
+from ganforge.tools.outputs import MAX_GIF_FRAMES, MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (default 1)")
     parser.add_argument("--label", type=int, help="class to draw (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Seeds {args.seeds!r} name fewer than two seeds; expected at least two to walk between.")
     if args.steps < 2 or args.frames < 1:
         raise GanforgeError(f"Sizes --steps {args.steps} --frames {args.frames} are invalid; expected steps >= 2 and frames >= 1.")
+    at_most(2 * len(seeds) * args.steps, MAX_PICTURE_IMAGES, f"Strips of {len(seeds)} seeds x --steps {args.steps} (images)")
+    at_most(len(seeds) * args.frames, MAX_GIF_FRAMES, f"A walk of {len(seeds)} seeds x --frames {args.frames} (GIF frames)")
     for s in seeds:
         checks.seed(s, "in --seeds")
     checks.truncation(args.truncation)
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         base = base.with_suffix("")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    png, gif = checks.output_files([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], args.force)
+    png, gif = claim_outputs([base.with_name(base.name + ".png"), base.with_name(base.name + ".gif")], force=args.force)
     images, names = strips(generator, seeds, args.steps, args.truncation, args.label, device)
     save_labeled_rows(images, png, names)
     frames = w_walk(generator, seeds, args.frames, args.truncation, args.label, device)

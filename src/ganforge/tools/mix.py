@@ -16,6 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 GROUPS = ("coarse", "middle", "fine")
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ of every source (default 1)")
     parser.add_argument("--label", type=int, help="class of every source (conditional models; default 0)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def load_stylegan(path: str, device: str) -> tuple[nn.Module, dict]:
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Style groups {args.groups!r} are invalid; expected a comma-separated subset of {', '.join(GROUPS)}.")
     if args.cols < 1 or args.rows < 1:
         raise GanforgeError(f"Grid size --cols {args.cols} --rows {args.rows} is invalid; expected positive integers.")
+    at_most((args.cols + 1) * (args.rows * len(groups) + 1), MAX_PICTURE_IMAGES, f"Grid --cols {args.cols} --rows {args.rows} (images)")
     checks.seed(args.seed)
     checks.truncation(args.truncation)
     device = str(parse_device(args.device))
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         out = out.with_name(out.name + ".png")
     generator, _ = load_stylegan(args.model, device)
     class_labels(generator, args.label, 1)
-    checks.output_files([out], args.force)
+    claim_outputs([out], force=args.force)
     images, labels = mixing_grid(generator, args.cols, args.rows, groups, args.seed, args.truncation,
                                  args.label, device)
     save_labeled_rows(images, out, labels)

@@ -19,6 +19,7 @@ from ganforge.export import load_players
 from ganforge.latent.directions import is_stylegan
 from ganforge.latent.projection import load_lpips, project
 from ganforge.metrics.scores.psnr_ssim import psnr_rgb, ssim_rgb
+from ganforge.tools.outputs import add_force, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,13 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=int, help="class whose w_avg the search starts from (conditional models)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    add_force(parser)
+
+
+def output_paths(out: Path) -> list[Path]:
+    """The four files a projection writes into `out`."""
+    return [out / name for name in ("projected_w.npz", "projected.png", "target.png", "progress.png")]
 
 
 def save_projection(result, target: torch.Tensor, out: Path) -> dict:
     """Write the projection's files into `out`; return PSNR and SSIM against the target."""
     from ganforge.report import save_grid, save_labeled_rows
 
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {"w": result.ws.cpu().numpy(), "w_plus": np.array(result.w_plus)}
     arrays.update({f"noise{i}": n.cpu().numpy() for i, n in enumerate(result.noise)})
     np.savez(out / "projected_w.npz", **arrays)
@@ -53,13 +59,14 @@ def save_projection(result, target: torch.Tensor, out: Path) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Project the image and write the files."""
+    path = Path(args.image)
+    if not path.is_file():
+        raise GanforgeError(f"Image {args.image!r} does not exist; expected an image file.")
+    claim_outputs(output_paths(Path(args.out)), [path], force=args.force)
     players, info = load_players(args.model, args.device)
     generator = players["generator"]
     if not is_stylegan(generator):
         raise GanforgeError(f"Model {args.model!r} is a {info.get('family', type(generator).__name__)!r} model; expected a StyleGAN model.")
-    path = Path(args.image)
-    if not path.is_file():
-        raise GanforgeError(f"Image {args.image!r} does not exist; expected an image file.")
     target = to_float(torch.from_numpy(decode_image(path, generator.channels, generator.image_size).copy()))[None]
     lpips = load_lpips(args.lpips).to(args.device) if args.lpips else None
     result = project(generator, target, steps=args.steps, w_plus=args.w_plus, optimize_noise=not args.no_noise,

@@ -14,6 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import add_force, claim_outputs
 
 ROW = 8  #: images per row of the picture
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="writes FILE.png (input rows above reconstruction rows) and FILE.npz")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def encoder_of(players: dict[str, nn.Module], model: str) -> nn.Module:
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     decoder = players["generator"]
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     images = load_images(args.images, channels, size, args.n)
-    png, npz = checks.output_files(output_paths(args.out), args.force)
+    png, npz = claim_outputs(output_paths(args.out), [Path(i) for i in args.images], force=args.force)
     outputs, codes = reconstruct(encoder, decoder, to_float(images), args.batch_size, args.sample, args.seed)
     cells, labels = picture(to_float(images), outputs)
     save_labeled_rows(cells, png, labels)

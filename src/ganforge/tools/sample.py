@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ganforge.atomic import nearest_existing
 from ganforge.data.dataset import to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.sampling import check_labels, iter_samples, parse_device
 from ganforge.tools import checks
+from ganforge.tools.outputs import add_force, claim_outputs, removed_on_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
-    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+    add_force(parser)
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -35,32 +41,49 @@ def output_paths(out: str) -> tuple[Path, Path]:
     return base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
 
 
-def generate(generator: torch.nn.Module, n: int, seed: int, label: int | None, truncation: float | None,
-             batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(uint8 images (N, C, H, W), labels (N,) or None) filled batch by batch."""
-    generator = generator.to(device)
-    kwargs = {} if truncation is None else {"truncation": truncation}
-    if truncation is not None and "truncation" not in generator.forward.__code__.co_varnames:
-        raise GanforgeError(f"Truncation {truncation} was asked of a {type(generator).__name__}; expected a StyleGAN model.")
-    classes = int(getattr(generator, "num_classes", 0))
-    labels = None
-    if label is not None:
-        labels = torch.full((n,), label, dtype=torch.long)
-    elif classes > 0:
-        labels = torch.arange(n) % classes
-    out = None
-    start = 0
-    for batch in iter_samples(generator, n, seed, batch_size, labels, torch.device(device), **kwargs):
-        images = to_uint8(batch).cpu().numpy()
-        if out is None:
-            out = np.empty((n, *images.shape[1:]), dtype=np.uint8)
-        out[start:start + len(images)] = images
-        start += len(images)
-    return out, (labels.numpy() if labels is not None else None)
+SHOWN = 100  #: images in the grid (a labelled grid shows up to 10 per class)
+
+
+def stream_npz(path: Path, batches: Iterator[np.ndarray], n: int, labels: np.ndarray | None, keep: int) -> np.ndarray:
+    """Write uint8 image batches (n in all) into `path` as an .npz (`images`, and `labels` if given) batch by batch,
+    through a hidden temporary file renamed at the end; return the first `keep` images (for the grid)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    kept: list[np.ndarray] = []
+    held = 0
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            with archive.open("images.npy", "w", force_zip64=True) as f:
+                header_written = False
+                for batch in batches:
+                    if not header_written:
+                        np.lib.format.write_array_header_2_0(f, {"descr": "|u1", "fortran_order": False,
+                                                                 "shape": (n, *batch.shape[1:])})
+                        header_written = True
+                    f.write(np.ascontiguousarray(batch).tobytes())
+                    if held < keep:
+                        kept.append(batch[:keep - held].copy())
+                        held += len(kept[-1])
+            if labels is not None:
+                with archive.open("labels.npy", "w") as f:
+                    np.lib.format.write_array(f, labels, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return np.concatenate(kept)
+
+
+def check_room(npz: Path, n: int, image_bytes: int) -> None:
+    """Refuse a sample count whose images (uncompressed) would not fit the free space where `npz` goes."""
+    needed = n * image_bytes
+    free = shutil.disk_usage(nearest_existing(npz.parent)).free
+    if needed > free:
+        raise GanforgeError(f"Sample count --n {n} needs up to {needed / 2**30:.3g} GiB in {str(npz)!r}, more than the "
+                            f"{free / 2**30:.3g} GiB free there; expected a smaller --n or more free space.")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the grid and the .npz."""
+    """Write the grid and the .npz, streaming the images to disk batch by batch."""
     from ganforge.report import save_grid, save_labeled_rows
 
     checks.positive(args.n, "--n")
@@ -73,18 +96,29 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Model {args.model!r} translates images; expected a noise generator (use `ganforge translate`).")
     if args.label is not None:
         check_labels(generator, torch.tensor([args.label]))
-    png, npz = checks.output_files(output_paths(args.out), args.force)
-    images, labels = generate(generator, args.n, args.seed, args.label, args.truncation, args.batch_size, device)
-    shown = torch.from_numpy(images[:100])
+    png, npz = claim_outputs(output_paths(args.out), force=args.force)
+    channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
+    check_room(npz, args.n, channels * size * size)
+    generator = generator.to(device)
+    kwargs = {} if args.truncation is None else {"truncation": args.truncation}
+    if args.truncation is not None and "truncation" not in generator.forward.__code__.co_varnames:
+        raise GanforgeError(f"Truncation {args.truncation} was asked of a {type(generator).__name__}; expected a StyleGAN model.")
     classes = int(getattr(generator, "num_classes", 0))
-    if args.label is None and classes > 0 and args.n >= classes:
-        per_class = min(10, args.n // classes)
-        index = torch.arange(classes).repeat_interleave(per_class) + classes * torch.arange(per_class).repeat(classes)
-        names = info.get("class_names") or [str(c) for c in range(classes)]
-        save_labeled_rows(torch.from_numpy(images[index.numpy()]), png, list(names))
-    else:
-        save_grid(shown, png)
-    arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
-    np.savez_compressed(npz, **arrays)
+    labels = None
+    if args.label is not None:
+        labels = torch.full((args.n,), args.label, dtype=torch.long)
+    elif classes > 0:
+        labels = torch.arange(args.n) % classes
+    per_class = min(10, args.n // classes) if args.label is None and classes > 0 and args.n >= classes else 0
+    batches = (to_uint8(b).cpu().numpy() for b in iter_samples(generator, args.n, args.seed, args.batch_size, labels,
+                                                                   torch.device(device), **kwargs))
+    with removed_on_failure([png, npz]):
+        first = stream_npz(npz, batches, args.n, labels.numpy() if labels is not None else None, max(SHOWN, classes * per_class))
+        if per_class:
+            index = torch.arange(classes).repeat_interleave(per_class) + classes * torch.arange(per_class).repeat(classes)
+            names = info.get("class_names") or [str(c) for c in range(classes)]
+            save_labeled_rows(torch.from_numpy(first[index.numpy()]), png, list(names))
+        else:
+            save_grid(torch.from_numpy(first[:SHOWN]), png)
     print(f"wrote {png} and {npz} ({args.n} images)")
     return 0

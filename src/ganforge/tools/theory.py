@@ -19,6 +19,9 @@ from ganforge.runlog import read_metrics
 from ganforge.theory.analysis import analyse_snapshot, mixture_of
 from ganforge.theory.figures import write_theory_report
 from ganforge.theory.modes import STACKED_SAMPLES, generator_stacked_modes
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder
+
+TOY_OUTPUTS = ("theory.json", "d_vs_dstar.gif", "d_vs_dstar.png", "d_half.png", "saturation.png")  #: a toy run's figures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=24, help="snapshots drawn at most, evenly spread (default 24)")
     parser.add_argument("--n", type=int, default=STACKED_SAMPLES, help="samples for Stacked MNIST (default 26,000)")
     parser.add_argument("--seed", type=int, default=0)
+    add_force(parser)
 
 
 def theory_of_toy_run(run: Path, out: Path, resolution: int = 120, bandwidth: float | None = None,
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Resolution {args.resolution} is too small; expected at least 8 grid points per axis.")
     generator, info = load_generator(run_dir)
     if info.get("kind") == "points":
+        claim_outputs([output_folder(out) / name for name in TOY_OUTPUTS], force=args.force)
         result = theory_of_toy_run(run_dir, out, args.resolution, args.bandwidth, not args.raw_data, args.max_frames, args.seed)
         last = result["snapshots"][-1]
         print(f"step {last['step']}: modes {last['modes_modes']}/{last['modes_num_modes']}, high quality "
@@ -64,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if str(info.get("data", "")).lower().replace("_", "-") != "stacked-mnist":
         raise GanforgeError(f"Run {str(run_dir)!r} trained on {info.get('data')!r}; expected a toy run (--model toy) "
                             "or a stacked-mnist run.")
+    claim_outputs([output_folder(out) / "modes.json"], force=args.force)
     report = generator_stacked_modes(generator, args.n, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "modes.json").write_text(json.dumps(report.as_dict(), indent=2))
     print(f"stacked-mnist: modes {report.modes}/1000, KL to uniform {report.reverse_kl:.3f} over {report.samples} samples")
     return 0

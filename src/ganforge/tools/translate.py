@@ -20,7 +20,9 @@ from ganforge.data.images import decode_image, is_image_file, read_header
 from ganforge.data.paired import decode_halves
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
+from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout noise (pix2pix)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
+    add_force(parser)
 
 
 def translation_pair(players: dict[str, nn.Module], info: dict, direction: str,
@@ -121,7 +124,8 @@ def _as_channels(images: Tensor, channels: int) -> Tensor:
 
 def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, direction: str = "a2b",
                     size: Optional[int] = None, grid_rows: int = 16, batch_size: int = 32, device: str = "cpu",
-                    targets: str | Path | None = None, aligned: bool = False, seed: int = 0) -> list[Path]:
+                    targets: str | Path | None = None, aligned: bool = False, seed: int = 0,
+                    force: bool = False) -> list[Path]:
     """Translate image files (or folders of them) and write PNGs and grid.png into `out`; return the PNGs."""
     from ganforge.report.grid import save_grid, save_image, to_pil
 
@@ -131,9 +135,7 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
         raise GanforgeError(f"Batch size {batch_size} / grid rows {grid_rows} are invalid; expected >= 1 and >= 0.")
     if targets is not None and aligned:
         raise GanforgeError("Both --targets and --aligned were given; expected at most one source of targets.")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder (new or existing).")
+    out = output_folder(Path(out))
     players, info = load_players(model, device)
     forward, backward = translation_pair(players, info, direction, str(model))
     if backward is not None and (targets is not None or aligned):
@@ -150,8 +152,10 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     target_files = match_targets(files, targets) if targets is not None else None
     names = _output_names(files)
     sides = [_side(f, size, default, multiple) for f in files]
-    out.mkdir(parents=True, exist_ok=True)
+    check_pass_fits(forward, min(batch_size, len(files)), max(sides), max(sides), torch.device(device),
+                    "Translation", "a smaller --size, or --batch-size")
     written: list[Path] = [out / name for name in names]
+    claim_outputs(written + ([out / "grid.png"] if grid_rows else []), files + (target_files or []), force=force)
     in_grid = set([i for i, s in enumerate(sides) if s == sides[0]][:grid_rows])  # a grid needs one size
     shown: list[tuple[int, list[Tensor]]] = []
     torch.manual_seed(seed)  # a pix2pix generator keeps its dropout noise on when sampling
@@ -171,7 +175,8 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
             images = to_float(pixels).to(device)
             translated, reconstructed = translate_images(forward, backward, images)
             for j, i in enumerate(part):
-                save_image(to_pil(to_uint8(translated[j]).permute(1, 2, 0).cpu().numpy()), written[i])
+                with removed_on_failure([written[i]]):  # no truncated file left by a full disk or Ctrl-C
+                    save_image(to_pil(to_uint8(translated[j]).permute(1, 2, 0).cpu().numpy()), written[i])
                 if i in in_grid:
                     row = [images[j], translated[j]]
                     if reconstructed is not None:
@@ -182,7 +187,8 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     if grid_rows and shown:
         width = max(r.shape[0] for _, row in shown for r in row)
         rows = [torch.stack([_as_channels(r[None], width)[0] for r in row]) for _, row in sorted(shown, key=lambda item: item[0])]
-        save_grid(torch.cat(rows), out / "grid.png", nrow=rows[0].shape[0])
+        with removed_on_failure([out / "grid.png"]):
+            save_grid(torch.cat(rows), out / "grid.png", nrow=rows[0].shape[0])
     return written
 
 
@@ -190,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
     """Translate and say where the results are."""
     written = translate_files(args.model, args.inputs, args.out, args.direction, args.size, args.grid_rows,
                               args.batch_size, args.device, targets=getattr(args, "targets", None),
-                              aligned=getattr(args, "aligned", False), seed=getattr(args, "seed", 0))
+                              aligned=getattr(args, "aligned", False), seed=getattr(args, "seed", 0),
+                              force=getattr(args, "force", False))
     grid = Path(args.out) / "grid.png"
     extra = f" and {grid}" if grid.is_file() else ""
     print(f"wrote {len(written)} translated image(s) ({args.direction}) to {args.out}{extra}")

@@ -28,7 +28,9 @@ from ganforge.data.images import _to_8bit, read_header
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
+from ganforge.sampling import check_pass_fits
 from ganforge.tools.checks import collect_inputs
+from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
 
@@ -49,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1, help="tiles per forward pass (default 1)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_force(parser)
 
 
 def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -173,27 +176,31 @@ def _center(shape: tuple[int, int], side: int, scale: int) -> tuple[int, int, in
 
 def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, tile: int = 128, overlap: Optional[int] = None,
                   scale: Optional[int] = None, compare: bool = False, crop: int = 256, degrade_inputs: bool = False,
-                  device: str = "cpu", progress: bool = True, batch: int = 1) -> list[Path]:
+                  device: str = "cpu", progress: bool = True, batch: int = 1, force: bool = False) -> list[Path]:
     """Upscale image files (or folders of them) into `out`; return the written upscaled PNGs."""
     if overlap is None:
         overlap = min(32, tile // 4)
     if tile < 0 or overlap < 0 or (tile and overlap >= tile) or batch < 1 or crop < 1:
         raise GanforgeError(f"Tile {tile}, overlap {overlap}, batch {batch} or crop {crop} is invalid; expected tile >= 0 (0: whole), "
                             "0 <= overlap < tile, batch >= 1 and crop >= 1.")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GanforgeError(f"Output {str(out)!r} is a file; expected a folder (new or existing).")
+    out = output_folder(Path(out))
     generator, info = load_generator(model, device)
     factor = check_model(info, scale, str(model))
     channels = int(info.get("channels", 3))
     files = collect_inputs(inputs)
     headers = [read_header(f) for f in files]  # every input is checked before anything is written
+    for f, head in zip(files, headers):
+        side_h, side_w = (min(tile, head.height), min(tile, head.width)) if tile else (head.height, head.width)
+        check_pass_fits(generator, batch, side_h, side_w, torch.device(device), f"Upscaling {str(f)!r}",
+                        "--tile > 0 processes it tile by tile" if not tile else "a smaller --tile or --batch", factor)
     if degrade_inputs:
         for f, head in zip(files, headers):
             if head.height < 2 * factor or head.width < 2 * factor:
                 raise GanforgeError(f"Image {str(f)!r} is {head.width}x{head.height}; expected at least {2 * factor} px "
                                     f"a side to downscale by {factor} (--degrade).")
-    out.mkdir(parents=True, exist_ok=True)
+    targets = [out / f"{f.stem}-x{factor}.png" for f in files]
+    crops = [out / f"{f.stem}-side-by-side.png" for f in files] if compare else []
+    claim_outputs(targets + crops, files, force=force)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -205,7 +212,7 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
         bar = tqdm(total=total, unit="tile", desc="upscale", dynamic_ncols=True)
     written = []
     try:
-        for path in files:
+        for path, target in zip(files, targets):
             pixels, alpha = read_image(path)
             original = None
             if degrade_inputs:
@@ -215,7 +222,6 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                 pixels = to_uint8(degrade(hr, factor)[0]).permute(1, 2, 0).numpy()
                 alpha = to_uint8(degrade(to_float(torch.from_numpy(alpha)[None, None]), factor)[0]).numpy()[0] if alpha is not None else None
             result = upscale_array(generator, pixels, factor, tile, overlap, channels, bar.update if bar else None, batch)
-            target = out / f"{path.stem}-x{factor}.png"
             if alpha is not None:
                 a = upscale_alpha(alpha, factor)[..., None]
                 picture = Image.fromarray(np.concatenate([np.repeat(result, 3, 2) if result.shape[2] == 1 else result, a], 2), "RGBA")
@@ -223,7 +229,8 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                     picture = picture.convert("LA")
             else:
                 picture = Image.fromarray(result[..., 0] if result.shape[2] == 1 else result)
-            picture.save(target, compress_level=3)
+            with removed_on_failure([target]):  # no truncated file left by a full disk or Ctrl-C
+                picture.save(target, compress_level=3)
             del picture
             written.append(target)
             if compare:
@@ -232,7 +239,8 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                 panels = [("bicubic", bicubic_crop(pixels, factor, top, left, side)), ("model", result[box])]
                 if original is not None:
                     panels.append(("original", original[box]))
-                side_by_side(panels, out / f"{path.stem}-side-by-side.png")
+                with removed_on_failure([out / f"{path.stem}-side-by-side.png"]):
+                    side_by_side(panels, out / f"{path.stem}-side-by-side.png")
     finally:
         if bar is not None:
             bar.close()
@@ -242,6 +250,6 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
 def run(args: argparse.Namespace) -> int:
     """Upscale and say where the results are."""
     written = upscale_files(args.model, args.images, args.out, args.tile, args.overlap, args.scale, args.side_by_side, args.crop,
-                            args.degrade, args.device, not args.no_progress, args.batch)
+                            args.degrade, args.device, not args.no_progress, args.batch, getattr(args, "force", False))
     print(f"wrote {len(written)} upscaled image(s) to {args.out}")
     return 0

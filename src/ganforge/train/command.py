@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ganforge.config import TrainConfig, load_yaml, parse_assignment
 from ganforge.errors import GanforgeError
+from ganforge.games.registry import family_names, get_family
 
 _FIELDS = {  # flag -> config field, for the common knobs with their own flags
     "model": "model", "data": "data", "loss": "loss", "steps": "steps", "epochs": "epochs",
@@ -17,10 +19,13 @@ _FIELDS = {  # flag -> config field, for the common knobs with their own flags
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge train`."""
-    parser.add_argument("--model", help="family: vanilla, dcgan, cgan, vae, cyclegan, stylegan (default dcgan)")
-    parser.add_argument("--data", help="mnist (embedded, default), fashion-mnist, or a folder of images; "
-                        "CycleGAN: mnist-thickness (default), A,B or a folder with trainA/ and trainB/")
-    parser.add_argument("--loss", help="minimax, non_saturating (default), hinge, wasserstein, least_squares")
+    families = [get_family(name) for name in family_names()]
+    parser.add_argument("--model", help=f"family: {', '.join(f.name for f in families)} (default {TrainConfig.model})")
+    defaults = ", ".join(f"{f.name} {f.default_data}" for f in families)
+    parser.add_argument("--data", help=f"mnist, fashion-mnist, a folder of images, or the family's own kind of data "
+                        f"(docs/data.md); default per family: {defaults}")
+    parser.add_argument("--loss", help="minimax, non_saturating (most families' default), hinge, wasserstein, least_squares, "
+                        "ragan")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="training rounds (one generator update each)")
     budget.add_argument("--epochs", type=float, help="passes over the data")
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.runlog import read_metrics
     from ganforge.train.api import train
     from ganforge.train.guard import WARNING
+    from ganforge.train.stop import TrainingStopped
 
     if args.resume:
         given = [f"--{flag.replace('_', '-')}" for flag in _FIELDS if flag not in _BUDGET and getattr(args, flag) is not None]
@@ -81,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Options {' '.join(given)} cannot change a resumed run (it keeps its saved config.yaml); "
                                 f"expected only a new budget (--steps, --epochs or --minutes) with --resume.")
     cfg = config_from_args(args)
-    run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    try:
+        run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
+    except TrainingStopped as stopped:
+        print(f"ganforge train: {stopped}", file=sys.stderr)
+        return stopped.exit_code
     warnings = [e for e in read_metrics(run_dir / "metrics.jsonl")[1] if e.get("event") == WARNING]
     print(f"run saved in {run_dir}" + (f" (warning: {warnings[-1].get('message')})" if warnings else ""))
     return 0

@@ -1,6 +1,7 @@
 """The referee: one generic training loop that knows no family."""
 from __future__ import annotations
 
+import errno
 import math
 import shutil
 import time
@@ -15,14 +16,17 @@ from ganforge.contract import Callback
 from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
-from ganforge.train.checkpoint import Checkpoints, read_checkpoint
+from ganforge.train.checkpoint import Checkpoints, read_training_state
 from ganforge.train.distributed import all_min, broadcast_module, gather_rng_states, on_rank0, world
 from ganforge.train.ema import EMA
 from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
+from ganforge.train.run_lock import RunLock
 from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
+from ganforge.train.sizes import check_sizes
 from ganforge.train.sources import image_source
+from ganforge.train.stop import StopOnSignal, TrainingStopped
 from ganforge.train.sync_batchnorm import sync_batchnorm
 
 
@@ -36,8 +40,9 @@ class Trainer:
         options = resolve_options(family.options, cfg.options, cfg.model)
         self.runtime = make_runtime(cfg)
         self.is_main = self.runtime.rank == 0
+        check_sizes(cfg, family, options, self.runtime)
         torch.manual_seed(cfg.seed)
-        self.source = (family.load_data or image_source)(cfg, self.runtime)
+        self.source = (family.load_data or image_source)(cfg, options, self.runtime)
         self.info = self.source.info
         self.game = family.build(cfg, options, self.info, self.runtime)
         for module in self.game.players.values():
@@ -56,7 +61,7 @@ class Trainer:
         watched = {**self.game.players, **({"the EMA generator": self.ema.module} if self.ema is not None else {})}
         self.guard, self.warnings, self._checked_at = Guard(watched, cfg.loss_bound), [], -1
         if checkpoint is not None:
-            self._restore(read_checkpoint(checkpoint), checkpoint)
+            self._restore(read_training_state(checkpoint), checkpoint)
         self.total_steps = self._planned_steps()
 
     # --- what callbacks use ---------------------------------------------------------------------
@@ -79,11 +84,19 @@ class Trainer:
         rng_ranks = gather_rng_states() if tag is None else None
         if not self.is_main:
             return
-        self.checkpoints.save(self._state(rng_ranks), self.step, tag)
-        if tag is None:
-            info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
-                    "steps": self.step, "train_seconds": round(self.elapsed, 3)}
-            save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+        try:
+            self.checkpoints.save(self._state(rng_ranks), self.step, tag)
+            if tag is None:
+                info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
+                        "steps": self.step, "train_seconds": round(self.elapsed, 3)}
+                save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            latest = self.checkpoints.latest()
+            raise GanforgeError(f"The disk is full while saving step {self.step} of run {str(self.run_dir)!r}; "
+                                f"{'its last good checkpoint ' + latest.name + ' is kept' if latest else 'no checkpoint was kept'}, "
+                                f"expected free space: make room and resume with --resume {str(self.run_dir)!r}.") from None
 
     # --- the loop -------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -93,8 +106,15 @@ class Trainer:
             cb.on_start(self)
         self.game.train_mode(True)
         started, elapsed_before = time.perf_counter(), self.elapsed
+        self.stop = StopOnSignal(enabled=self.runtime.world_size == 1)  # under torchrun the launcher stops every rank
         try:
-            self._play(started, elapsed_before)
+            with self.stop:
+                self._play(started, elapsed_before)
+            if self.stop.signum is not None and not self._finished():  # a signal during the last save ends nothing early
+                latest = self.checkpoints.latest()
+                raise TrainingStopped(f"Training was stopped by {self.stop.name} at step {self.step}; checkpoint "
+                                      f"{latest.name if latest else 'none'} was saved, resume with --resume {str(self.run_dir)!r}.",
+                                      self.stop.signum)
         except BaseException as exc:
             if isinstance(exc, TrainingDiverged):
                 self.log_event({"event": "stopped", "step": self.step, "message": str(exc)})
@@ -107,7 +127,7 @@ class Trainer:
 
     def _play(self, started: float, elapsed_before: float) -> None:
         game, cfg = self.game, self.cfg
-        while not self._finished():
+        while not self._finished() and self.stop.signum is None:
             game.set_phase(self.step, self.total_steps)
             with autocast(self.runtime):
                 logs = {}
@@ -123,7 +143,7 @@ class Trainer:
                 self._flush()
             for cb in self.callbacks:
                 cb.on_round_end(self, self.step)
-            if self.step % cfg.checkpoint_every == 0 and not self._finished():
+            if self.step % cfg.checkpoint_every == 0 and not self._finished() and self.stop.signum is None:
                 self.save_checkpoint()
         self._flush()
         self.save_checkpoint()
@@ -205,17 +225,32 @@ def run_training(cfg: TrainConfig, resume: Optional[Path] = None,
 
     `callbacks` is a list, or a function of the run's resolved config that returns one.
     """
-    if resume is not None:
+    main_process = world()[0] == 0
+    lock = None
+    if resume is not None:  # the run is locked before its checkpoint is looked up
+        lock = RunLock(resume) if main_process and Path(resume).is_dir() else None
         cfg, run_dir, checkpoint = open_run(resume, cfg.steps, cfg.epochs, cfg.minutes)
     else:  # under torchrun rank 0 creates the folder (and picks its name) for every process
         cfg, run_dir = on_rank0(lambda: new_run(cfg), pick_device(cfg.device, world()[1]))
+        lock = RunLock(run_dir) if main_process else None
         checkpoint = None
+    try:
+        return _train_locked(cfg, run_dir, checkpoint, callbacks, resume is None)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_locked(cfg: TrainConfig, run_dir: Path, checkpoint: Optional[Path],
+                  callbacks: Union[Sequence[Callback], Callable[[TrainConfig], Sequence[Callback]]], new: bool) -> Path:
+    if world()[0] == 0:
+        Checkpoints(run_dir).remove_leftovers()
     try:
         if callable(callbacks):
             callbacks = callbacks(cfg)
         trainer = Trainer(cfg, run_dir, callbacks, checkpoint)
     except BaseException:
-        if resume is None:  # a run that never started leaves nothing behind
+        if new:  # a run that never started leaves nothing behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     if checkpoint is not None and trainer._finished():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Optional
 
 import yaml
 
-from ganforge.atomic import nearest_existing
+from ganforge.atomic import nearest_existing, write_text_atomic
 from ganforge.config import TrainConfig, load_yaml, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
@@ -20,7 +21,10 @@ from ganforge.train.checkpoint import Checkpoints
 def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     """Fill what the user left to the family (data, loss, image size, batch, EMA, budget) and validate options."""
     family = get_family(cfg.model)
-    cfg = replace(cfg, data=cfg.data or family.default_data, loss=cfg.loss or family.default_loss,
+    options = resolve_options(family.options, cfg.options, cfg.model)
+    family.refuse_unread(cfg, options)
+    reads_loss = "loss" in family.keys_read(options)
+    cfg = replace(cfg, data=cfg.data or family.default_data, loss=(cfg.loss or family.default_loss) if reads_loss else None,
                   image_size=cfg.image_size or family.default_image_size,
                   batch_size=cfg.batch_size or family.default_batch_size,
                   ema_decay=family.default_ema_decay if cfg.ema_decay is None else cfg.ema_decay)
@@ -29,7 +33,6 @@ def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     budgets = [n for n in ("steps", "epochs", "minutes") if getattr(cfg, n) is not None]
     if len(budgets) > 1:
         raise GanforgeError(f"Budgets {', '.join(budgets)} were all given; expected exactly one of --steps, --epochs, --minutes.")
-    options = resolve_options(family.options, cfg.options, cfg.model)
     cfg = replace(cfg, options=_plain(options.__dict__))
     cfg.validate()
     return cfg
@@ -49,10 +52,14 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
     check_parent_folder(Path(cfg.out))
     if run_dir.exists() or run_dir.is_symlink():
         raise GanforgeError(f"Run directory {str(run_dir)!r} already exists; expected a new --name or --resume {str(run_dir)!r}.")
+    created = False
     try:
         run_dir.mkdir(parents=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        created = True
+        write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     except OSError as exc:
+        if created:  # a half-made run would block the same command run again
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise GanforgeError(f"Run directory {str(run_dir)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
                             f"expected a writable --out folder.") from None
     return cfg, run_dir

@@ -1,16 +1,16 @@
 """The default batch source: a labelled (or unlabelled) image dataset in memory, or a prepared one read from disk."""
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 from ganforge.config import TrainConfig
-from ganforge.contract import DataInfo, Runtime
+from ganforge.contract import Runtime
 from ganforge.data.batches import BatchSource
 from ganforge.data.prepared import PreparedSource
 
 
-def image_source(cfg: TrainConfig, runtime: Runtime) -> Union[BatchSource, PreparedSource]:
-    """A batch source over `cfg.data` at the configured size, with `.info` describing it.
+def image_source(cfg: TrainConfig, options: Any, runtime: Runtime) -> Union[BatchSource, PreparedSource]:
+    """A batch source over `cfg.data` at the configured size, with `.info` describing it (`options` are not read).
 
     In memory (BatchSource) when the images fit `cfg.memory_budget_gb`; a prepared set larger than
     that is read batch by batch (PreparedSource), and a plain folder larger than that is refused with
@@ -24,15 +24,11 @@ def image_source(cfg: TrainConfig, runtime: Runtime) -> Union[BatchSource, Prepa
         data = open_prepared(prepared)
         data.check_request(cfg.image_size, cfg.channels)
         if data.nbytes > budget:
-            source = PreparedSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
-                                    runtime.rank, runtime.world_size)
-            source.info = DataInfo(data.channels, data.image_size, data.num_classes, data.class_names)
-            return source
+            return PreparedSource(data, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
+                                  runtime.rank, runtime.world_size)
         with data:
             dataset = data.load()
     else:
         dataset = load_dataset(cfg.data, image_size=cfg.image_size, channels=cfg.channels, memory_budget=budget)
-    source = BatchSource(dataset, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
-                         runtime.rank, runtime.world_size)
-    source.info = DataInfo(dataset.channels, dataset.image_size, dataset.num_classes, tuple(dataset.class_names))
-    return source
+    return BatchSource(dataset, cfg.batch_size, cfg.seed, runtime.device, runtime.channels_last,
+                       runtime.rank, runtime.world_size)

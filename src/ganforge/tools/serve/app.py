@@ -7,8 +7,11 @@ one sentence there and the server carries on.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -124,7 +127,7 @@ def build_app(library: Library):
         names_ = model.info.get("class_names") or [str(c) for c in range(model.num_classes)]
         return gr.update(choices=[("every class", "any")] + [(f"{c}: {n}", str(c)) for c, n in enumerate(names_)], value="0", visible=True)
 
-    with gr.Blocks(title="ganforge", analytics_enabled=False) as demo:
+    with gr.Blocks(title="ganforge", analytics_enabled=False, delete_cache=(UPLOADS_KEPT_S, UPLOADS_KEPT_S)) as demo:
         gr.Markdown("## ganforge — look at and steer a generator")
         with gr.Row():
             model_box = gr.Dropdown(choices=names, value=first, label="Model", elem_id="model", scale=2)
@@ -310,16 +313,35 @@ def build_app(library: Library):
     return demo
 
 
+UPLOADS_KEPT_S = 3600  #: uploads older than this are deleted while the page serves (checked as often)
+
+
+def upload_folder() -> Path:
+    """A new private folder for this page's uploads and temporary files, named to Gradio, removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="ganforge-serve-"))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def launch(library: Library, host: str = "127.0.0.1", port: Optional[int] = None, block: bool = True, quiet: bool = False):
-    """Start the page; with `block` False return (demo, local URL) and leave it serving in the background."""
+    """Start the page; with `block` False return (demo, local URL) and leave it serving in the background.
+
+    Uploads larger than engine.MAX_UPLOAD_BYTES are refused at the door (HTTP 413, before they are stored); the
+    rest live in a private folder cleaned hourly and removed when the page stops.
+    """
     gr = import_gradio()
+    folder = upload_folder()
     demo = build_app(library)
     demo.queue(default_concurrency_limit=engine.GATE.limit, max_size=256)
     _, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=quiet,
-                            show_error=False, theme=gr.themes.Default(), css=CSS, footer_links=[], inbrowser=False)
+                            show_error=False, theme=gr.themes.Default(), css=CSS, footer_links=[], inbrowser=False,
+                            max_file_size=engine.MAX_UPLOAD_BYTES)
+    demo.upload_folder = folder
     if block:
         try:
             demo.block_thread()
         finally:
             demo.close()
+            shutil.rmtree(folder, ignore_errors=True)
     return demo, url

@@ -7,6 +7,7 @@ threads; `Gate` bounds how many generations run at once (memory stays bounded un
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -163,6 +164,17 @@ def _label(model: Model, label) -> Optional[int]:
     return value
 
 
+def _finite(value, name: str) -> float:
+    """`value` as a float if it is a finite number, else one sentence naming it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise GanforgeError(f"{name} {value!r} is invalid; expected a finite number.")
+    return number
+
+
 def _count(n) -> int:
     n = int(n)
     if not 1 <= n <= MAX_GRID:
@@ -182,7 +194,7 @@ def samples(model: Model, seed: int, n: int = 16, truncation: float = 1.0, label
         labels = None
         if model.num_classes:
             labels = torch.full((n,), cls, dtype=torch.long) if cls is not None else torch.arange(n) % model.num_classes
-        kwargs = {"truncation": float(truncation)} if model.kind == "stylegan" else {}
+        kwargs = {"truncation": _finite(truncation, "Truncation")} if model.kind == "stylegan" else {}
         images = g(z, labels, **kwargs)
     return picture(images)
 
@@ -201,8 +213,8 @@ def interpolation(model: Model, seed_a: int, seed_b: int, steps: int = 8, trunca
         za, zb = seed_noise(g, int(seed_a)), seed_noise(g, int(seed_b))
         path = slerp(za, zb, t)
         if model.kind == "stylegan":
-            z_strip = g.synthesize(g.mapping(path, labels, truncation=float(truncation)))
-            ends = g.mapping(torch.cat([za, zb]), None if labels is None else labels[:2], truncation=float(truncation))
+            z_strip = g.synthesize(g.mapping(path, labels, truncation=_finite(truncation, "Truncation")))
+            ends = g.mapping(torch.cat([za, zb]), None if labels is None else labels[:2], truncation=_finite(truncation, "Truncation"))
             w_strip = g.synthesize(torch.lerp(ends[:1], ends[1:], t.view(-1, 1, 1)))
             return picture(z_strip, steps), picture(w_strip, steps)
         return picture(g(path, labels), steps), None
@@ -217,7 +229,7 @@ def mixing(model: Model, seed: int, group: str = "coarse", cols: int = 4, trunca
     if group not in ("coarse", "middle", "fine"):
         raise GanforgeError(f"Style group {group!r} is unknown; expected coarse, middle or fine.")
     with GATE.hold():
-        images, _ = mixing_grid(model.generator, max(1, min(8, int(cols))), 3, [group], int(seed), float(truncation),
+        images, _ = mixing_grid(model.generator, max(1, min(8, int(cols))), 3, [group], int(seed), _finite(truncation, "Truncation"),
                                 _label(model, label) if model.num_classes else None)
     return picture(images, max(1, min(8, int(cols))) + 1)
 
@@ -230,10 +242,10 @@ def steer(model: Model, seed: int, strengths: Sequence[float], layers: str = "al
     cls = _label(model, label)
     directions = model.directions("all" if model.kind != "stylegan" else layers, k=len(strengths))
     with GATE.hold():
-        latent = seed_latents(model.generator, [int(seed)], float(truncation) if model.kind == "stylegan" else 1.0, cls)
+        latent = seed_latents(model.generator, [int(seed)], _finite(truncation, "Truncation") if model.kind == "stylegan" else 1.0, cls)
         for k, s in enumerate(strengths):
             if s:
-                latent = edit_latent(latent, directions, k, float(s))
+                latent = edit_latent(latent, directions, k, _finite(s, "Strength"))
         image = render(model.generator, latent, cls)
     return picture(image)
 
@@ -354,7 +366,7 @@ def edit_projection(model: Model, result, index: int, strength: float, layers: s
     if result is None:
         raise GanforgeError("Nothing has been projected yet; expected an image projected with the Project button first.")
     directions = model.directions(layers)
-    ws = edit_latent(result.ws, directions, int(index), float(strength), resolve_levels(model.generator, layers))
+    ws = edit_latent(result.ws, directions, int(index), _finite(strength, "Strength"), resolve_levels(model.generator, layers))
     with GATE.hold():
         g = with_noise(model.generator, result.noise) if result.noise else model.generator
         return picture(g.synthesize(ws))

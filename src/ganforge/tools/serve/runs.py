@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -42,15 +43,29 @@ class RunView:
     scores: str
 
 
-def _planned_total(run: Path) -> Optional[int]:
+CONFIG_BYTES = 1 << 20  #: a config.yaml larger than this is not one `ganforge train` wrote
+SAMPLE_BYTES = 64 << 20  #: a sample grid file larger than this is not one `ganforge train` wrote
+SAMPLE_PIXELS = 8192 * 8192  #: nor is a grid with more pixels than this
+
+
+def _planned_total(run: Path) -> tuple[Optional[int], str]:
+    """(the run's planned steps or None, a sentence when its config.yaml is malformed)."""
     import yaml
 
+    path = run / "config.yaml"
+    if not path.exists():
+        return None, ""
     try:
-        cfg = yaml.safe_load((run / "config.yaml").read_text())
-        steps = cfg.get("steps") if isinstance(cfg, dict) else None
-        return int(steps) if isinstance(steps, (int, float)) else None
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
-        return None
+        if not path.is_file() or path.stat().st_size > CONFIG_BYTES:
+            raise ValueError("not a small file")
+        cfg = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        if not isinstance(cfg, dict):
+            raise ValueError(f"a {type(cfg).__name__}, not a mapping")
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) and not isinstance(exc, UnicodeDecodeError) else type(exc).__name__
+        return None, f"Its config.yaml is malformed ({reason[:80]}); expected the file `ganforge train` wrote."
+    steps = cfg.get("steps")
+    return (int(steps) if isinstance(steps, (int, float)) and not isinstance(steps, bool) and math.isfinite(steps) else None), ""
 
 
 def curves_picture(training: list[dict], width: float = 7.0) -> Optional[np.ndarray]:
@@ -89,23 +104,31 @@ def curves_picture(training: list[dict], width: float = 7.0) -> Optional[np.ndar
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def _latest_sample(run: Path) -> tuple[Optional[np.ndarray], Optional[int]]:
+def _latest_sample(run: Path) -> tuple[Optional[np.ndarray], Optional[int], str]:
+    """(the newest readable sample grid enlarged, its step, a sentence naming a newer grid that is malformed)."""
     from PIL import Image
 
     files = sorted((run / "samples").glob("step_*.png")) if (run / "samples").is_dir() else []
+    note = ""
     for f in reversed(files):
         try:
+            if not f.is_file() or f.stat().st_size > SAMPLE_BYTES:
+                raise ValueError("not a small file")
             with Image.open(f) as im:
+                if im.width * im.height > SAMPLE_PIXELS:
+                    raise ValueError(f"{im.width}x{im.height} pixels")
                 pixels = np.asarray(im.convert("RGB"))
-        except OSError:  # a grid being written right now
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # malformed, or being written now
+            if not note and f.stat().st_mtime < time.time() - 2:
+                note = f"Sample {f.name} is malformed ({str(exc)[:60] or type(exc).__name__}); expected a PNG grid written by the run."
             continue
         scale = max(1, min(8, 512 // max(pixels.shape[:2])))
         try:
             step = int(f.stem.split("_")[-1])
         except ValueError:
             step = None
-        return pixels.repeat(scale, 0).repeat(scale, 1), step
-    return None, None
+        return pixels.repeat(scale, 0).repeat(scale, 1), step, note
+    return None, None, note
 
 
 def _scores(events: list[dict]) -> str:
@@ -130,8 +153,9 @@ def view_run(run: Path) -> RunView:
         raise GanforgeError(f"Run folder {str(run)!r} does not exist; expected a folder written by `ganforge train`.")
     training, events = read_metrics(run / "metrics.jsonl")
     step = int(training[-1]["step"]) if training else 0
-    total = _planned_total(run)
+    total, config_note = _planned_total(run)
     finished = (run / "report.html").is_file()
     status = f"**{run.name}**: step {step}" + (f" of {total}" if total else "") + (" (finished)" if finished else " (training or stopped)")
-    sample, sample_step = _latest_sample(run)
+    sample, sample_step, sample_note = _latest_sample(run)
+    status += "".join(f"\n\n⚠ {note}" for note in (config_note, sample_note) if note)
     return RunView(step, total, status, curves_picture(training), sample, sample_step, _scores(events))

@@ -1,0 +1,155 @@
+"""The colour scoreboard: FID, KID and precision/recall over the TF-Inception network (the papers' protocol).
+
+The data: the Oxygen icons of benchmarks/ada.py (Debian `oxygen-icon-theme`, LGPL-3; 587 distinct icons,
+RGB on white, 64 px, a seeded 10 % held out), prepared by `ada.py prepare`.
+
+    python benchmarks/colour.py prepare --out /tmp/gf/icons64
+    flock /tmp/heavy.lock python benchmarks/colour.py floor --data /tmp/gf/icons64 --json floor.json
+    flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons64 --runs /tmp/gf/colour \\
+        --families dcgan stylegan --minutes 15 30 --seeds 0 1 --n 10000 --json board.json --img docs/img
+
+`floor` measures what real data scores against itself: the held-out icons against the training icons
+(FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
+resize rules put the same images apart, and FID's own spread at this n (random real subsets of the
+held-out size against the rest). `run` trains every family x budget x seed ONE AT A TIME (each run has
+the whole machine, 2 threads), then scores each export with `ganforge eval` (TF-Inception, reference =
+the whole training split) and writes its sample grid beside a grid of real icons.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe  # noqa: E402
+
+from ganforge.data import load_dataset  # noqa: E402
+from ganforge.data.dataset import to_float  # noqa: E402
+from ganforge.metrics.features.extractors import tf_inception_extractor  # noqa: E402
+from ganforge.metrics.scores.frechet import frechet_distance_features  # noqa: E402
+from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size  # noqa: E402
+from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
+
+#: family -> its options in these runs (the ada.py settings, without augmentation)
+FAMILIES = {"dcgan": ["--option", "width=32"], "stylegan": ["--option", "growth=false"]}
+COMMON = {"batch_size": 32, "sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
+
+
+def scores(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
+    """FID, KID (subsets of up to 1000, 100 draws) and precision/recall (k = 3, equal set sizes) of two feature sets."""
+    kid, kid_std = kernel_inception_distance(real, fake, 100, 1000, seed)
+    m = min(len(real), len(fake))
+    g = torch.Generator().manual_seed(seed)
+    p, r = precision_recall(real[torch.randperm(len(real), generator=g)[:m]], fake[torch.randperm(len(fake), generator=g)[:m]], 3)
+    return {"fid": frechet_distance_features(real, fake), "kid": kid, "kid_std": kid_std,
+            "kid_subset_size": kid_subset_size(1000, len(real), len(fake)), "precision": p, "recall": r}
+
+
+def features(images: torch.Tensor, resize: str = "bilinear", precision: str = "fp32") -> torch.Tensor:
+    """TF-Inception features of uint8 images, in batches of 64."""
+    fx = tf_inception_extractor(precision=precision, resize=resize)
+    return torch.cat([fx.extract(to_float(images[i:i + 64]))[0] for i in range(0, len(images), 64)])
+
+
+def floor(data: Path, seed: int, repeats: int) -> dict:
+    """The real data's own scores, the resize rules' distance, the bf16 shift and FID's spread at the held-out size."""
+    train = load_dataset(str(data), image_size=64, split="train").images
+    test = load_dataset(str(data), image_size=64, split="test").images
+    out = {"machine": describe(), "data": str(data), "train_images": len(train), "held_out_images": len(test)}
+    t = time.perf_counter()
+    f = {(rule, prec): (features(train, rule, prec), features(test, rule, prec))
+         for rule, prec in (("bilinear", "fp32"), ("clean", "fp32"), ("bilinear", "bf16"))}
+    out["extraction_s"] = time.perf_counter() - t
+    for (rule, prec), (tr, te) in f.items():
+        out[f"held_out_vs_train_{rule}_{prec}"] = scores(tr, te, seed)
+    (bl, _), (cl, _), (bf, _) = f[("bilinear", "fp32")], f[("clean", "fp32")], f[("bilinear", "bf16")]
+    out["same_images_bilinear_vs_clean_fid"] = frechet_distance_features(bl, cl)
+    out["same_images_fp32_vs_bf16_fid"] = frechet_distance_features(bl, bf)
+    out["same_images_fp32_vs_bf16_max_rel"] = float(((bf - bl).norm(dim=1) / bl.norm(dim=1)).max())
+    every = torch.cat(f[("bilinear", "fp32")])
+    g, spread = torch.Generator().manual_seed(seed), []
+    for _ in range(repeats):  # FID of a random held-out-sized real subset against the rest: its spread is FID's noise at this n
+        order = torch.randperm(len(every), generator=g)
+        spread.append(frechet_distance_features(every[order[len(test):]], every[order[:len(test)]]))
+    out["fid_random_real_splits"] = {"values": spread, "mean": float(torch.tensor(spread).mean()), "std": float(torch.tensor(spread).std())}
+    return out
+
+
+def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None) -> dict:
+    """Train each family x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception."""
+    from ganforge.export import load_players
+    from ganforge.report.grid import save_grid
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    board = {"machine": describe(), "data": str(data), "n": n, "runs": {}}
+    for family in families:
+        for budget in minutes:
+            for seed in seeds:
+                name = f"{family}-{budget:g}min-seed{seed}"
+                cmd = [sys.executable, "-m", "ganforge", "train", "--model", family, "--data", str(data), "--image-size", "64",
+                       "--minutes", str(budget), "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
+                       "--device", "cpu", *FAMILIES[family]]
+                for key, value in COMMON.items():
+                    cmd += ["--set", f"{key}={value}"]
+                print(" ".join(cmd[2:]), flush=True)
+                subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+                scores_file = runs / f"{name}.json"
+                subprocess.run([sys.executable, "-m", "ganforge", "eval", str(runs / name), "--n", str(n), "--seed", "0",
+                                "--extractor", "tf-inception", "--json", str(scores_file)], env=env, check=True)
+                board["runs"][name] = json.loads(scores_file.read_text())
+                if img is not None:
+                    players, _ = load_players(runs / name / "export")
+                    G = players["generator"].eval()
+                    with torch.no_grad():
+                        fakes = G(torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+                    save_grid(fakes, img / f"colour-board-{name}.png", nrow=8)
+    if img is not None:
+        save_grid(to_float(load_dataset(str(data), image_size=64, split="train").images[:64]), img / "colour-board-real.png", nrow=8)
+    return board
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("floor")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--json", type=Path)
+    p = sub.add_parser("run")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--img", type=Path)
+    p.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.command == "prepare":
+        from ada import prepare
+
+        result = prepare(args.out)
+    elif args.command == "floor":
+        result = floor(args.data, args.seed, args.repeats)
+    else:
+        result = run(args.data, args.runs, args.families, args.minutes, args.seeds, args.n, args.img)
+    print(json.dumps(result, indent=2))
+    if getattr(args, "json", None):
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
