@@ -6,7 +6,6 @@ the same real test images), compare.md and compare.png (the table), and compare.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import time
@@ -17,6 +16,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
 from ganforge.runlog import last_time
@@ -329,7 +329,7 @@ def compare(models: list[str], out: Union[str, Path], settings: CompareSettings 
     samples_png([sample_row] + ([recon_row] if recon_row else []), out / "samples.png")
     table_png(rows, out / "compare.png")
     (out / "compare.md").write_text(markdown(rows, notes) + "\n![samples](samples.png)\n")
-    (out / "compare.json").write_text(json.dumps({"settings": asdict(settings), "notes": notes, "models": rows}, indent=2))
+    write_json_atomic(out / "compare.json", {"settings": asdict(settings), "notes": notes, "models": rows})
     return rows
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, resolve_model_dir
 from ganforge.report.gif import pick_frames
@@ -71,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
                             "or a stacked-mnist run.")
     claim_outputs([output_folder(out) / "modes.json"], force=args.force)
     report = generator_stacked_modes(generator, args.n, args.seed)
-    (out / "modes.json").write_text(json.dumps(report.as_dict(), indent=2))
+    write_json_atomic(out / "modes.json", report.as_dict())
     print(f"stacked-mnist: modes {report.modes}/1000, KL to uniform {report.reverse_kl:.3f} over {report.samples} samples")
     return 0
