@@ -77,3 +77,14 @@ def test_the_r3gan_cpu_preset_is_small():
     game = family.build(cfg, resolve_options(family.options, cfg.options, "r3gan"), DataInfo(3, 32), Runtime(torch.device("cpu")))
     assert sum(p.numel() for p in game.generator.parameters()) < 500_000
     assert game.recipe(1000).horizon == 1000 * 32  # the schedules span the whole run
+
+
+def test_the_fastgan_cpu_preset_is_what_fastgan_picks_on_a_cpu():
+    cfg = _cfg("fastgan-cpu.yaml")
+    picked = resolve_defaults(TrainConfig(model="fastgan", device="cpu"))
+    assert (cfg.model, cfg.batch_size, cfg.options["width"], cfg.options["z_dim"]) == ("fastgan", 8, 16, 256)
+    assert (picked.batch_size, picked.options, picked.image_size, picked.minutes) == (cfg.batch_size, cfg.options, 64, 30)
+    family = get_family("fastgan")
+    game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, 128), Runtime(torch.device("cpu")))
+    with torch.no_grad():
+        assert game.generator(torch.randn(2, 256)).shape == (2, 3, 128, 128)

@@ -32,22 +32,23 @@ def _class_path(module: nn.Module) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def write_players(players: dict[str, nn.Module], info: dict[str, Any], tmp: Path) -> None:
+    """Write players' safetensors and config.json into `tmp` (a folder being built; see `save_players`)."""
+    entries = {}
+    for name, module in players.items():
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+        try:
+            save_file(state, str(tmp / f"{name}.safetensors"))
+        except SafetensorError as exc:
+            raise disk_full_error(exc, tmp / f"{name}.safetensors") from None
+        entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors",
+                         "sha256": file_digest(tmp / f"{name}.safetensors")}
+    (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
+
+
 def save_players(players: dict[str, nn.Module], info: dict[str, Any], folder: str | Path) -> Path:
     """Write players (the one called "generator" first among them) and `info` to `folder`, atomically."""
-    entries = {}
-
-    def fill(tmp: Path) -> None:
-        for name, module in players.items():
-            state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-            try:
-                save_file(state, str(tmp / f"{name}.safetensors"))
-            except SafetensorError as exc:
-                raise disk_full_error(exc, tmp / f"{name}.safetensors") from None
-            entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors",
-                             "sha256": file_digest(tmp / f"{name}.safetensors")}
-        (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
-
-    return write_folder_atomic(Path(folder), fill)
+    return write_folder_atomic(Path(folder), lambda tmp: write_players(players, info, tmp))
 
 
 def file_digest(path: Path) -> str:

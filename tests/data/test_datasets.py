@@ -376,3 +376,17 @@ def test_dataset_smaller_than_a_batch_is_repeated_and_unlabelled_works():
     assert set(values) == {0, 1, 2}
     with pytest.raises(GanforgeError, match="Batch size 0"):
         BatchSource(_numbered(3), 0, seed=0, device=torch.device("cpu"))
+
+
+def test_typical_size_is_the_median_shorter_side_of_the_training_pictures(tmp_path):
+    from ganforge.data.folder import typical_size
+
+    for split, sides in (("train", [(300, 100), (120, 500), (90, 90)]), ("test", [(1000, 1000)] * 5)):
+        (tmp_path / split).mkdir()
+        for i, (w, h) in enumerate(sides):
+            Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(tmp_path / split / f"{i}.png")
+    assert typical_size(tmp_path) == 100  # shorter sides 100, 120, 90 of train/; test/ is not looked at
+    assert typical_size(tmp_path / "test") == 1000
+    assert typical_size("mnist") is None and typical_size(tmp_path / "missing") is None
+    (tmp_path / "empty").mkdir()
+    assert typical_size(tmp_path / "empty") is None  # the loader says what is wrong with it

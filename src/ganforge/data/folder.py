@@ -198,3 +198,22 @@ def load_folder(path: str | os.PathLike, image_size: Optional[int] = None, chann
     _parallel(fill, len(files))
     labels = torch.tensor(listing.labels, dtype=torch.int64) if listing.class_names else None
     return ImageDataset(images, labels, listing.class_names, root.resolve().name or "images")
+
+
+SIZE_SAMPLE = 256  #: image headers read, evenly spaced in load order, to find a folder's typical size
+
+
+def typical_size(path: str | os.PathLike) -> Optional[int]:
+    """The median shorter side of an image folder's pictures (of its train/ split where it has one), read from up to
+    SIZE_SAMPLE headers; None when `path` is not a folder of images (MNIST, a prepared set), which the loader reports."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        return None
+    dirs = _split_dirs(root)
+    try:
+        files = scan_folder(dirs[0] if dirs else root).files
+    except GanforgeError:
+        return None
+    picked = files[::max(1, len(files) // SIZE_SAMPLE)][:SIZE_SAMPLE]
+    sides = sorted(min(h.width, h.height) for h in _headers(picked))
+    return sides[(len(sides) - 1) // 2]

@@ -38,6 +38,8 @@ class Family:
     default_batch_size: int = 64
     default_ema_decay: float = 0.999
     load_data: Callable | None = None  # (cfg, options, runtime) -> contract.Batches; None: the labelled-image source
+    #: (cfg) -> (config values worked out from the data for what the user left unset, a sentence saying so); None: none
+    defaults_from_data: Callable | None = None
     #: TrainConfig values (options included) for a run of a few seconds on a CPU: contract tests and quick tries
     tiny: dict = field(default_factory=dict)
     #: the run settings of config.FAMILY_KEYS this family reads, or a function of its options giving them

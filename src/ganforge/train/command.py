@@ -87,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError(f"Options {' '.join(given)} cannot change a resumed run (it keeps its saved config.yaml); "
                                 f"expected only a new budget (--steps, --epochs or --minutes) with --resume.")
     cfg = config_from_args(args)
+    if not args.resume:
+        from ganforge.train.run_dir import fill_from_data
+
+        cfg, note = fill_from_data(cfg)
+        if note:
+            print(note)
     try:
         run_dir = train(cfg, resume=Path(args.resume) if args.resume else None, progress=not args.no_progress)
     except TrainingStopped as stopped:

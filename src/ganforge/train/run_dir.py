@@ -18,9 +18,21 @@ from ganforge.games.registry import get_family
 from ganforge.train.checkpoint import Checkpoints
 
 
-def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
-    """Fill what the user left to the family (data, loss, image size, batch, EMA, budget) and validate options."""
+def fill_from_data(cfg: TrainConfig) -> tuple[TrainConfig, str]:
+    """`cfg` with what the family works out from the data (e.g. image size, budget) filled in where the user left it
+    unset, and the family's sentence saying what it picked ("" when nothing)."""
     family = get_family(cfg.model)
+    if family.defaults_from_data is None:
+        return cfg, ""
+    values, note = family.defaults_from_data(replace(cfg, data=cfg.data or family.default_data))
+    return replace(cfg, **values), note
+
+
+def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
+    """Fill what the user left to the family (first what it works out from the data, then data, loss, image size,
+    batch, EMA, budget), validate options and refuse a run setting the family does not read."""
+    family = get_family(cfg.model)
+    cfg, _ = fill_from_data(cfg)
     options = resolve_options(family.options, cfg.options, cfg.model)
     family.refuse_unread(cfg, options)
     reads_loss = "loss" in family.keys_read(options)

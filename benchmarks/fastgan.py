@@ -1,0 +1,183 @@
+"""FastGAN on a CPU: seconds per round at 64 and 128 px, and a short run on 300 real icons against DCGAN + ADA.
+
+    python benchmarks/fastgan.py speed --json fastgan-speed.json            # CPU preset, batch 8, random images
+    apt-get install -y oxygen-icon-theme
+    python benchmarks/fastgan.py prepare --out /tmp/gf/icons300             # 300 training icons, 100 held out
+    flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only fastgan
+    flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only dcgan-ada
+    python benchmarks/fastgan.py score --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --json fastgan.json --img docs/img
+
+The icons are those of benchmarks/ada.py (Oxygen theme, 64 px, on white, duplicates dropped), of which a
+seeded 300 train and 100 are held out for the memorisation check. Runs train one at a time with the
+same wall-clock budget, FastGAN with what `ganforge train --model fastgan` picks on a CPU (64 px from the
+data, presets/fastgan-cpu.yaml), DCGAN with ADA as benchmarks/ada.py runs it. `score` reports SWD of 500
+EMA samples against the training icons, the memorisation check, and writes grids.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from machine import describe  # noqa: E402
+
+SEED = 0
+TRAIN, HELD_OUT = 300, 100
+#: run name -> ganforge train arguments besides data, budget, seed and output
+RUNS = {
+    "fastgan": ["--model", "fastgan"],
+    "dcgan-ada": ["--model", "dcgan", "--image-size", "64", "--batch-size", "32", "--set", "augment=ada",
+                  "--set", "ada_speed_images=20000", "--option", "width=32"],
+}
+
+
+def speed(sizes=(64, 128), rounds: int = 10, warmup: int = 2) -> dict:
+    """Seconds per round (one D and one G step) of the CPU preset at batch 8 on random images."""
+    import torch
+
+    from ganforge.config import TrainConfig, resolve_options
+    from ganforge.contract import DataInfo, Runtime
+    from ganforge.games.registry import get_family
+    from ganforge.train.run_dir import resolve_defaults
+
+    family = get_family("fastgan")
+    result = {"machine": describe(), "threads": torch.get_num_threads(), "rounds": rounds}
+    for size in sizes:
+        cfg = resolve_defaults(TrainConfig(model="fastgan", device="cpu", image_size=size, steps=1))
+        game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, size),
+                            Runtime(torch.device("cpu")))
+        torch.manual_seed(SEED)
+        batch = {"images": torch.rand(cfg.batch_size, 3, size, size) * 2 - 1}
+        times = []
+        for i in range(warmup + rounds):
+            start = time.perf_counter()
+            game.discriminator_step(batch)
+            game.generator_step(batch)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+        times.sort()
+        result[f"{size}px"] = {"median_s": round(times[len(times) // 2], 3), "min_s": round(times[0], 3),
+                               "batch": cfg.batch_size, "width": cfg.options["width"],
+                               "g_params": sum(p.numel() for p in game.generator.parameters()),
+                               "d_params": sum(p.numel() for p in game.players["discriminator"].parameters())}
+        print(size, result[f"{size}px"], flush=True)
+    return result
+
+
+def prepare(out: Path, seed: int = SEED) -> dict:
+    """300 training and 100 held-out icons (seeded) from benchmarks/ada.py's prepared icons."""
+    import numpy as np
+    from ada import prepare as prepare_icons
+
+    full = out.parent / (out.name + "-all")
+    if not full.is_dir():
+        prepare_icons(full)
+    files = sorted((full / "train").glob("*.png")) + sorted((full / "test").glob("*.png"))
+    order = np.random.default_rng(seed).permutation(len(files))
+    for split, picked in (("train", order[:TRAIN]), ("test", order[TRAIN:TRAIN + HELD_OUT])):
+        (out / split).mkdir(parents=True, exist_ok=True)
+        for i in picked:
+            shutil.copyfile(files[i], out / split / files[i].name)
+    return {"train": TRAIN, "test": HELD_OUT, "from": len(files)}
+
+
+def train(data: Path, runs: Path, minutes: float, seed: int, names: list[str]) -> None:
+    """Train the runs one after another, each with the same wall-clock budget."""
+    for name in names:
+        cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[name], "--data", str(data), "--minutes", str(minutes),
+               "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress", "--device", "cpu",
+               "--set", "sample_every=100000", "--set", "checkpoint_every=100000"]
+        print(" ".join(cmd[3:]), flush=True)
+        start = time.time()
+        subprocess.run(cmd, check=True)
+        print(f"{name}: {time.time() - start:.0f} s", flush=True)
+
+
+def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path | None) -> dict:
+    """SWD against the training icons and the memorisation check of each run's exported EMA generator; grids."""
+    import torch
+
+    from ganforge.data import load_dataset
+    from ganforge.data.dataset import to_float
+    from ganforge.export import load_players
+    from ganforge.metrics.scores.memorisation import memorisation, nearest_grid
+    from ganforge.metrics.scores.swd import sliced_wasserstein
+    from ganforge.report.grid import save_grid
+    from ganforge.runlog import read_metrics
+
+    train_set = to_float(load_dataset(str(data), image_size=64, split="train").images)
+    test_set = to_float(load_dataset(str(data), image_size=64, split="test").images)
+    results = {"machine": describe(), "n": n, "seed": seed, "train_images": len(train_set), "test_images": len(test_set)}
+    results["real"] = {"swd": sliced_wasserstein(test_set, train_set, seed=seed)["average"]}
+    print(f"held-out icons vs training icons: SWD {results['real']['swd']:.2f}", flush=True)
+    for name in names:
+        players, info = load_players(runs / name / "export")
+        G = players["generator"].eval()
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            z = torch.randn(n, G.z_dim, generator=g)
+            torch.manual_seed(seed)
+            fakes = torch.cat([G(z[i:i + 50]).float().clamp(-1, 1) for i in range(0, n, 50)])
+        if fakes.shape[-1] != 64:
+            fakes = torch.nn.functional.interpolate(fakes, size=64, mode="area")
+        training, _ = read_metrics(runs / name / "metrics.jsonl")
+        steps = max((r.get("step", 0) for r in training), default=0)
+        copies = memorisation(fakes, train_set, test_set)["summary"]["pixels"]
+        results[name] = {"steps": steps, "image_size": info["image_size"],
+                         "swd": sliced_wasserstein(fakes, train_set, seed=seed)["average"], "memorisation": copies}
+        print(name, results[name], flush=True)
+        if img is not None:
+            img.mkdir(parents=True, exist_ok=True)
+            save_grid(fakes[:64], img / f"fastgan-icons-{name}.png", nrow=8)
+            save_grid(nearest_grid(fakes[:16], train_set), img / f"fastgan-icons-{name}-nearest.png", nrow=8)
+    return results
+
+
+def main(argv=None) -> int:
+    """speed | prepare | train | score."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--rounds", type=int, default=10)
+    sp.add_argument("--json", type=Path)
+    pp = sub.add_parser("prepare")
+    pp.add_argument("--out", type=Path, required=True)
+    pt = sub.add_parser("train")
+    pt.add_argument("--data", type=Path, required=True)
+    pt.add_argument("--runs", type=Path, required=True)
+    pt.add_argument("--minutes", type=float, default=3.5)
+    pt.add_argument("--seed", type=int, default=SEED)
+    pt.add_argument("--only", nargs="*", default=list(RUNS))
+    ps = sub.add_parser("score")
+    ps.add_argument("--data", type=Path, required=True)
+    ps.add_argument("--runs", type=Path, required=True)
+    ps.add_argument("--only", nargs="*", default=list(RUNS))
+    ps.add_argument("--n", type=int, default=500)
+    ps.add_argument("--seed", type=int, default=SEED)
+    ps.add_argument("--json", type=Path)
+    ps.add_argument("--img", type=Path)
+    args = p.parse_args(argv)
+    print(describe(), flush=True)
+    if args.cmd == "speed":
+        results = speed(rounds=args.rounds)
+    elif args.cmd == "prepare":
+        results = prepare(args.out)
+    elif args.cmd == "train":
+        train(args.data, args.runs, args.minutes, args.seed, args.only)
+        return 0
+    else:
+        results = score(args.data, args.runs, args.only, args.n, args.seed, args.img)
+    print(json.dumps(results, indent=2))
+    if getattr(args, "json", None):
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The FastGAN game: the reconstruction term on reals trains D alone, 1024 px steps on CPU, defaults from the data."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.cli import main
+from ganforge.config import TrainConfig, resolve_options
+from ganforge.contract import LOSS_D, LOSS_G, DataInfo, Runtime
+from ganforge.games.fastgan import RECON, defaults_from_data
+from ganforge.games.registry import get_family
+from ganforge.models.fastgan import PARTS, reconstruction_targets
+from ganforge.train.run_dir import resolve_defaults
+
+CPU = Runtime(torch.device("cpu"))
+
+
+def game(size=64, channels=3, **options):
+    family = get_family("fastgan")
+    opts = resolve_options(family.options, {"width": 4, "z_dim": 8, **options}, "fastgan")
+    return family.build(TrainConfig(model="fastgan", loss="hinge"), opts, DataInfo(channels, size), CPU)
+
+
+def batch(n=4, size=64, channels=3):
+    return {"images": torch.rand(n, channels, size, size) * 2 - 1}
+
+
+def snapshot(module):
+    """The learned parameters (not BatchNorm's statistics or spectral norm's power-iteration vectors)."""
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def changed(before, module, prefix=""):
+    return {k for k, v in module.named_parameters() if k.startswith(prefix) and not torch.equal(before[k], v)}
+
+
+def test_the_discriminator_step_trains_d_and_its_decoders_not_g():
+    g = game()
+    G, D = g.players["generator"], g.players["discriminator"]
+    g_before, d_before = snapshot(G), snapshot(D)
+    logs = g.discriminator_step(batch())
+    assert {LOSS_D, RECON} <= set(logs) and torch.isfinite(logs[RECON]) and logs[RECON] > 0
+    assert not changed(g_before, G)
+    assert changed(d_before, D, "decode_whole.") and changed(d_before, D, "decode_quadrant.")
+
+
+def test_the_generator_step_leaves_d_and_its_decoders_alone():
+    g = game()
+    G, D = g.players["generator"], g.players["discriminator"]
+    g_before, d_before = snapshot(G), snapshot(D)
+    logs = g.generator_step(batch())
+    assert set(logs) == {LOSS_G} and RECON not in logs
+    assert changed(g_before, G)
+    assert not changed(d_before, D)
+    assert all(p.requires_grad for p in D.parameters())  # D is unfrozen afterwards
+
+
+def test_the_decoders_learn_only_from_the_reconstruction_term():
+    results = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        g = game(reconstruction_weight=weight)
+        D = g.players["discriminator"]
+        before = snapshot(D)
+        torch.manual_seed(1)
+        g.discriminator_step(batch())
+        results[weight] = changed(before, D, "decode_")
+    assert not results[0.0] and results[1.0]
+
+
+def test_the_reconstruction_is_scored_against_the_real_images():
+    g = game(diffaugment=False)
+    D = g.players["discriminator"]
+    reals = batch()
+    reference, generator = copy.deepcopy(D), copy.deepcopy(g.players["generator"])
+    torch.manual_seed(5)
+    logs = g.discriminator_step(reals)
+    torch.manual_seed(5)  # replay the step's draws: G's inputs and noise maps, then the quadrant
+    with torch.no_grad():
+        generator(torch.randn(4, 8))
+    part = int(torch.randint(PARTS, ()))
+    _, whole, quarter = reference.judge_and_reconstruct(reals["images"], part)
+    target_whole, target_quarter = reconstruction_targets(reals["images"], part, 64)
+    expected = (whole - target_whole).abs().mean() + (quarter - target_quarter).abs().mean()
+    assert torch.allclose(logs[RECON], expected, atol=1e-6)
+
+
+def test_diffaugment_is_on_by_default_and_hinge_is_the_loss():
+    family = get_family("fastgan")
+    assert family.default_loss == "hinge"
+    g = game()
+    assert g.augmenter.mode == "diffaugment" and g.augmenter.policy == ("color", "translation", "cutout")
+    assert game(diffaugment=False).augmenter.active is False
+    assert g.export_info()["kind"] == "noise"
+
+
+def test_1024_px_builds_and_plays_a_round_on_cpu():
+    g = game(size=1024, width=2, z_dim=8)
+    G = g.players["generator"]
+    before = snapshot(G)
+    data = batch(n=2, size=1024)
+    d_logs, g_logs = g.discriminator_step(data), g.generator_step(data)
+    assert all(torch.isfinite(v) for v in {**d_logs, **g_logs}.values())
+    assert changed(before, G)
+    assert G(torch.randn(1, 8)).shape == (1, 3, 1024, 1024)
+
+
+def folder_of(path, sizes):
+    path.mkdir()
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(np.full((h, w, 3), 40 * i % 255, np.uint8)).save(path / f"{i}.png")
+    return str(path)
+
+
+@pytest.mark.parametrize("sizes, device, picked", [
+    ([(300, 200)] * 3 + [(900, 900)], "cuda", 128),  # median shorter side 200 -> 128
+    ([(600, 700)] * 3, "cuda", 512),
+    ([(600, 700)] * 3, "cpu", 128),  # capped on a CPU
+    ([(40, 40)] * 2, "cpu", 64),  # small pictures are upsampled to the smallest size
+])
+def test_image_size_is_picked_from_the_folder(tmp_path, sizes, device, picked):
+    values, note = defaults_from_data(TrainConfig(model="fastgan", data=folder_of(tmp_path / "pics", sizes), device=device))
+    assert values["image_size"] == picked
+    assert f"image size {picked} px" in note
+
+
+def test_a_budget_and_cpu_widths_are_picked_but_never_over_the_users(tmp_path):
+    data = folder_of(tmp_path / "pics", [(64, 64)] * 2)
+    values, note = defaults_from_data(TrainConfig(model="fastgan", data=data, device="cpu"))
+    assert values["minutes"] == 30 and values["options"]["width"] == 16 and values["batch_size"] == 8
+    assert "30 minutes" in note and "width 16" in note
+    assert defaults_from_data(TrainConfig(model="fastgan", data=data, device="cuda"))[0]["steps"] == 20_000
+    mine = TrainConfig(model="fastgan", data=data, device="cpu", image_size=256, steps=10, batch_size=4,
+                       options={"width": 8, "z_dim": 16})
+    assert defaults_from_data(mine) == ({}, "")
+    resolved = resolve_defaults(mine)
+    assert (resolved.image_size, resolved.steps, resolved.batch_size, resolved.options["width"]) == (256, 10, 4, 8)
+
+
+def test_train_prints_what_it_picked_and_the_copy_check(capsys, tmp_path):
+    data = folder_of(tmp_path / "pics", [(80, 80)] * 4)
+    code = main(["train", "--model", "fastgan", "--data", data, "--steps", "1", "--device", "cpu", "--out",
+                 str(tmp_path / "runs"), "--name", "r", "--no-progress", "--option", "width=2", "--option", "z_dim=8",
+                 "--set", "sample_every=1000", "--set", "copy_check_n=16"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (tmp_path / "runs" / "r" / "copy_check.json").is_file() and "closest sample | training image pairs" in out
+    assert "fastgan picked" in out and "image size 64 px (the folder's median shorter side is 80 px" in out
+    assert "budget" not in out.split("fastgan picked")[1].split("\n")[0]  # the user's --steps stands
