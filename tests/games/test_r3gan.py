@@ -80,6 +80,7 @@ def test_conditional_players_get_the_labels():
     inputs = game.sample_inputs(6, torch.Generator().manual_seed(0))
     assert inputs["labels"].tolist() == [0, 1, 2, 0, 1, 2]
     assert game.render(game.generator, inputs).shape == (6, 1, 8, 8)
+    assert game.export_info()["kind"] == "noise" and game.export_info()["num_classes"] == 3
     assert {"loss_d", "r1"} <= set(game.discriminator_step(batch()))
     with pytest.raises(GanforgeError, match="needs labelled data"):
         make_game(conditional=True)

@@ -168,6 +168,10 @@ class R3GANGame(Game):
             images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
         return images.float()
 
+    def export_info(self) -> dict:
+        """Base facts, declaring a noise-driven generator."""
+        return {**super().export_info(), "kind": "noise"}
+
     def extra_state(self) -> dict:
         """The D-step counter that places lazy penalties, and the augmentation controller when one is on."""
         return {"d_steps": self.d_steps, **({"augment": self.augmenter.state_dict()} if self.augmenter.active else {})}
