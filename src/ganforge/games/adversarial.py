@@ -16,7 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.games.shared_options import ChannelCeiling
-from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
@@ -37,8 +37,7 @@ class AdversarialGame(Game):
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
                  loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
         super().__init__(runtime, info)
-        self.seat_pair(generator, discriminator, cfg,
-                       Penalties(r1_gamma=r1_gamma, gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0))
+        self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma))
         self.loss = loss
         self.conditional = getattr(generator, "num_classes", 0) > 0
         self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently

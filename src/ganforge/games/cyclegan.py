@@ -19,7 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
-from ganforge.games.toolkit import LastFakes, Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import AdversarialLoss, cycle_loss, get_loss, identity_loss
 from ganforge.nn.modes import eval_mode
 
@@ -106,7 +106,7 @@ class CycleGANGame(Game):
         self.add_adam("discriminators", cfg.lr_d, betas, ("d_a", "d_b"))
         self.loss = loss
         self.critic_steps = cfg.n_critic
-        self.penalties = Penalties(gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0)
+        self.penalties = run_penalties(cfg, loss)
         self.pools = {"a": ImagePool(opts.pool_size), "b": ImagePool(opts.pool_size)}
         self.last_fakes = LastFakes(runtime, ("a", "b"))  # (fake_a, fake_b) of the last generator step
 

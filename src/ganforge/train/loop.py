@@ -136,7 +136,7 @@ class Trainer:
                     logs.update(game.discriminator_step(self.source.next()))
                 logs.update(game.generator_step(self.source.next()))
             if self.ema is not None:
-                self.ema.update(game.generator)
+                self.ema.update(game.generator, game.current_ema_decay())
             self.step += 1
             self.elapsed = elapsed_before + time.perf_counter() - started
             self.records.add(self.step, logs)
