@@ -22,6 +22,8 @@ from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
 from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.losses import AdversarialLoss, cycle_loss, get_loss, identity_loss
 from ganforge.nn.modes import eval_mode
+from ganforge.nn.patchgan import patch_map_size
+from ganforge.schedules import constant_then_linear
 
 
 @dataclass
@@ -69,14 +71,6 @@ class TranslationInfo(DataInfo):
     data: Optional[UnpairedData] = field(default=None, repr=False)
 
 
-def lr_factor(step: int, total_steps: int, decay_start: float) -> float:
-    """1 until `decay_start` of the run, then falling linearly to reach 0 just after the last step."""
-    start = int(decay_start * total_steps)
-    if step < start or total_steps <= start:
-        return 1.0
-    return max(0.0, (total_steps - step) / (total_steps - start))
-
-
 class CycleGANGame(Game):
     """Players g_ab (A->B), g_ba (B->A), d_a, d_b; one optimizer for both generators, one for both critics."""
 
@@ -86,14 +80,14 @@ class CycleGANGame(Game):
     def __init__(self, runtime: Runtime, info: DataInfo, options: CycleGANOptions, loss: AdversarialLoss,
                  cfg: TrainConfig):
         super().__init__(runtime, info)
-        from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator, patch_output_size
+        from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator
 
         opts = options.resolved(info.image_size)
         multiple = 2 ** opts.n_down
         if info.image_size % multiple:
             raise GanforgeError(f"Image size {info.image_size} does not suit a generator with n_down={opts.n_down}; "
                                 f"expected a multiple of {multiple}.")
-        if patch_output_size(info.image_size, opts.d_layers) < 1:
+        if patch_map_size(info.image_size, opts.d_layers) < 1:
             raise GanforgeError(f"Image size {info.image_size} is too small for a PatchGAN with d_layers={opts.d_layers}; "
                                 "expected fewer d_layers or a larger image size.")
         c = info.channels
@@ -113,7 +107,7 @@ class CycleGANGame(Game):
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
         """Constant learning rates, then linear decay to zero from `decay_start` of the run (Zhu et al. 2017)."""
-        self.scale_learning_rates(lr_factor(step, total_steps, self.options.decay_start))
+        self.scale_learning_rates(constant_then_linear(step, total_steps, self.options.decay_start))
 
     # --- one round ------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:

@@ -26,6 +26,7 @@ from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.pix2pix import UNetGenerator
 from ganforge.nn.configurable import default_of
 from ganforge.nn.modes import eval_mode
+from ganforge.nn.patchgan import patch_map_size
 from ganforge.schedules import constant_then_linear
 
 SWITCHES = ("auto", "on", "off")
@@ -98,7 +99,7 @@ class Pix2PixGame(Game):
 
     def __init__(self, runtime: Runtime, info: DataInfo, options: Pix2PixOptions, loss: AdversarialLoss, cfg: TrainConfig):
         super().__init__(runtime, info)
-        from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator, patch_map_size
+        from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator
 
         opts = options.resolved(info.image_size)
         multiple = 2 ** opts.n_down

@@ -14,9 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.dcgan import dcgan_init, discriminator_features, upsampling_steps
+from ganforge.models.dcgan import discriminator_features, upsampling_steps
 from ganforge.nn import Configurable
 from ganforge.nn.conditional_norm import ConditionalBatchNorm2d
+from ganforge.nn.init import normal_init
 from ganforge.nn.widths import CHANNEL_MAX, capped_width
 
 DISCRIMINATOR_MODES = ("projection", "concat")
@@ -133,7 +134,7 @@ class ConditionalDCGANGenerator(Configurable):
             ch = out
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
         self.to_image = nn.ConvTranspose2d(ch, channels, 4, 2, 1)
-        dcgan_init(self)  # the label embedding keeps its N(0, 1) start
+        normal_init(self)  # the label embedding keeps its N(0, 1) start
 
     def _norm(self, ch: int) -> nn.Module:
         return ConditionalBatchNorm2d(ch, self.num_classes) if self.conditional_bn else nn.BatchNorm2d(ch)
@@ -169,7 +170,7 @@ class ConditionalDCGANDiscriminator(Configurable):
         self.features = discriminator_features(in_ch, width, steps, batchnorm=not spectral_norm, channel_max=channel_max)
         ch = capped_width(width, steps - 1, channel_max)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
-        dcgan_init(self)
+        normal_init(self)
         # concat: a label map of embed_dim channels; projection: one vector per class against pooled φ(x)
         self.embed = nn.Embedding(num_classes, embed_dim if mode == "concat" else ch)
         if mode == "projection":

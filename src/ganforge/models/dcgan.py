@@ -8,20 +8,9 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 from ganforge.models.packing import check_pack, pack_samples
 from ganforge.nn import Configurable
+from ganforge.nn.init import normal_init
 from ganforge.nn.minibatch_std import MinibatchStd
 from ganforge.nn.widths import CHANNEL_MAX, capped_width
-
-
-def dcgan_init(module: nn.Module) -> None:
-    """Weights from N(0, 0.02); BatchNorm scales from N(1, 0.02) and zero biases, as in the paper."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 def upsampling_steps(image_size: int) -> int:
@@ -38,7 +27,7 @@ def discriminator_features(in_channels: int, width: int, steps: int, batchnorm: 
 
     Without `batchnorm` the convolutions keep their biases (as under spectral normalization).
     """
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, capped_width(width, 0, channel_max), 4, 2, 1), nn.LeakyReLU(0.2, True)]
     for i in range(1, steps):
         ch, out = capped_width(width, i - 1, channel_max), capped_width(width, i, channel_max)
         norm = [nn.BatchNorm2d(out)] if batchnorm else []
@@ -67,7 +56,7 @@ class DCGANGenerator(Configurable):
             ch = out
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        dcgan_init(self)
+        normal_init(self)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images in [-1, 1], shape (N, C, S, S)."""
@@ -92,7 +81,7 @@ class DCGANDiscriminator(Configurable):
         self.features = discriminator_features(channels * self.pack, width, steps, channel_max=channel_max)
         self.std = MinibatchStd(minibatch_std) if minibatch_std > 0 else None
         self.head = nn.Conv2d(capped_width(width, steps - 1, channel_max) + (1 if self.std is not None else 0), 1, 4, 1, 0)
-        dcgan_init(self)
+        normal_init(self)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """Logits (N / pack,)."""
