@@ -87,8 +87,9 @@ def test_cycle_and_identity_terms():
 
 
 def test_registry_names_and_errors():
-    assert set(losses.LOSSES) == {"minimax", "non_saturating", "hinge", "wasserstein", "least_squares", "ragan"}
-    assert [name for name, loss in losses.LOSSES.items() if loss.relativistic] == ["ragan"]
+    assert set(losses.LOSSES) == {"minimax", "non_saturating", "hinge", "wasserstein", "least_squares", "ragan",
+                                  "relativistic_pairing"}
+    assert [name for name, loss in losses.LOSSES.items() if loss.relativistic] == ["ragan", "relativistic_pairing"]
     assert losses.get_loss("non-saturating").name == "non_saturating"
     assert losses.get_loss("minimax").generator is losses.minimax_generator
     with pytest.raises(GanforgeError, match="'softmax'"):
@@ -118,3 +119,44 @@ def test_relativistic_average_losses_match_their_closed_form():
     f = fake.clone().requires_grad_(True)
     losses.relativistic_average_generator(real, f).backward()
     assert (f.grad < 0).all()
+
+
+def test_relativistic_pairing_losses_match_their_closed_form():
+    # pairs (D(x_r), D(x_f)) = (1, 0) and (3, -2): differences 1 and 5; softplus(t) = log(1 + e^t)
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    expected_d = (math.log1p(math.exp(-1.0)) + math.log1p(math.exp(-5.0))) / 2
+    expected_g = (math.log1p(math.exp(1.0)) + math.log1p(math.exp(5.0))) / 2
+    assert losses.relativistic_pairing_discriminator(real, fake).item() == pytest.approx(expected_d)
+    assert losses.relativistic_pairing_generator(real, fake).item() == pytest.approx(expected_g)
+    # paired, not averaged: swapping the fakes changes the loss (the average loss would not change)
+    assert losses.relativistic_pairing_discriminator(real, fake.flip(0)).item() != pytest.approx(expected_d)
+    # equal scores: log 2 on both sides, and G's loss is D's with the roles swapped
+    same = torch.zeros(3)
+    assert losses.relativistic_pairing_discriminator(same, same).item() == pytest.approx(math.log(2))
+    assert losses.relativistic_pairing_generator(real, fake).item() == pytest.approx(
+        losses.relativistic_pairing_discriminator(fake, real).item())
+    # the generator's gradient raises each fake score and lowers its paired real score, by σ(D(x_r) - D(x_f)) / n
+    r, f = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    losses.relativistic_pairing_generator(r, f).backward()
+    weights = torch.sigmoid(real - fake) / 2
+    assert torch.allclose(f.grad, -weights) and torch.allclose(r.grad, weights)
+    big = torch.tensor([100.0, -100.0])
+    assert torch.isfinite(losses.relativistic_pairing_discriminator(big, -big))
+    assert torch.isfinite(losses.relativistic_pairing_generator(big, -big))
+
+
+def test_r2_penalty_is_the_squared_input_gradient_at_the_fakes_only():
+    # D(x) = ½‖x‖² has ∇D(x) = x, so E‖∇D(x_f)‖² = E‖x_f‖²; the reals play no part
+    def critic(x):
+        return 0.5 * x.flatten(1).square().sum(1)
+
+    torch.manual_seed(0)
+    real, fake = torch.randn(6, 3), torch.randn(6, 3)
+    f = fake.clone().requires_grad_(True)
+    penalty = losses.r2_penalty(critic(f), f)
+    assert penalty.item() == pytest.approx(fake.square().sum(1).mean().item(), rel=1e-6)
+    x = real.clone().requires_grad_(True)
+    assert losses.r1_penalty(critic(x), x).item() == pytest.approx(real.square().sum(1).mean().item(), rel=1e-6)
+    # differentiable (D's parameters get its gradient); the gradient of γ/2·R2 in x_f is 2·γ/2·x_f/n here
+    penalty.backward()
+    assert torch.allclose(f.grad, 2 * fake / 6, atol=1e-6)

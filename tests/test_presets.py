@@ -44,6 +44,41 @@ def test_dcgan_presets_build_players_of_the_papers_width(name, size, widest):
     assert cfg.batch_size == (128 if size == 64 else 64)
 
 
+@pytest.mark.parametrize("name, size, widths, cardinalities, gamma, batch", [
+    ("r3gan-cifar10.yaml", 32, [768] * 4, [96] * 4, 0.05, 512),
+    ("r3gan-ffhq-64.yaml", 64, [768] * 4 + [384], [96] * 4 + [48], 2.0, 256),
+    ("r3gan-ffhq-256.yaml", 256, [768] * 4 + [384, 192, 96], [96] * 4 + [48, 24, 12], 150.0, 256),
+])
+def test_r3gan_presets_build_the_papers_players_and_schedules(name, size, widths, cardinalities, gamma, batch):
+    from ganforge.nn.bottleneck import BottleneckBlock
+
+    cfg = _cfg(name)
+    assert (cfg.model, cfg.image_size, cfg.batch_size) == ("r3gan", size, batch)
+    family = get_family("r3gan")
+    info = DataInfo(3, size, num_classes=10 if cfg.options.get("conditional") else 0)
+    game = family.build(cfg, resolve_options(family.options, cfg.options, "r3gan"), info, Runtime(torch.device("cpu")))
+    blocks = [m for m in game.generator.modules() if isinstance(m, BottleneckBlock)]
+    assert [m.expand.in_channels for m in blocks[::2]] == widths and len(blocks) == 2 * len(widths)
+    assert [m.grouped.groups for m in blocks[::2]] == cardinalities  # the paper's cardinality at 16 channels per group
+    d_blocks = [m for m in game.players["discriminator"].modules() if isinstance(m, BottleneckBlock)]
+    assert [m.expand.in_channels for m in d_blocks[::2]] == widths[::-1]
+    recipe = game.recipe(10 ** 6)
+    assert recipe.horizon == 2e7 and recipe.lr == (2e-4, 5e-5) and recipe.beta2 == (0.9, 0.99)
+    assert recipe.gamma == pytest.approx((gamma, gamma / 10))
+    with torch.no_grad():
+        z = torch.randn(1, 64)
+        labels = torch.tensor([3]) if info.num_classes else None
+        assert game.generator(z, labels).shape == (1, 3, size, size)
+
+
+def test_the_r3gan_cpu_preset_is_small():
+    cfg = _cfg("r3gan-32-cpu.yaml")
+    family = get_family("r3gan")
+    game = family.build(cfg, resolve_options(family.options, cfg.options, "r3gan"), DataInfo(3, 32), Runtime(torch.device("cpu")))
+    assert sum(p.numel() for p in game.generator.parameters()) < 500_000
+    assert game.recipe(1000).horizon == 1000 * 32  # the schedules span the whole run
+
+
 def test_the_fastgan_cpu_preset_is_what_fastgan_picks_on_a_cpu():
     cfg = _cfg("fastgan-cpu.yaml")
     picked = resolve_defaults(TrainConfig(model="fastgan", device="cpu"))

@@ -42,3 +42,44 @@ def test_schedules_that_cannot_finish_are_refused():
     with pytest.raises(GanforgeError, match="start resolution"):
         GrowthSchedule(4, 3).validate()
     GrowthSchedule(0, 3, fade=0.15, stable=0.15).validate()
+
+
+def test_cosine_with_warmup_end_points_middle_and_warmup():
+    from ganforge.schedules import cosine_with_warmup
+
+    assert cosine_with_warmup(0, 2e-4, 5e-5, 1000) == pytest.approx(2e-4)
+    assert cosine_with_warmup(500, 2e-4, 5e-5, 1000) == pytest.approx((2e-4 + 5e-5) / 2)  # cos(π/2) = 0: half-way
+    assert cosine_with_warmup(250, 0.0, 1.0, 1000) == pytest.approx(0.5 - 0.5 * 2 ** -0.5)  # ½(1 - cos(π/4))
+    assert cosine_with_warmup(1000, 2e-4, 5e-5, 1000) == 5e-5
+    assert cosine_with_warmup(10 ** 9, 2e-4, 5e-5, 1000) == 5e-5  # stays at the end past the horizon
+    # linear warm-up from warmup_start to the base value, then the cosine over what remains
+    assert cosine_with_warmup(50, 1.0, 0.0, 1100, warmup=100) == pytest.approx(0.5)
+    assert cosine_with_warmup(100, 1.0, 0.0, 1100, warmup=100) == pytest.approx(1.0)
+    assert cosine_with_warmup(600, 1.0, 0.0, 1100, warmup=100) == pytest.approx(0.5)
+    values = [cosine_with_warmup(i * 10, 1.0, 0.0, 1000) for i in range(101)]
+    assert all(a >= b for a, b in zip(values, values[1:]))  # monotone decay
+    with pytest.raises(GanforgeError, match="horizon"):
+        cosine_with_warmup(0, 1.0, 0.0, 100, warmup=100)
+
+
+def test_recipe_schedule_follows_the_paper_and_replays_exactly():
+    from ganforge.schedules import RecipeSchedule
+
+    schedule = RecipeSchedule(horizon=6400)
+    start, end = schedule.at(0), schedule.at(6400)
+    assert start == {"lr": 2e-4, "beta2": 0.9, "gamma": 0.05, "ema_half_life": 0.0, "augment_p": 0.0}
+    assert end == pytest.approx({"lr": 5e-5, "beta2": 0.99, "gamma": 0.005, "ema_half_life": 5e6, "augment_p": 0.55})
+    # a pure function of images seen: the values at an image count are the same whatever was asked before (exact resume)
+    later = [schedule.at(64 * step) for step in range(100)]
+    assert later[37] == RecipeSchedule(horizon=6400).at(64 * 37)
+    assert later[37]["lr"] < later[36]["lr"] and later[37]["beta2"] > later[36]["beta2"]
+    warm = RecipeSchedule(horizon=6400, warmup=640).at(320)
+    assert warm["lr"] == pytest.approx(1e-4) and warm["gamma"] < 0.05  # warm-up applies to the learning rate only
+
+
+def test_ema_decay_halves_the_weight_after_the_half_life():
+    from ganforge.schedules import ema_decay_for_half_life
+
+    decay = ema_decay_for_half_life(10_000, 32)
+    assert decay ** (10_000 / 32) == pytest.approx(0.5)
+    assert ema_decay_for_half_life(0.0, 32) == 0.0

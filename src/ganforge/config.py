@@ -37,6 +37,7 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
+    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (r3gan: its gamma option); 0: off
     augment: str = "none"  #: augmentation of the images D sees, for the families that read it: none, fixed, ada (Karras et al. 2020), diffaugment
     augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
     ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]
@@ -137,7 +138,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.def
 # applies to every run.
 LOSS_KEYS = ("loss",)
 OPTIMIZER_KEYS = ("lr_g", "lr_d", "beta1", "beta2")
-CRITIC_KEYS = ("n_critic", "gp_weight")
+CRITIC_KEYS = ("n_critic", "gp_weight", "r2_gamma")
 AUGMENT_KEYS = ("augment", "augment_p", "ada_target", "ada_speed_images", "ada_interval", "diffaugment_policy")
 FAMILY_KEYS = LOSS_KEYS + OPTIMIZER_KEYS + CRITIC_KEYS + AUGMENT_KEYS
 

@@ -33,22 +33,23 @@ def _class_path(module: nn.Module) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def write_players(players: dict[str, nn.Module], info: dict[str, Any], tmp: Path) -> None:
+    """Write players' safetensors and config.json into `tmp` (a folder being built; see `save_players`)."""
+    entries = {}
+    for name, module in players.items():
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+        try:
+            save_file(state, str(tmp / f"{name}.safetensors"))
+        except SafetensorError as exc:
+            raise disk_full_error(exc, tmp / f"{name}.safetensors") from None
+        entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors",
+                         "sha256": file_digest(tmp / f"{name}.safetensors")}
+    (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
+
+
 def save_players(players: dict[str, nn.Module], info: dict[str, Any], folder: str | Path) -> Path:
     """Write players (the one called "generator" first among them) and `info` to `folder`, atomically."""
-    entries = {}
-
-    def fill(tmp: Path) -> None:
-        for name, module in players.items():
-            state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-            try:
-                save_file(state, str(tmp / f"{name}.safetensors"))
-            except SafetensorError as exc:
-                raise disk_full_error(exc, tmp / f"{name}.safetensors") from None
-            entries[name] = {"class": _class_path(module), "config": module.config, "weights": f"{name}.safetensors",
-                             "sha256": file_digest(tmp / f"{name}.safetensors")}
-        (tmp / "config.json").write_text(json.dumps({"format": FORMAT, "info": info, "players": entries}, indent=2))
-
-    return write_folder_atomic(Path(folder), fill)
+    return write_folder_atomic(Path(folder), lambda tmp: write_players(players, info, tmp))
 
 
 def file_digest(path: Path) -> str:
@@ -122,6 +123,11 @@ def _numel(shape: list) -> int:
     return n
 
 
+def rebuild(cls: type, config: dict[str, Any]) -> nn.Module:
+    """`cls` built from a recorded config; arguments the record predates take the class's `added_since` values."""
+    return cls(**{**getattr(cls, "added_since", {}), **config})
+
+
 def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     cls = _player_class(entry, folder)
     weights = folder / entry["weights"]
@@ -129,7 +135,7 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
         raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} are missing or a link; expected the file exported with this model.")
     try:  # on the meta device first: a config asking for more values than the file holds allocates nothing
         with torch.device("meta"):
-            probe = cls(**entry["config"])
+            probe = rebuild(cls, entry["config"])
     except GanforgeError:
         raise
     except (TypeError, ValueError, RuntimeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
@@ -143,7 +149,7 @@ def _build(entry: dict, folder: Path, name: str) -> nn.Module:
     if "sha256" in entry and file_digest(weights) != entry["sha256"]:
         raise GanforgeError(f"Weights {str(weights)!r} of player {name!r} do not match the digest recorded at export; "
                             "expected the unaltered file exported with this model.")
-    module = cls(**entry["config"])
+    module = rebuild(cls, entry["config"])
     try:
         module.load_state_dict(load_file(str(weights)))
     except (OSError, RuntimeError, ValueError, SafetensorError) as exc:

@@ -70,6 +70,18 @@ def relativistic_average_generator(real: Tensor, fake: Tensor) -> Tensor:
     return F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean()
 
 
+# --- the relativistic pairing GAN (R3GAN's loss) --------------------------------------------------
+def relativistic_pairing_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_r) - D(x_f)))], each real paired with the fake at its place in the batch: RpGAN's
+    discriminator side (Jolicoeur-Martineau 2018; Huang et al. 2024, eq. 2)."""
+    return F.softplus(-(real - fake)).mean()
+
+
+def relativistic_pairing_generator(real: Tensor, fake: Tensor) -> Tensor:
+    """E[softplus(-(D(x_f) - D(x_r)))], paired in the batch: RpGAN's generator side, which sees real scores too."""
+    return F.softplus(-(fake - real)).mean()
+
+
 @dataclass(frozen=True)
 class AdversarialLoss:
     """A named pair of discriminator and generator losses; `probabilistic` if sigmoid(logit) is P(real).
@@ -94,6 +106,8 @@ LOSSES: dict[str, AdversarialLoss] = {
     "least_squares": AdversarialLoss("least_squares", least_squares_discriminator, least_squares_generator, False),
     "ragan": AdversarialLoss("ragan", relativistic_average_discriminator, relativistic_average_generator, False,
                              relativistic=True),
+    "relativistic_pairing": AdversarialLoss("relativistic_pairing", relativistic_pairing_discriminator,
+                                            relativistic_pairing_generator, False, relativistic=True),
 }
 
 

@@ -1,4 +1,4 @@
-"""Phase schedules: pure functions of (step, total_steps) that games follow through `set_phase`.
+"""Phase schedules: pure functions of (step, total_steps) or of images seen, that games follow through `set_phase`.
 
 Progressive growing (Karras et al. 2018): resolution levels count from 0 (4x4) up: level l is 4·2^l pixels.  Training starts with a stable
 period at the start level; each later level is first faded in (α rising linearly from 0 to 1, the
@@ -8,13 +8,15 @@ schedule), a resumed run continues the schedule exactly.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ganforge.errors import GanforgeError
 from ganforge.nn.resolution import level_of, resolution_of
 
-__all__ = ["GrowthSchedule", "growth_phase", "level_of", "resolution_of", "schedule_table"]
+__all__ = ["GrowthSchedule", "RecipeSchedule", "cosine_with_warmup", "ema_decay_for_half_life", "growth_phase", "level_of",
+           "resolution_of", "schedule_table"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,54 @@ def psnr_then_gan(step: int, total_steps: int, psnr_fraction: float) -> str:
     if not 0 <= psnr_fraction <= 1:
         raise GanforgeError(f"psnr_fraction {psnr_fraction!r} is invalid; expected 0 <= value <= 1.")
     return "psnr" if step < int(_exact(psnr_fraction) * total_steps) else "gan"
+
+
+def cosine_with_warmup(images: float, base: float, final: float, horizon: float, warmup: float = 0.0,
+                       warmup_start: float = 0.0) -> float:
+    """A value that rises linearly from `warmup_start` to `base` over the first `warmup` images seen, then
+    follows a half cosine from `base` down (or up) to `final` at `horizon` images, and stays there.
+
+    R3GAN's schedule of learning rate, Adam β2, γ, EMA half-life and augmentation probability (Huang et
+    al. 2024, following Loshchilov & Hutter 2017); a pure function of images seen, so a resumed run
+    replays it exactly.
+    """
+    if not (horizon > 0 and 0 <= warmup < horizon):
+        raise GanforgeError(f"Schedule horizon {horizon!r} with warm-up {warmup!r} is invalid; expected 0 <= warm-up < horizon.")
+    if images < warmup:
+        return warmup_start + (base - warmup_start) * images / warmup
+    if images >= horizon:
+        return final
+    done = (images - warmup) / (horizon - warmup)
+    return final + (base - final) * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+@dataclass(frozen=True)
+class RecipeSchedule:
+    """Start and end values of R3GAN's scheduled hyperparameters, over a horizon in images seen.
+
+    The defaults are the paper's CIFAR-10 configuration (Huang et al. 2024, Appendix; official presets):
+    lr 2e-4 -> 5e-5, β2 0.9 -> 0.99 (β1 = 0), γ 0.05 -> 0.005, EMA half-life 0 -> 5M images and
+    augmentation probability 0 -> 0.55, each over 20M images.
+    """
+
+    horizon: float = 2e7  #: images seen at which every value reaches its end
+    warmup: float = 0.0  #: images of linear warm-up from 0 (the paper: none)
+    lr: tuple[float, float] = (2e-4, 5e-5)
+    beta2: tuple[float, float] = (0.9, 0.99)
+    gamma: tuple[float, float] = (0.05, 0.005)
+    ema_half_life: tuple[float, float] = (0.0, 5e6)  #: in images
+    augment_p: tuple[float, float] = (0.0, 0.55)
+
+    def at(self, images: float) -> dict[str, float]:
+        """Each scheduled value after `images` images seen (warm-up applies to the learning rate only)."""
+        values = {}
+        for name in ("lr", "beta2", "gamma", "ema_half_life", "augment_p"):
+            start, end = getattr(self, name)
+            warmup = self.warmup if name == "lr" else 0.0
+            values[name] = cosine_with_warmup(images, start, end, self.horizon, warmup)
+        return values
+
+
+def ema_decay_for_half_life(half_life: float, batch_size: int) -> float:
+    """Per-round EMA decay whose weight halves after `half_life` images at `batch_size` images a round (0: no averaging)."""
+    return 0.5 ** (batch_size / half_life) if half_life > 0 else 0.0

@@ -178,12 +178,12 @@ def _cfg(tmp_path, **kw) -> TrainConfig:
 def test_image_source_picks_memory_or_disk_by_the_budget(tmp_path):
     write_prepared(tmp_path / "d", n=40)  # 2,560 bytes of images
     runtime = Runtime(torch.device("cpu"))
-    small = image_source(_cfg(tmp_path, memory_budget_gb=1e-6), runtime)  # 1,073 bytes
+    small = image_source(_cfg(tmp_path, memory_budget_gb=1e-6), None, runtime)  # 1,073 bytes
     assert isinstance(small, PreparedSource) and small.info.image_size == 8 and small.info.num_classes == 3
     small.close()
-    assert isinstance(image_source(_cfg(tmp_path), runtime), BatchSource)  # small prepared sets load whole
+    assert isinstance(image_source(_cfg(tmp_path), None, runtime), BatchSource)  # small prepared sets load whole
     with pytest.raises(GanforgeError, match="holds 8 px images but image_size is 16"):
-        image_source(_cfg(tmp_path, image_size=16), runtime)
+        image_source(_cfg(tmp_path, image_size=16), None, runtime)
     assert memory_budget_bytes(2.0) == 2 * 2**30 and memory_budget_bytes() > 0
 
 
@@ -197,8 +197,8 @@ def test_plain_folder_over_the_budget_asks_to_prepare_it(tmp_path):
     runtime = Runtime(torch.device("cpu"))
     with pytest.raises(GanforgeError, match=r"more than the memory budget of 9\.97e-08 GiB; expected a prepared copy instead: "
                                             r"`ganforge prepare .*pics --out DATA --size 8`"):
-        image_source(_cfg(tmp_path, data=str(folder), memory_budget_gb=1e-7), runtime)
-    assert isinstance(image_source(_cfg(tmp_path, data=str(folder)), runtime), BatchSource)
+        image_source(_cfg(tmp_path, data=str(folder), memory_budget_gb=1e-7), None, runtime)
+    assert isinstance(image_source(_cfg(tmp_path, data=str(folder)), None, runtime), BatchSource)
 
 
 def test_training_from_disk_resumes_bit_exactly(tmp_path):

@@ -11,9 +11,10 @@ from ganforge.contract import Runtime
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.unpaired import UnpairedData
 from ganforge.errors import GanforgeError
-from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo, lr_factor, translation_runtime
+from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo, translation_runtime
 from ganforge.games.registry import get_family
 from ganforge.losses import get_loss
+from ganforge.schedules import constant_then_linear as lr_factor
 from ganforge.train.api import train
 from tests.games.game_contract import GameContract
 

@@ -3,10 +3,11 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, resolve_options
 from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, R1, R2, DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Game
+from ganforge.games.registry import get_family
 from ganforge.games.toolkit import LastFakes, Penalties, discriminator_loss, frozen, generator_loss
 from ganforge.losses import get_loss, logistic_discriminator, relativistic_average_generator
 
@@ -137,3 +138,26 @@ def test_add_adam_over_several_players_keeps_their_order():
     game.add_adam("both", 1e-3, (0.5, 0.999), ("g", "f"))
     params = game.optimizers["both"].param_groups[0]["params"]
     assert [p.shape for p in params] == [p.shape for name in ("g", "f") for p in game.players[name].parameters()]
+
+
+def test_dcgan_plays_the_relativistic_pairing_loss_with_the_runs_r2():
+    family = get_family("dcgan")
+    cfg = TrainConfig.from_dict({"model": "dcgan", "loss": "relativistic_pairing", "r2_gamma": 0.5, "image_size": 8})
+    game = family.build(cfg, resolve_options(family.options, {"width": 8}, "dcgan"), DataInfo(1, 8),
+                        Runtime(torch.device("cpu")))
+    assert game.loss.relativistic and game.penalties.r2_gamma == 0.5 and game.penalties.r1_gamma == 0.2
+    torch.manual_seed(0)
+    real = torch.rand(4, 1, 8, 8) * 2 - 1
+    logs = game.discriminator_step({"images": real})
+    assert {"r1", "r2"} <= set(logs) and logs["r2"] > 0
+    # the G step pairs its fakes with the real batch: other reals, another loss for the same noise
+    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
+    losses = []
+    for images in (real, -real):
+        game.generator.load_state_dict(state)
+        torch.manual_seed(1)
+        losses.append(game.generator_step({"images": images})["loss_g"].item())
+    assert losses[0] != pytest.approx(losses[1])
+    with pytest.raises(GanforgeError, match="r2_gamma=-1"):
+        family.build(TrainConfig(model="dcgan", loss="non_saturating", r2_gamma=-1.0), resolve_options(family.options, {}, "dcgan"),
+                     DataInfo(1, 8), Runtime(torch.device("cpu")))

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator, patch_output_size
+from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator
+from ganforge.nn.patchgan import patch_map_size as patch_output_size
 from ganforge.nn.residual import ResidualBlock
 
 

@@ -3,7 +3,8 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, save_players
-from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator, auto_depth, patch_map_size, receptive_field
+from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator, auto_depth
+from ganforge.nn.patchgan import patch_map_size, receptive_field
 
 
 @pytest.mark.parametrize("size,depth", [(32, 5), (64, 6), (256, 8)])

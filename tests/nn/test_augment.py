@@ -273,3 +273,13 @@ def test_a_resumed_ada_run_continues_p_exactly(tmp_path):
     sa = load_file(str(straight / "checkpoints/step_00000006/state.safetensors"))
     sb = load_file(str(resumed / "checkpoints/step_00000006/state.safetensors"))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_scheduled_probability_is_set_on_a_fixed_augmenter_only():
+    fixed = Augmenter("fixed", 0.0)
+    fixed.schedule(0.3)
+    assert fixed.p == 0.3 and fixed.logs(torch.device("cpu"))[AUGMENT_P].item() == pytest.approx(0.3)
+    with pytest.raises(GanforgeError, match="augment=fixed"):
+        Augmenter("ada", 0.0).schedule(0.3)
+    with pytest.raises(GanforgeError, match="from 0 to 1"):
+        fixed.schedule(1.5)

@@ -54,3 +54,12 @@ def test_state_dict_restores_weights_and_update_count():
     assert restored.module.w.item() == ema.module.w.item()
     ema.update(source), restored.update(source)
     assert restored.module.w.item() == ema.module.w.item()
+
+
+def test_a_decay_given_by_the_game_replaces_the_ramped_one():
+    ema = EMA(_scalar(0.0), decay=0.999, rampup=0.05)
+    source = _scalar(1.0)
+    ema.update(source, decay=0.75)
+    assert ema.module.w.item() == pytest.approx(0.25) and ema.updates == 1
+    ema.update(source, decay=0.0)  # no averaging: the copy follows the live weights
+    assert ema.module.w.item() == 1.0

@@ -71,3 +71,12 @@ def test_each_family_s_batch_source_keeps_the_batches_contract(family, tmp_path)
     source.load_state_dict(state)
     again = source.next()
     assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
+
+
+def test_r2_gamma_is_read_where_penalties_come_from_the_run(tmp_path):
+    assert resolve_defaults(cfg_for("dcgan", tmp_path, r2_gamma=0.5)).r2_gamma == 0.5
+    for family in ("srgan", "vae", "r3gan"):  # srgan has no R1/R2; r3gan's option gamma weighs both
+        with pytest.raises(GanforgeError, match=f"r2_gamma=0.5 is not read by model '{family}'"):
+            resolve_defaults(cfg_for(family, tmp_path, r2_gamma=0.5))
+    with pytest.raises(GanforgeError, match="lr_g=0.001 is not read by model 'r3gan'"):
+        resolve_defaults(cfg_for("r3gan", tmp_path, lr_g=1e-3))

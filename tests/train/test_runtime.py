@@ -32,3 +32,12 @@ def test_auto_precision_on_cpu_follows_the_flags(tmp_path, monkeypatch):
     assert auto_uses_bf16(torch.device("cpu"))
     assert make_runtime(TrainConfig()).autocast_dtype == torch.bfloat16
     assert make_runtime(TrainConfig(precision="fp32")).autocast_dtype is None
+
+
+def test_machine_summary_names_the_cpu_model_and_its_logical_cpus(tmp_path):
+    import os
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu avx2\n")
+    assert runtime.machine_summary(torch.device("cpu"), info) == f"Example CPU 9000, {os.cpu_count()} logical CPUs, cpu"
+    assert runtime.machine_summary(torch.device("cpu"), tmp_path / "missing").startswith("CPU, ")

@@ -28,8 +28,8 @@ def _cfg(tmp_path, **kw):
 
 @pytest.mark.parametrize("change,needle", [
     (dict(image_size=300), "Image size 300 is not supported by DCGAN"),
-    (dict(options={"width": 10 ** 9}), "too large to address, needing far more than"),
-    (dict(options={"width": 10 ** 5}), "parameters, needing about .* GiB for weights, gradients and optimizer state"),
+    (dict(options={"width": 10 ** 9, "channel_max": 0}), "too large to address, needing far more than"),
+    (dict(options={"width": 10 ** 5, "channel_max": 0}), "parameters, needing about .* GiB for weights, gradients and optimizer state"),
     (dict(options={"z_dim": 10 ** 9, "width": 4}), "parameters, needing about"),
     (dict(batch_size=10 ** 9), "Batch size 1000000000 at 32x32 needs .* GiB for one batch alone"),
 ])
@@ -42,7 +42,7 @@ def test_sizes_are_refused_before_the_data_loads(tmp_path, no_data, change, need
 def test_an_edited_config_yaml_is_weighed_on_resume(tmp_path, capsys):
     run = train(_cfg(tmp_path), progress=False)
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    saved["options"]["width"] = 10 ** 9
+    saved["options"]["width"], saved["options"]["channel_max"] = 10 ** 9, 0
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     before = (run / "metrics.jsonl").read_text()
     assert main(["train", "--resume", str(run), "--steps", "4", "--no-progress"]) == 2

@@ -15,7 +15,8 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
-from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.shared_options import ChannelCeiling
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -37,8 +38,7 @@ class AdversarialGame(Game):
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
                  loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
         super().__init__(runtime, info)
-        self.seat_pair(generator, discriminator, cfg,
-                       Penalties(r1_gamma=r1_gamma, gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0))
+        self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma))
         self.loss = loss
         self.conditional = getattr(generator, "num_classes", 0) > 0
         self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently
@@ -113,7 +113,7 @@ class VanillaOptions:
 
 
 @dataclass
-class DCGANOptions:
+class DCGANOptions(ChannelCeiling):
     """Options of DCGAN."""
 
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
@@ -128,6 +128,7 @@ class DCGANOptions:
         if self.z_dim < 1 or self.width < 1 or self.d_width < 0:
             raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width}, d_width={self.d_width} are invalid; "
                                 "expected positive integers (d_width 0: same as width).")
+        self.check_channel_max()
         check_remedies(self)
 
 
@@ -163,9 +164,9 @@ def _vanilla_players(options: VanillaOptions, info: DataInfo):
 
 
 def _dcgan_players(options: DCGANOptions, info: DataInfo):
-    return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width),
+    return (DCGANGenerator(options.z_dim, info.channels, info.image_size, options.width, channel_max=options.channel_max),
             DCGANDiscriminator(info.channels, info.image_size, options.d_width or options.width, pack=options.pack,
-                               minibatch_std=options.minibatch_std))
+                               minibatch_std=options.minibatch_std, channel_max=options.channel_max))
 
 
 register(Family("vanilla", "fully connected GAN of the textbook MNIST example", VanillaOptions,

@@ -73,6 +73,10 @@ class Game:
     def set_phase(self, step: int, total_steps: int) -> None:
         """Told before each round where training stands (schedules such as growth or lr decay)."""
 
+    def current_ema_decay(self) -> float | None:
+        """The generator EMA's decay for this round when the game schedules it (R3GAN); None: the run's ema_decay."""
+        return None
+
     # --- what a person sees -----------------------------------------------------------------------
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed inputs for the progress grid, drawn from `generator` (CPU)."""

@@ -12,13 +12,14 @@ from ganforge.errors import GanforgeError
 from ganforge.games.adversarial import build_adversarial
 from ganforge.games.base import DataInfo
 from ganforge.games.registry import Family, register
+from ganforge.games.shared_options import ChannelCeiling
 from ganforge.models.cgan import DISCRIMINATOR_MODES
 
 BASES = ("dcgan", "vanilla")
 
 
 @dataclass
-class CGANOptions:
+class CGANOptions(ChannelCeiling):
     """Options of the conditional GAN."""
 
     base: str = "dcgan"  #: player architecture: dcgan (convolutional) or vanilla (fully connected, textbook)
@@ -43,6 +44,7 @@ class CGANOptions:
                 raise GanforgeError(f"cGAN option {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
         if self.r1_gamma < 0:
             raise GanforgeError(f"cGAN option r1_gamma={self.r1_gamma!r} is invalid; expected a number >= 0.")
+        self.check_channel_max()
 
 
 def conditional_players(options: CGANOptions, info: DataInfo):
@@ -58,9 +60,9 @@ def conditional_players(options: CGANOptions, info: DataInfo):
                 cgan.ConditionalVanillaDiscriminator(c, s, num_classes=k, embed_dim=options.embed_dim,
                                                      mode=options.discriminator, spectral_norm=options.spectral_norm))
     return (cgan.ConditionalDCGANGenerator(options.z_dim, c, s, options.width, k, options.embed_dim,
-                                           options.conditional_bn),
+                                           options.conditional_bn, channel_max=options.channel_max),
             cgan.ConditionalDCGANDiscriminator(c, s, options.width, k, options.embed_dim, options.discriminator,
-                                               options.spectral_norm))
+                                               options.spectral_norm, channel_max=options.channel_max))
 
 
 register(Family("cgan", "class-conditional GAN (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018)",

@@ -19,10 +19,12 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
-from ganforge.games.toolkit import LastFakes, Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, cycle_loss, get_loss, identity_loss
 from ganforge.nn.modes import eval_mode
+from ganforge.nn.patchgan import patch_map_size
+from ganforge.schedules import constant_then_linear
 
 
 @dataclass
@@ -70,14 +72,6 @@ class TranslationInfo(DataInfo):
     data: Optional[UnpairedData] = field(default=None, repr=False)
 
 
-def lr_factor(step: int, total_steps: int, decay_start: float) -> float:
-    """1 until `decay_start` of the run, then falling linearly to reach 0 just after the last step."""
-    start = int(decay_start * total_steps)
-    if step < start or total_steps <= start:
-        return 1.0
-    return max(0.0, (total_steps - step) / (total_steps - start))
-
-
 class CycleGANGame(Game):
     """Players g_ab (A->B), g_ba (B->A), d_a, d_b; one optimizer for both generators, one for both critics."""
 
@@ -87,14 +81,14 @@ class CycleGANGame(Game):
     def __init__(self, runtime: Runtime, info: DataInfo, options: CycleGANOptions, loss: AdversarialLoss,
                  cfg: TrainConfig):
         super().__init__(runtime, info)
-        from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator, patch_output_size
+        from ganforge.models.cyclegan import PatchDiscriminator, ResnetGenerator
 
         opts = options.resolved(info.image_size)
         multiple = 2 ** opts.n_down
         if info.image_size % multiple:
             raise GanforgeError(f"Image size {info.image_size} does not suit a generator with n_down={opts.n_down}; "
                                 f"expected a multiple of {multiple}.")
-        if patch_output_size(info.image_size, opts.d_layers) < 1:
+        if patch_map_size(info.image_size, opts.d_layers) < 1:
             raise GanforgeError(f"Image size {info.image_size} is too small for a PatchGAN with d_layers={opts.d_layers}; "
                                 "expected fewer d_layers or a larger image size.")
         c = info.channels
@@ -107,14 +101,14 @@ class CycleGANGame(Game):
         self.add_adam("discriminators", cfg.lr_d, betas, ("d_a", "d_b"))
         self.loss = loss
         self.critic_steps = cfg.n_critic
-        self.penalties = Penalties(gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0)
+        self.penalties = run_penalties(cfg, loss)
         self.pools = {"a": ImagePool(opts.pool_size), "b": ImagePool(opts.pool_size)}
         self.last_fakes = LastFakes(runtime, ("a", "b"))  # (fake_a, fake_b) of the last generator step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
         """Constant learning rates, then linear decay to zero from `decay_start` of the run (Zhu et al. 2017)."""
-        self.scale_learning_rates(lr_factor(step, total_steps, self.options.decay_start))
+        self.scale_learning_rates(constant_then_linear(step, total_steps, self.options.decay_start))
 
     # --- one round ------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:

@@ -33,3 +33,4 @@ class Penalties:
 
 
 NO_PENALTIES = Penalties()
+

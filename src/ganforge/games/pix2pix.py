@@ -21,12 +21,13 @@ from ganforge.data.paired import MNIST_EDGES, PairedBatchSource, PairedData, loa
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import ADVERSARIAL_KEYS, Family, register
-from ganforge.games.toolkit import LastFakes, Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.pix2pix import UNetGenerator
 from ganforge.nn.configurable import default_of
 from ganforge.nn.modes import eval_mode
+from ganforge.nn.patchgan import patch_map_size
 from ganforge.schedules import constant_then_linear
 
 SWITCHES = ("auto", "on", "off")
@@ -99,7 +100,7 @@ class Pix2PixGame(Game):
 
     def __init__(self, runtime: Runtime, info: DataInfo, options: Pix2PixOptions, loss: AdversarialLoss, cfg: TrainConfig):
         super().__init__(runtime, info)
-        from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator, patch_map_size
+        from ganforge.models.pix2pix import PatchGANDiscriminator, UNetGenerator
 
         opts = options.resolved(info.image_size)
         multiple = 2 ** opts.n_down
@@ -119,7 +120,7 @@ class Pix2PixGame(Game):
             d_channels = c_in + info.channels if opts.conditional else info.channels
             self.seat(discriminator=PatchGANDiscriminator(d_channels, opts.d_width, opts.d_layers, opts.norm))
             self.add_adam("discriminator", cfg.lr_d, betas)
-            self.penalties = Penalties(gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0)
+            self.penalties = run_penalties(cfg, loss)
         self.loss = loss
         self.critic_steps = cfg.n_critic if opts.adversarial else 0
         self.last_fakes = LastFakes(runtime, ("a", "out"))  # (input, G(input)) of the last generator step

@@ -15,7 +15,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import AUGMENTED_KEYS, Family, register
-from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
@@ -101,8 +101,7 @@ class StyleGANGame(Game):
         self.add_adam("generator", lr_g, (b1, b2))
         self.add_adam("discriminator", lr_d * c, (b1 ** c, b2 ** c))
         self.loss = get_loss(cfg.loss or "non_saturating")
-        self.penalties = Penalties(r1_gamma=o.r1_gamma, gp_weight=cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0,
-                                   interval=o.r1_interval)
+        self.penalties = run_penalties(cfg, self.loss, o.r1_gamma, o.r1_interval)
         self.critic_steps = cfg.n_critic
         self.options = o
         self.conditional = classes > 0

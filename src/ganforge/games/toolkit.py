@@ -3,7 +3,8 @@
 `frozen` holds players still for the other side's step; `LastFakes` carries a generator step's
 output to the next discriminator step; `discriminator_loss` builds D's objective from its logits with
 every penalty and augmentation as arguments; `generator_loss` is G's adversarial term, reading real
-logits too where the loss is relativistic. A new penalty or loss added here reaches every game.
+logits too where the loss is relativistic; `run_penalties` adds the run's own penalty settings (`gp_weight`,
+`r2_gamma`) to a game's. A new penalty or loss added here reaches every game.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor, nn
 
+from ganforge.config import TrainConfig
 from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, R1, R2, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.penalties import NO_PENALTIES, Penalties
@@ -141,3 +143,10 @@ def generator_loss(critic: Critic, fake: Tensor, loss: AdversarialLoss, real: Op
     with torch.no_grad():
         real_logits = critic(augment(real) if active else real)
     return loss.generator(real_logits, fake_logits)
+
+
+def run_penalties(cfg: TrainConfig, loss: AdversarialLoss, r1_gamma: float = 0.0, interval: int = 1) -> Penalties:
+    """A game's penalties with the run's own: WGAN-GP's `gp_weight` when the loss needs it and R2's `r2_gamma`,
+    beside the game's R1 γ and lazy interval."""
+    return Penalties(r1_gamma=r1_gamma, r2_gamma=cfg.r2_gamma, gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0,
+                     interval=interval)

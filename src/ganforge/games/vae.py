@@ -19,6 +19,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
+from ganforge.games.shared_options import ChannelCeiling
 from ganforge.kinds import declare
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 from ganforge.nn.modes import eval_mode
@@ -27,7 +28,7 @@ RECONSTRUCTIONS = ("bernoulli", "gaussian")
 
 
 @dataclass
-class VAEOptions:
+class VAEOptions(ChannelCeiling):
     """Options of the VAE."""
 
     z_dim: int = 32  #: latent dimension
@@ -42,6 +43,7 @@ class VAEOptions:
         """Reject sizes, weights and likelihoods that cannot train."""
         if self.z_dim < 1 or self.width < 1:
             raise GanforgeError(f"VAE options z_dim={self.z_dim}, width={self.width} are invalid; expected positive integers.")
+        self.check_channel_max()
         if self.beta < 0:
             raise GanforgeError(f"VAE option beta={self.beta} is invalid; expected a number >= 0.")
         if self.reconstruction not in RECONSTRUCTIONS:
@@ -136,8 +138,9 @@ def build_vae(cfg: TrainConfig, options: VAEOptions, info: DataInfo, runtime: Ru
     from ganforge.models.vae import Decoder, Encoder
 
     learned = options.reconstruction == "gaussian" and options.sigma is None
-    encoder = Encoder(options.z_dim, info.channels, info.image_size, options.width)
-    decoder = Decoder(options.z_dim, info.channels, info.image_size, options.width, learned_sigma=learned)
+    encoder = Encoder(options.z_dim, info.channels, info.image_size, options.width, channel_max=options.channel_max)
+    decoder = Decoder(options.z_dim, info.channels, info.image_size, options.width, learned_sigma=learned,
+                      channel_max=options.channel_max)
     return VAEGame(runtime, info, encoder, decoder, options, options.lr, (options.adam_beta1, cfg.beta2))
 
 

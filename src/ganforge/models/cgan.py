@@ -14,9 +14,11 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.dcgan import dcgan_init, discriminator_features, upsampling_steps
+from ganforge.models.dcgan import discriminator_features, upsampling_steps
 from ganforge.nn import Configurable
 from ganforge.nn.conditional_norm import ConditionalBatchNorm2d
+from ganforge.nn.init import normal_init
+from ganforge.nn.widths import CHANNEL_MAX, capped_width
 
 DISCRIMINATOR_MODES = ("projection", "concat")
 
@@ -114,22 +116,25 @@ class ConditionalVanillaDiscriminator(Configurable):
 class ConditionalDCGANGenerator(Configurable):
     """G(z, y): [z, embed(y)] -> 4x4 -> 2x transposed-conv stages with (conditional) BatchNorm + ReLU, tanh."""
 
+    added_since = {"channel_max": 0}
+
     def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
-                 num_classes: int = 10, embed_dim: int = 10, conditional_bn: bool = False):
+                 num_classes: int = 10, embed_dim: int = 10, conditional_bn: bool = False, channel_max: int = CHANNEL_MAX):
         super().__init__()
         _check_classes(num_classes, embed_dim)
         self.z_dim, self.num_classes, self.conditional_bn = z_dim, num_classes, bool(conditional_bn)
         steps = upsampling_steps(image_size)
         self.embed = nn.Embedding(num_classes, embed_dim)
-        ch = width * 2 ** (steps - 1)
+        ch = capped_width(width, steps - 1, channel_max)
         convs, norms = [nn.ConvTranspose2d(z_dim + embed_dim, ch, 4, 1, 0, bias=False)], [self._norm(ch)]
-        for _ in range(steps - 1):
-            convs.append(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False))
-            norms.append(self._norm(ch // 2))
-            ch //= 2
+        for i in range(steps - 2, -1, -1):
+            out = capped_width(width, i, channel_max)
+            convs.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False))
+            norms.append(self._norm(out))
+            ch = out
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
         self.to_image = nn.ConvTranspose2d(ch, channels, 4, 2, 1)
-        dcgan_init(self)  # the label embedding keeps its N(0, 1) start
+        normal_init(self)  # the label embedding keeps its N(0, 1) start
 
     def _norm(self, ch: int) -> nn.Module:
         return ConditionalBatchNorm2d(ch, self.num_classes) if self.conditional_bn else nn.BatchNorm2d(ch)
@@ -152,18 +157,20 @@ class ConditionalDCGANDiscriminator(Configurable):
     BatchNorm is left out, as in the projection discriminator of Miyato & Koyama (2018).
     """
 
+    added_since = {"channel_max": 0}
+
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, num_classes: int = 10,
-                 embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False):
+                 embed_dim: int = 10, mode: str = "projection", spectral_norm: bool = False, channel_max: int = CHANNEL_MAX):
         super().__init__()
         _check_classes(num_classes, embed_dim)
         _check_mode(mode)
         self.num_classes, self.mode = num_classes, mode
         steps = upsampling_steps(image_size)
         in_ch = channels + (embed_dim if mode == "concat" else 0)
-        self.features = discriminator_features(in_ch, width, steps, batchnorm=not spectral_norm)
-        ch = width * 2 ** (steps - 1)
+        self.features = discriminator_features(in_ch, width, steps, batchnorm=not spectral_norm, channel_max=channel_max)
+        ch = capped_width(width, steps - 1, channel_max)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
-        dcgan_init(self)
+        normal_init(self)
         # concat: a label map of embed_dim channels; projection: one vector per class against pooled φ(x)
         self.embed = nn.Embedding(num_classes, embed_dim if mode == "concat" else ch)
         if mode == "projection":

@@ -10,19 +10,9 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.nn import Configurable
+from ganforge.nn.init import normal_init
+from ganforge.nn.patchgan import patchgan_layers
 from ganforge.nn.residual import ResidualBlock, conv_norm_relu
-
-
-def gaussian_init(module: nn.Module, std: float = 0.02) -> None:
-    """Convolution weights from N(0, std²), zero biases, instance-norm scales 1: the paper's initialization."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.InstanceNorm2d) and m.affine:
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 class ResnetGenerator(Configurable):
@@ -51,19 +41,11 @@ class ResnetGenerator(Configurable):
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        gaussian_init(self)
+        normal_init(self, unit_norm_scales=True)
 
     def forward(self, x: Tensor) -> Tensor:
         """The translated images, in [-1, 1]."""
         return self.net(x)
-
-
-def patch_output_size(image_size: int, n_layers: int) -> int:
-    """Side of the PatchGAN score map for square inputs of `image_size` (< 1: the input is too small)."""
-    size = image_size
-    for _ in range(n_layers):
-        size = size // 2  # k4 s2 p1
-    return size - 2  # two k4 s1 p1 layers each take one pixel off
 
 
 class PatchDiscriminator(Configurable):
@@ -71,20 +53,8 @@ class PatchDiscriminator(Configurable):
 
     def __init__(self, channels: int = 3, width: int = 64, n_layers: int = 3):
         super().__init__()
-        if channels < 1 or width < 1 or n_layers < 1:
-            raise GanforgeError(f"PatchDiscriminator sizes channels={channels}, width={width}, n_layers={n_layers} "
-                                "are invalid; expected positive integers.")
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
-        ch = width
-        for i in range(1, n_layers + 1):
-            out = width * min(2 ** i, 8)
-            stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(ch, out, 4, stride=stride, padding=1, bias=False),
-                       nn.InstanceNorm2d(out, affine=True), nn.LeakyReLU(0.2, inplace=True)]
-            ch = out
-        layers.append(nn.Conv2d(ch, 1, 4, stride=1, padding=1))
-        self.net = nn.Sequential(*layers)
-        gaussian_init(self)
+        self.net = patchgan_layers(channels, width, n_layers, lambda c: nn.InstanceNorm2d(c, affine=True), "PatchDiscriminator")
+        normal_init(self, unit_norm_scales=True)
 
     def forward(self, x: Tensor) -> Tensor:
         """Raw (logit-like) realness scores per patch."""

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.dcgan import dcgan_init
 from ganforge.nn import Configurable
 from ganforge.nn.down_block import TwoPathDown
 from ganforge.nn.excitation import SkipLayerExcitation
 from ganforge.nn.glu_blocks import glu_upsample
+from ganforge.nn.init import normal_init
 
 SIZES = (64, 128, 256, 512, 1024)  #: image sizes the players build
 #: generator (and decoder) channels per resolution, as multiples of `width` (the paper's table for ngf)
@@ -79,7 +79,7 @@ class FastGANGenerator(Configurable):
                                   for r in self.resolutions})
         self.excite = nn.ModuleDict({str(r): SkipLayerExcitation(ch[r // 16], ch[r]) for r in G_EXCITED if r <= image_size})
         self.to_image = nn.Sequential(nn.Conv2d(ch[image_size], channels, 3, 1, 1), nn.Tanh())
-        dcgan_init(self)
+        normal_init(self)
         _spectral_norm_convs(self)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -139,7 +139,7 @@ class FastGANDiscriminator(Configurable):
         decoder_width = max(1, width // 2)
         self.decode_whole = ReconstructionDecoder(ch[8], channels, self.reconstruction_size, decoder_width)
         self.decode_quadrant = ReconstructionDecoder(ch[16], channels, self.reconstruction_size, decoder_width)
-        dcgan_init(self)
+        normal_init(self)
         _spectral_norm_convs(self)
 
     def features(self, images: Tensor) -> dict[int, Tensor]:

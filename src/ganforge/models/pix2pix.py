@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.nn import Configurable
+from ganforge.nn.init import normal_init
+from ganforge.nn.patchgan import patchgan_layers, receptive_field
 
 NORMS = ("batch", "instance")
 
@@ -36,18 +38,6 @@ def auto_depth(image_size: int, max_down: int = 8) -> int:
     while depth < max_down and image_size % (2 ** (depth + 1)) == 0:
         depth += 1
     return depth
-
-
-def paper_init(module: nn.Module, std: float = 0.02) -> None:
-    """Convolution weights from N(0, 0.02²), norm scales from N(1, 0.02²), zero biases (the paper's)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)
 
 
 class UNetGenerator(Configurable):
@@ -95,7 +85,7 @@ class UNetGenerator(Configurable):
                 up.append(nn.Sequential(nn.ConvTranspose2d(source, ch[level - 1], 4, stride=2, padding=1, bias=False),
                                         norm_layer(norm, ch[level - 1])))
         self.down, self.up = nn.ModuleList(down), nn.ModuleList(up)
-        paper_init(self)
+        normal_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """The translated images, in [-1, 1]."""
@@ -117,22 +107,6 @@ class UNetGenerator(Configurable):
         return h
 
 
-def patch_map_size(image_size: int, n_layers: int) -> int:
-    """Side of the PatchGAN score map for square inputs of `image_size` (< 1: the input is too small)."""
-    size = image_size
-    for _ in range(n_layers):
-        size //= 2  # k4 s2 p1
-    return size - 2  # two k4 s1 p1 layers each take one pixel off
-
-
-def receptive_field(n_layers: int) -> int:
-    """Side in pixels of the input patch one PatchGAN output sees: 70 for 3 strided layers, 34 for 2, 16 for 1."""
-    field = 1
-    for stride in [1, 1] + [2] * n_layers:  # from the output back: two stride-1 layers, then the strided ones
-        field = (field - 1) * stride + 4
-    return field
-
-
 class PatchGANDiscriminator(Configurable):
     """Conditional PatchGAN D: (input, output) pair -> (B, 1, h, w) map of raw realness scores, one per patch.
 
@@ -143,20 +117,9 @@ class PatchGANDiscriminator(Configurable):
 
     def __init__(self, channels: int = 6, width: int = 64, n_layers: int = 3, norm: str = "batch"):
         super().__init__()
-        if channels < 1 or width < 1 or n_layers < 1:
-            raise GanforgeError(f"PatchGANDiscriminator sizes channels={channels}, width={width}, n_layers={n_layers} "
-                                "are invalid; expected positive integers.")
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
-        ch = width
-        for i in range(1, n_layers + 1):
-            out = width * min(2 ** i, 8)
-            layers += [nn.Conv2d(ch, out, 4, stride=2 if i < n_layers else 1, padding=1, bias=False),
-                       norm_layer(norm, out), nn.LeakyReLU(0.2, inplace=True)]
-            ch = out
-        layers.append(nn.Conv2d(ch, 1, 4, stride=1, padding=1))
-        self.net = nn.Sequential(*layers)
+        self.net = patchgan_layers(channels, width, n_layers, lambda c: norm_layer(norm, c), "PatchGANDiscriminator")
         self.receptive_field = receptive_field(n_layers)
-        paper_init(self)
+        normal_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """Raw (logit-like) realness scores per patch of the concatenated pair `x`."""

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
 from ganforge.nn import Configurable
+from ganforge.nn.widths import CHANNEL_MAX, capped_width
 
 
 def halving_steps(image_size: int) -> int:
@@ -28,15 +29,18 @@ def halving_steps(image_size: int) -> int:
 class Encoder(Configurable):
     """q(z|x): strided convs with LeakyReLU(0.2) down to 4x4, then a linear layer to the mean and log-variance."""
 
-    def __init__(self, z_dim: int = 32, channels: int = 1, image_size: int = 32, width: int = 64):
+    added_since = {"channel_max": 0}
+
+    def __init__(self, z_dim: int = 32, channels: int = 1, image_size: int = 32, width: int = 64, channel_max: int = CHANNEL_MAX):
         super().__init__()
         self.z_dim = z_dim
         steps = halving_steps(image_size)
         layers: list[nn.Module] = []
-        ch_in, ch = channels, width
-        for _ in range(steps):
+        ch_in = channels
+        for i in range(steps):
+            ch = capped_width(width, i, channel_max)
             layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-            ch_in, ch = ch, ch * 2
+            ch_in = ch
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(ch_in * 16, 2 * z_dim)
 
@@ -56,20 +60,23 @@ class Decoder(Configurable):
     scale of a Gaussian p(x|z) last fitted during training (Rybkin et al. 2021, "σ-VAE").
     """
 
+    added_since = {"channel_max": 0}
+
     def __init__(self, z_dim: int = 32, channels: int = 1, image_size: int = 32, width: int = 64,
-                 num_classes: int = 0, learned_sigma: bool = False):
+                 num_classes: int = 0, learned_sigma: bool = False, channel_max: int = CHANNEL_MAX):
         super().__init__()
         if num_classes:
             raise GanforgeError(f"VAE decoder num_classes={num_classes} is invalid; expected 0 (the VAE is unconditional).")
         self.z_dim, self.num_classes = z_dim, 0
         steps = halving_steps(image_size)
-        ch = width * 2 ** (steps - 1)
+        ch = capped_width(width, steps - 1, channel_max)
         self.fc = nn.Linear(z_dim, ch * 16)
         self.start = ch
         layers: list[nn.Module] = [nn.ReLU(True)]
-        for _ in range(steps - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.ReLU(True)]
-            ch //= 2
+        for i in range(steps - 2, -1, -1):
+            out = capped_width(width, i, channel_max)
+            layers += [nn.ConvTranspose2d(ch, out, 4, 2, 1), nn.ReLU(True)]
+            ch = out
         layers.append(nn.ConvTranspose2d(ch, channels, 4, 2, 1))
         self.net = nn.Sequential(*layers)
         if learned_sigma:

@@ -291,6 +291,13 @@ class Augmenter:
             return diff_augment(x, self.policy)
         return x
 
+    def schedule(self, p: float) -> None:
+        """Set the probability of each bgc transform from a schedule (mode fixed; R3GAN's ramp)."""
+        if self.mode != "fixed" or not 0 <= p <= 1:
+            raise GanforgeError(f"A scheduled augmentation probability {p!r} needs augment=fixed and a value from 0 to 1; "
+                                f"expected those, got augment={self.mode!r}.")
+        self.controller.p = float(p)
+
     def observe(self, real_logits: Tensor) -> None:
         """Feed a D step's logits on (augmented) real images to the controller (ada only)."""
         if self.mode == "ada":

@@ -23,7 +23,12 @@ class Configurable(nn.Module):
     The record is taken from the constructor's signature (as diffusers' `register_to_config`
     does), so ``type(m)(**m.config)`` rebuilds the module and each default lives only in the
     signature. Subclasses call a plain ``super().__init__()``.
+
+    `added_since` maps an argument added after players were first exported to the value that rebuilds
+    those older players as they were (`ganforge.export` applies it).
     """
+
+    added_since: dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

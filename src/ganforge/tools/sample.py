@@ -13,8 +13,9 @@ import torch
 
 from ganforge.atomic import nearest_existing
 from ganforge.data.dataset import to_uint8
+from ganforge.deploy.backend import BACKENDS, choose_backend
 from ganforge.errors import GanforgeError
-from ganforge.export import load_generator
+from ganforge.export import load_generator, read_config, resolve_model_dir
 from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.sampling import check_labels, iter_samples, parse_device
 from ganforge.tools import checks
@@ -32,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
     add_force(parser)
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto (default: onnxruntime when the export has ONNX graphs and the onnx extra is installed, on the CPU; "
+                             "else PyTorch fp32), torch, bf16 (PyTorch bf16 autocast) or onnx")
+    parser.add_argument("--onnx", action="store_const", const="onnx", dest="backend", help="same as --backend onnx")
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -83,6 +88,30 @@ def check_room(npz: Path, n: int, image_bytes: int) -> None:
                             f"{free / 2**30:.3g} GiB free there; expected a smaller --n or more free space.")
 
 
+def onnx_batches(folder: Path, n: int, seed: int, label: int | None, truncation: float | None,
+                 batch_size: int) -> tuple[Iterator[np.ndarray], torch.Tensor | None]:
+    """(uint8 image batches, labels) through onnxruntime: the noise `iter_samples` draws (torch's RNG, batch by batch),
+    so the same images as PyTorch fp32 to 1e-4."""
+    from ganforge.deploy.onnx_run import OnnxGenerator
+
+    model = OnnxGenerator(folder)
+    classes = int(model.manifest.get("num_classes") or 0) if "labels" in model.inputs() else 0
+    if label is not None and classes == 0:
+        raise GanforgeError("A label was given but this model is unconditional; expected no --label.")
+    if label is not None and not 0 <= label < classes:
+        raise GanforgeError(f"Label {label} is outside this model's classes; expected 0 to {classes - 1}.")
+    labels = None if classes == 0 else (torch.full((n,), label, dtype=torch.long) if label is not None else torch.arange(n) % classes)
+
+    def batches() -> Iterator[np.ndarray]:
+        rng = torch.Generator().manual_seed(seed)
+        for start in range(0, n, batch_size):
+            count = min(batch_size, n - start)
+            z = torch.randn(count, model.z_dim(), generator=rng).numpy()
+            yield model.generate(z, None if labels is None else labels[start:start + count].numpy(), truncation)
+
+    return batches(), labels
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the grid and the .npz, streaming the images to disk batch by batch."""
     from ganforge.report import save_grid, save_labeled_rows
@@ -92,29 +121,37 @@ def run(args: argparse.Namespace) -> int:
     checks.seed(args.seed)
     checks.truncation(args.truncation)
     device = parse_device(args.device)
-    generator, info = load_generator(args.model, device)
+    folder = resolve_model_dir(args.model)
+    info = read_config(folder).get("info", {})
     kind = kind_of(info)
     require(kind, args.model, "`ganforge sample`", "a noise generator (use `ganforge translate` or `upscale` for image-to-image models)",
             kinds=NOISE_DRIVEN)
     if args.truncation is not None:
         require(kind, args.model, "truncation", "a StyleGAN model", capability="truncation")
-    if args.label is not None:
-        check_labels(generator, torch.tensor([args.label]))
+    backend = choose_backend(args.backend, kind.name, folder, torch.device(device))
+    if backend == "onnx":
+        batches, labels = onnx_batches(folder, args.n, args.seed, args.label, args.truncation, args.batch_size)
+        classes = int(info.get("num_classes") or 0) if labels is not None else 0
+    else:
+        generator, info = load_generator(folder, device)
+        if args.label is not None:
+            check_labels(generator, torch.tensor([args.label]))
+        generator = generator.to(device)
+        kwargs = {} if args.truncation is None else {"truncation": args.truncation}
+        classes = int(info.get("num_classes") or 0) if kind.labels else 0
+        labels = None
+        if args.label is not None:
+            labels = torch.full((args.n,), args.label, dtype=torch.long)
+        elif classes > 0:
+            labels = torch.arange(args.n) % classes
+        batches = (to_uint8(b).cpu().numpy() for b in iter_samples(generator, args.n, args.seed, args.batch_size, labels,
+                                                                       torch.device(device), **kwargs))
     png, npz = claim_outputs(output_paths(args.out), force=args.force)
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     check_room(npz, args.n, channels * size * size)
-    generator = generator.to(device)
-    kwargs = {} if args.truncation is None else {"truncation": args.truncation}
-    classes = int(info.get("num_classes") or 0) if kind.labels else 0
-    labels = None
-    if args.label is not None:
-        labels = torch.full((args.n,), args.label, dtype=torch.long)
-    elif classes > 0:
-        labels = torch.arange(args.n) % classes
     per_class = min(10, args.n // classes) if args.label is None and classes > 0 and args.n >= classes else 0
-    batches = (to_uint8(b).cpu().numpy() for b in iter_samples(generator, args.n, args.seed, args.batch_size, labels,
-                                                                   torch.device(device), **kwargs))
-    with removed_on_failure([png, npz]):
+    bf16 = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=backend == "bf16")
+    with removed_on_failure([png, npz]), bf16:  # the batches are drawn inside, as stream_npz consumes them
         first = stream_npz(npz, batches, args.n, labels.numpy() if labels is not None else None, max(SHOWN, classes * per_class))
         if per_class:
             index = torch.arange(classes).repeat_interleave(per_class) + classes * torch.arange(per_class).repeat(classes)
@@ -122,5 +159,5 @@ def run(args: argparse.Namespace) -> int:
             save_labeled_rows(torch.from_numpy(first[index.numpy()]), png, list(names))
         else:
             save_grid(torch.from_numpy(first[:SHOWN]), png)
-    print(f"wrote {png} and {npz} ({args.n} images)")
+    print(f"wrote {png} and {npz} ({args.n} images; backend {backend})")
     return 0

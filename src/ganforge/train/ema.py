@@ -32,10 +32,10 @@ class EMA:
         return decay
 
     @torch.no_grad()
-    def update(self, source: nn.Module) -> None:
-        """Move the average one step towards `source`."""
+    def update(self, source: nn.Module, decay: float | None = None) -> None:
+        """Move the average one step towards `source`, with `decay` when given (a game's schedule), else the ramped one."""
         self.updates += 1
-        decay = self.current_decay()
+        decay = self.current_decay() if decay is None else decay
         ema_params = list(self.module.parameters())
         src_params = [p.detach() for p in source.parameters()]
         torch._foreach_lerp_(ema_params, src_params, 1.0 - decay)

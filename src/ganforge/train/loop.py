@@ -23,7 +23,7 @@ from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
 from ganforge.train.run_dir import new_run, open_run
 from ganforge.train.run_lock import RunLock
-from ganforge.train.runtime import autocast, compile_players, make_runtime, pick_device, wants_compile
+from ganforge.train.runtime import autocast, compile_players, machine_summary, make_runtime, pick_device, wants_compile
 from ganforge.train.sizes import check_sizes
 from ganforge.train.sources import image_source
 from ganforge.train.stop import StopOnSignal, TrainingStopped
@@ -87,8 +87,9 @@ class Trainer:
         try:
             self.checkpoints.save(self._state(rng_ranks), self.step, tag)
             if tag is None:
-                info = {**self.game.export_info(), "family": self.cfg.model, "data": self.cfg.data,
-                        "steps": self.step, "train_seconds": round(self.elapsed, 3)}
+                info = {**self.game.export_info(), "family": self.cfg.model, "summary": get_family(self.cfg.model).summary,
+                        "data": self.cfg.data, "steps": self.step, "batch_size": self.cfg.batch_size,
+                        "train_seconds": round(self.elapsed, 3), "machine": machine_summary(self.runtime.device)}
                 save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -135,7 +136,7 @@ class Trainer:
                     logs.update(game.discriminator_step(self.source.next()))
                 logs.update(game.generator_step(self.source.next()))
             if self.ema is not None:
-                self.ema.update(game.generator)
+                self.ema.update(game.generator, game.current_ema_decay())
             self.step += 1
             self.elapsed = elapsed_before + time.perf_counter() - started
             self.records.add(self.step, logs)

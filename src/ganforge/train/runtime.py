@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,6 +38,18 @@ def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
         return False
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def machine_summary(device: torch.device, cpuinfo: Path = CPUINFO) -> str:
+    """What a run trained on, for its export's model card: the GPU's name, or the CPU's model and logical CPUs."""
+    if device.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        text = ""
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "CPU")
+    return f"{model}, {os.cpu_count()} logical CPUs, {device.type}"
 
 
 def auto_uses_bf16(device: torch.device) -> bool:

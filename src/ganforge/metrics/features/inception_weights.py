@@ -76,15 +76,6 @@ def missing_sentence() -> str:
             f"(or run `ganforge eval --download-inception`, or pass --inception-weights PATH / set {ENV_VAR}=PATH).")
 
 
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download_weights(url: Optional[str] = None, sha256: Optional[str] = None, folder: Optional[Path] = None,
                      name: str = PYTORCH_FID_NAME, timeout: float = 60.0) -> Path:
     """Fetch the weights into the hub checkpoint folder (or `folder`), checked against `sha256` (full hash or prefix);

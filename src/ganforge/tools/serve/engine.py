@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from ganforge.data.dataset import to_float
+from ganforge.deploy.backend import choose_backend
+from ganforge.deploy.onnx_run import OnnxGenerator
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
 from ganforge.kinds import ModelKind, kind_of
@@ -84,6 +86,7 @@ class Model:
     players: dict[str, nn.Module]
     info: dict
     kind: ModelKind
+    onnx: Optional[OnnxGenerator] = None  #: the export's ONNX graphs when `auto` picks onnxruntime for its samples
     _directions: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,7 +130,8 @@ def load_model(path: str | Path, name: Optional[str] = None) -> Model:
                             f"expected a {', '.join(KINDS)} model.")
     if name is None:
         name = folder.parent.name if folder.name == "export" else folder.name
-    return Model(name, folder, players, info, kind)
+    onnx = OnnxGenerator(folder) if choose_backend("auto", kind.name, folder, torch.device("cpu")) == "onnx" else None
+    return Model(name, folder, players, info, kind, onnx)
 
 
 # --- pictures -------------------------------------------------------------------------------------------
@@ -198,7 +202,11 @@ def samples(model: Model, seed: int, n: int = 16, truncation: float = 1.0, label
         if model.num_classes:
             labels = torch.full((n,), cls, dtype=torch.long) if cls is not None else torch.arange(n) % model.num_classes
         kwargs = {"truncation": _finite(truncation, "Truncation")} if model.kind.truncation else {}
-        images = g(z, labels, **kwargs)
+        if model.onnx is not None:  # the same images, from onnxruntime (docs/export.md: how the engine is chosen)
+            images = torch.from_numpy(model.onnx.generate(z.numpy(), None if labels is None else labels.numpy(),
+                                                          kwargs.get("truncation"), output="images"))
+        else:
+            images = g(z, labels, **kwargs)
     return picture(images)
 
 

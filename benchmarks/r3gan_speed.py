@@ -1,0 +1,88 @@
+"""Step rate of r3gan beside stylegan at the same image size: img/s and parameters of each, on this machine.
+
+One "image" is one real image seen by the discriminator: a round (set_phase, D step, G step) counts
+batch_size images. Random images stand in for data; the EMA is not updated (the same for both).
+
+    flock /tmp/heavy.lock env OMP_NUM_THREADS=2 python benchmarks/r3gan_speed.py --seconds 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from machine import describe  # noqa: E402
+
+from ganforge.config import TrainConfig, resolve_options  # noqa: E402
+from ganforge.contract import DataInfo  # noqa: E402
+from ganforge.games.registry import get_family  # noqa: E402
+from ganforge.train.run_dir import resolve_defaults  # noqa: E402
+from ganforge.train.runtime import autocast, make_runtime  # noqa: E402
+
+#: (label, family, options): stylegan's CPU default; r3gan's CPU preset (smaller), default (larger) and default with lazy penalties
+CONFIGS = [
+    ("stylegan default", "stylegan", {"growth": False}),
+    ("r3gan 32-cpu preset", "r3gan", {"widths": [96, 96, 96, 48], "blocks": 1}),
+    ("r3gan default", "r3gan", {}),
+    ("r3gan default, lazy R1 + R2 every 16 D steps (as stylegan's R1)", "r3gan", {"penalty_interval": 16}),
+]
+
+
+def build(family_name: str, options: dict, size: int, channels: int, batch: int):
+    """(game, runtime, batch dict) for a family with random images standing in for data."""
+    cfg = resolve_defaults(TrainConfig(model=family_name, image_size=size, batch_size=batch, device="cpu", options=options))
+    family = get_family(family_name)
+    runtime = make_runtime(cfg)
+    game = family.build(cfg, resolve_options(family.options, cfg.options, family_name), DataInfo(channels, size), runtime)
+    images = torch.rand(batch, channels, size, size) * 2 - 1
+    return game, runtime, {"images": images}
+
+
+def play(game, runtime, batch, rounds: int, first: int) -> None:
+    """`rounds` rounds as the referee plays them, from round `first` of a long run."""
+    for step in range(first, first + rounds):
+        game.set_phase(step, 10 ** 6)
+        with autocast(runtime):
+            for _ in range(game.critic_steps):
+                game.discriminator_step(batch)
+            game.generator_step(batch)
+
+
+def measure(label: str, family: str, options: dict, size: int, channels: int, batch: int, seconds: float) -> dict:
+    """img/s and parameter counts of one configuration."""
+    torch.manual_seed(0)
+    game, runtime, data = build(family, options, size, channels, batch)
+    play(game, runtime, data, 3, 0)  # warm-up
+    rounds, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        play(game, runtime, data, 4, 3 + rounds)
+        rounds += 4
+    elapsed = time.perf_counter() - start
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in game.players.items()}
+    return {"config": label, "family": family, "options": options, "image_size": size, "channels": channels,
+            "batch_size": batch, "params_g": params["generator"], "params_d": params["discriminator"],
+            "rounds": rounds, "seconds": round(elapsed, 1), "img_per_s": round(rounds * batch / elapsed, 1),
+            "machine": describe(), "threads": torch.get_num_threads()}
+
+
+def main() -> int:
+    """Print one JSON line per configuration."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0, help="minimum timed seconds per configuration")
+    args = parser.parse_args()
+    for label, family, options in CONFIGS:
+        print(json.dumps(measure(label, family, options, args.size, args.channels, args.batch_size, args.seconds)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.nn.lowpass import LowPassDownsample, LowPassUpsample, lowpass_kernel
+
+
+def test_the_kernel_is_the_normalised_outer_product_of_the_taps():
+    expected = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    assert torch.equal(lowpass_kernel(), expected)
+    assert lowpass_kernel((1, 1, 1)).sum().item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="three"):
+        LowPassUpsample((1, 3, 3, 1))
+
+
+def test_upsampling_spreads_a_pixel_by_the_taps_and_interpolates_bilinearly():
+    x = torch.zeros(1, 1, 3, 3)
+    x[0, 0, 1, 1] = 1.0
+    y = LowPassUpsample()(x)
+    assert y.shape == (1, 1, 6, 6)
+    # the pixel lands at (2, 2); its neighbours get the taps [1, 2, 1] / 2 in each direction
+    window = y[0, 0, 1:4, 1:4]
+    assert torch.allclose(window, torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]))
+    assert y.sum().item() == pytest.approx(4.0)  # the mean is kept: 4 output pixels per input pixel
+    ramp = torch.arange(5.0).view(1, 1, 1, 5).expand(1, 2, 5, 5)  # two channels, filtered alike
+    up = LowPassUpsample()(ramp)
+    assert torch.allclose(up[0, :, 3, :9], torch.arange(9.0).div(2).expand(2, 9))  # bilinear between the samples
+
+
+def test_downsampling_averages_with_the_taps_and_keeps_a_constant():
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 2, 2] = 1.0
+    y = LowPassDownsample()(x)
+    assert y.shape == (1, 1, 4, 4)
+    assert y[0, 0, 1, 1].item() == pytest.approx(4 / 16)  # the centre tap
+    assert y[0, 0, 1, 2].item() == 0.0
+    ones = torch.ones(2, 3, 8, 8)
+    assert torch.allclose(LowPassDownsample()(ones)[..., 1:, 1:], torch.ones(2, 3, 3, 3))  # away from the zero padding
+    assert torch.allclose(LowPassDownsample()(ones), F.conv2d(ones, lowpass_kernel().expand(3, 1, 3, 3), stride=2,
+                                                              padding=1, groups=3))
+
+
+def test_resampling_has_nothing_to_learn_and_nothing_to_save():
+    for layer in (LowPassUpsample(), LowPassDownsample()):
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
