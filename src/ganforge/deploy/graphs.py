@@ -15,8 +15,10 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from ganforge.errors import GanforgeError
+from ganforge.nn.style import NoiseInjection
 
 EXAMPLE_BATCH = 2  #: batch of the traced example inputs (1 would be specialised as a constant by torch.export)
 IMAGE_OUTPUTS = ("images", "images_uint8")
@@ -141,8 +143,29 @@ def _deterministic(generator: nn.Module, entry: dict) -> nn.Module:
     return quiet
 
 
+def baked(module: nn.Module) -> nn.Module:
+    """An eval-mode copy of `module` whose parametrized weights (spectral norm) are plain tensors of their
+    current value, so the graph holds the weights rather than recomputing them on every call, and whose
+    per-pixel noise is the stored constant map (an ONNX graph with fresh noise could not be checked)."""
+    if any(parametrize.is_parametrized(m) for m in module.modules()):
+        # a deep copy would share the parametrized classes, and removing them there would break `module`
+        plain = type(module)(**module.config)
+        plain.load_state_dict(module.state_dict())
+        plain.eval()
+    else:
+        plain = copy.deepcopy(module).eval()
+    for m in plain.modules():
+        if isinstance(m, NoiseInjection):
+            m.default_mode = "const"
+        if parametrize.is_parametrized(m):
+            for name in list(m.parametrizations):
+                parametrize.remove_parametrizations(m, name, leave_parametrized=True)
+    return plain
+
+
 def graphs_for(kind: str, players: dict[str, nn.Module], entries: dict[str, dict], info: dict[str, Any]) -> list[Graph]:
     """The graphs an export of `kind` is written as; `entries` are config.json's player entries."""
+    players = {name: baked(player) for name, player in players.items()}
     generator = players["generator"]
     classes = int(entries["generator"]["config"].get("num_classes") or 0)  # the data may have labels the model ignores
     if kind in ("noise", "vae"):

@@ -15,16 +15,18 @@ class NoiseInjection(nn.Module):
     """Adds single-channel per-pixel Gaussian noise, scaled by a learned per-channel weight (zero at start).
 
     Modes: "random" draws fresh noise from the global torch RNG, "const" uses a fixed map stored in the
-    module (reproducible images), "none" adds nothing.
+    module (reproducible images), "none" adds nothing. A call without a mode uses `default_mode`.
     """
 
     def __init__(self, channels: int, resolution: int):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(channels))
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
+        self.default_mode = "random"
 
-    def forward(self, x: Tensor, mode: str = "random") -> Tensor:
+    def forward(self, x: Tensor, mode: str | None = None) -> Tensor:
         """x + weight · noise."""
+        mode = mode or self.default_mode
         if mode == "none":
             return x
         if mode == "const":

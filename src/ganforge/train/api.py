@@ -12,7 +12,7 @@ from ganforge.train.observers import ProgressBar, RunArtifacts, SampleGrids
 
 
 def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]:
-    """Progress bar, sample grids, end-of-run curves/GIF/report and copy check, and evaluation and snapshots when configured."""
+    """Progress bar, sample grids, end-of-run curves/GIF/report, copy check and model card, and evaluation and snapshots when configured."""
     callbacks: list[Callback] = [SampleGrids(cfg.sample_every), RunArtifacts()]
     if cfg.copy_check_n > 0:
         from ganforge.train.copy_check import CopyCheckAtEnd
@@ -32,6 +32,9 @@ def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]
         from ganforge.report.snapshots import Snapshots
 
         callbacks.append(Snapshots(cfg.snapshot_every))
+    from ganforge.train.model_card import ModelCardAtEnd
+
+    callbacks.append(ModelCardAtEnd())  # last: the card reads the copy check and the evaluations
     return callbacks
 
 
