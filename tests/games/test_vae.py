@@ -11,10 +11,10 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
 from ganforge.games.registry import get_family
+from ganforge.latent.reconstruction import reconstruct
 from ganforge.losses import bernoulli_nll, gaussian_kl
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.vae import Decoder, Encoder
-from ganforge.tools.reconstruct import reconstruct
 from ganforge.train.api import train
 from tests.games.game_contract import GameContract
 

@@ -289,7 +289,7 @@ def output_paths(out: Path) -> list[Path]:
 def compare(models: list[str], out: Union[str, Path], settings: CompareSettings = _DEFAULTS,
             force: bool = False) -> list[dict]:
     """Measure every model (run or export folders) and write the four outputs to `out`; return the table rows."""
-    from ganforge.tools.reconstruct import reconstruct
+    from ganforge.latent.reconstruction import reconstruct
 
     args = settings
     args.validate()

@@ -13,6 +13,7 @@ from ganforge.data.dataset import to_float, to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.kinds import kind_of
+from ganforge.latent.reconstruction import reconstruct
 from ganforge.sampling import parse_device
 from ganforge.tools import checks
 from ganforge.tools.outputs import add_force, claim_outputs
@@ -45,22 +46,6 @@ def encoder_of(players: dict[str, nn.Module], info: dict, model: str) -> nn.Modu
 
 
 @torch.no_grad()
-def reconstruct(encoder: nn.Module, decoder: nn.Module, images: Tensor, batch_size: int = 256,
-                sample: bool = False, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """(reconstructions in [-1, 1], mean codes (N, z_dim)) of float images in [-1, 1], on the decoder's device."""
-    from ganforge.losses import reparameterize
-
-    device = next(decoder.parameters()).device
-    rng = torch.Generator(device=device).manual_seed(seed) if sample else None
-    outputs, codes = [], []
-    for start in range(0, len(images), batch_size):
-        mean, logvar = encoder(images[start:start + batch_size].to(device))
-        z = reparameterize(mean, logvar, rng) if sample else mean
-        outputs.append(decoder(z).float().clamp_(-1, 1).cpu())
-        codes.append(mean.float().cpu())
-    return torch.cat(outputs), torch.cat(codes)
-
-
 def _files_of(source: Path) -> list[Path]:
     from ganforge.data.images import is_image_file
 
