@@ -13,6 +13,7 @@ from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.kinds import kind_of
 from ganforge.metrics.copy_check import copy_check_rows
+from ganforge.tools import checks
 
 ROWS = (("fd", None, "Fréchet distance (lower is better)"), ("kid", "kid_std", "kernel distance, KID (lower is better)"),
         ("is", "is_std", "Inception Score (higher is better)"), ("precision", None, "precision (higher is better)"),
@@ -117,8 +118,7 @@ def check_options(options: EvalOptions) -> None:
         raise GanforgeError(f"Sample count --n {options.n} is invalid; expected 2 to {MAX_SAMPLES:,}.")
     if options.batch_size < 1:
         raise GanforgeError(f"Batch size --batch-size {options.batch_size} is invalid; expected at least 1.")
-    if not 0 <= options.seed < 2 ** 63:
-        raise GanforgeError(f"Seed --seed {options.seed} is out of range; expected an integer from 0 to 2**63 - 1.")
+    checks.seed(options.seed)  # the one seed limit of training and every tool
     try:
         device = torch.device(options.device)
     except (RuntimeError, ValueError):
