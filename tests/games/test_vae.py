@@ -11,6 +11,7 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, save_players
 from ganforge.games.registry import get_family
+from ganforge.kinds import declare
 from ganforge.latent.reconstruction import reconstruct
 from ganforge.losses import bernoulli_nll, gaussian_kl
 from ganforge.models.dcgan import DCGANGenerator
@@ -163,7 +164,7 @@ def test_reconstruct_command_on_files_folders_and_mnist(tmp_path, capsys):
 
 
 def test_reconstruct_errors_are_one_sentence(tmp_path, capsys):
-    save_players({"generator": DCGANGenerator(8, 1, 16, 4)}, {"channels": 1, "image_size": 16}, tmp_path / "gan")
+    save_players({"generator": DCGANGenerator(8, 1, 16, 4)}, {"channels": 1, "image_size": 16, **declare("noise")}, tmp_path / "gan")
     assert main(["reconstruct", str(tmp_path / "gan"), "mnist", "--out", str(tmp_path / "x")]) == 2
     assert "has no encoder" in capsys.readouterr().err
     _export_vae(tmp_path / "vae")

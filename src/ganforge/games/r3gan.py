@@ -19,6 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from ganforge.nn.augment import Augmenter, augmenter_from
@@ -170,7 +171,7 @@ class R3GANGame(Game):
 
     def export_info(self) -> dict:
         """Base facts, declaring a noise-driven generator."""
-        return {**super().export_info(), "kind": "noise"}
+        return {**super().export_info(), **declare("noise")}
 
     def extra_state(self) -> dict:
         """The D-step counter that places lazy penalties, and the augmentation controller when one is on."""
