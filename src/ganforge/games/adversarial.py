@@ -13,20 +13,19 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
+from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.games.shared_options import ChannelCeiling
-from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.games.toolkit import NoiseRendering, discriminator_loss, frozen, generator_loss, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import AdversarialLoss, get_loss
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.vanilla import VanillaDiscriminator, VanillaGenerator
 from ganforge.nn.augment import augmenter_from
 from ganforge.nn.configurable import default_of
-from ganforge.nn.modes import eval_mode
 
 
-class AdversarialGame(Game):
+class AdversarialGame(NoiseRendering, Game):
     """Alternating D and G updates on V(D, G) under a chosen adversarial loss.
 
     Real samples are read from the batch under `data_key` ("images"; the toy game's "points").
@@ -79,19 +78,6 @@ class AdversarialGame(Game):
     def load_extra_state(self, state: dict) -> None:
         """Restore the augmentation controller."""
         self.augmenter.load_state_dict(state.get("augment", {}))
-
-    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """Fixed noise (and, for conditional players, labels cycling through the classes)."""
-        return latent_inputs(n, self.generator.z_dim, generator, self.generator.num_classes if self.conditional else 0)
-
-    @torch.no_grad()
-    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
-        """G's images for the fixed inputs, in eval mode."""
-        device = self.runtime.device
-        labels = inputs.get("labels")
-        with eval_mode(generator):
-            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
-        return images.float()
 
     def export_info(self) -> dict[str, Any]:
         """Base facts plus kind "noise" (with class labels for conditional players)."""

@@ -11,20 +11,19 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganforge.config import AUGMENT_KEYS, LOSS_KEYS, TrainConfig
 from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
-from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
+from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
-from ganforge.games.toolkit import Penalties, discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import NoiseRendering, Penalties, discriminator_loss, frozen, generator_loss
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.r3gan import R3GANDiscriminator, R3GANGenerator
 from ganforge.nn.augment import Augmenter, augmenter_from
 from ganforge.nn.configurable import default_of
-from ganforge.nn.modes import eval_mode
 from ganforge.schedules import RecipeSchedule, ema_decay_for_half_life
 
 
@@ -71,7 +70,7 @@ class R3GANOptions:
             raise GanforgeError(f"R3GAN option warmup={self.warmup!r} is invalid; expected fewer images than horizon={self.horizon}.")
 
 
-class R3GANGame(Game):
+class R3GANGame(NoiseRendering, Game):
     """The classic round on R3GAN's players: D on real vs fake with R1 and R2, then G through a frozen D,
     every scheduled value set from the images seen before the round."""
 
@@ -155,19 +154,6 @@ class R3GANGame(Game):
                                   self.augmenter)
             self.update("generator", loss)
         return {LOSS_G: loss.detach()}
-
-    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """Fixed noise (and, for conditional players, labels cycling through the classes)."""
-        return latent_inputs(n, self.generator.z_dim, generator, self.generator.num_classes if self.conditional else 0)
-
-    @torch.no_grad()
-    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
-        """G's images for the fixed inputs."""
-        device = self.runtime.device
-        labels = inputs.get("labels")
-        with eval_mode(generator):
-            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
-        return images.float()
 
     def export_info(self) -> dict:
         """Base facts, declaring a noise-driven generator."""

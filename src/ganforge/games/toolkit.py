@@ -19,9 +19,11 @@ from torch import Tensor, nn
 from ganforge.config import TrainConfig
 from ganforge.contract import D_FAKE, D_REAL, GRADIENT_PENALTY, LOSS_D, R1, R2, Runtime
 from ganforge.errors import GanforgeError
+from ganforge.games.base import latent_inputs
 from ganforge.games.penalties import NO_PENALTIES, Penalties
 from ganforge.losses import AdversarialLoss, discriminator_score, gradient_penalty, r1_penalty, r2_penalty
 from ganforge.nn.augment import Augmenter
+from ganforge.nn.modes import eval_mode
 
 Critic = Callable[[Tensor], Tensor]  # images (or points) -> logits
 
@@ -150,3 +152,20 @@ def run_penalties(cfg: TrainConfig, loss: AdversarialLoss, r1_gamma: float = 0.0
     beside the game's R1 γ and lazy interval."""
     return Penalties(r1_gamma=r1_gamma, r2_gamma=cfg.r2_gamma, gp_weight=cfg.gp_weight if loss.needs_gradient_penalty else 0.0,
                      interval=interval)
+
+
+class NoiseRendering:
+    """`sample_inputs` and `render` of a game whose generator maps noise (and labels, when `conditional`) to images."""
+
+    def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Fixed noise (and, for conditional players, labels cycling through the classes)."""
+        return latent_inputs(n, self.generator.z_dim, generator, self.generator.num_classes if self.conditional else 0)
+
+    @torch.no_grad()
+    def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+        """G's images for the fixed inputs, in eval mode."""
+        device = self.runtime.device
+        labels = inputs.get("labels")
+        with eval_mode(generator):
+            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
+        return images.float()
