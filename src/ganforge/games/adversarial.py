@@ -5,7 +5,7 @@ Serves the textbook fully connected GAN and DCGAN (and, with conditional players
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -43,12 +43,6 @@ class AdversarialGame(NoiseRendering, Game):
         self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently
         if self.augmenter.active and self.data_key != "images":
             raise GanforgeError(f"Config value augment={cfg.augment!r} needs images; expected augment=none for {self.data_key}.")
-
-    def _labels(self, batch: Batch) -> Optional[Tensor]:
-        return batch["labels"] if self.conditional else None
-
-    def _noise(self, n: int) -> Tensor:
-        return torch.randn(n, self.generator.z_dim, device=self.runtime.device)
 
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One D update: real batch vs G(z) (no gradient into G)."""

@@ -127,12 +127,6 @@ class R3GANGame(NoiseRendering, Game):
         """The decay the scheduled EMA half-life gives this round."""
         return self.ema_decay
 
-    def _labels(self, batch: Batch) -> Optional[Tensor]:
-        return batch["labels"] if self.conditional else None
-
-    def _noise(self, n: int) -> Tensor:
-        return torch.randn(n, self.generator.z_dim, device=self.runtime.device)
-
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
         """One D update: the adversarial loss on real vs G(z), plus γ/2·R1 and γ/2·R2 (every penalty_interval steps)."""
         G, D = self.players["generator"], self.players["discriminator"]

@@ -155,7 +155,14 @@ def run_penalties(cfg: TrainConfig, loss: AdversarialLoss, r1_gamma: float = 0.0
 
 
 class NoiseRendering:
-    """`sample_inputs` and `render` of a game whose generator maps noise (and labels, when `conditional`) to images."""
+    """Noise, labels, `sample_inputs` and `render` of a game whose generator maps noise (and labels, when
+    `conditional`) to images."""
+
+    def _labels(self, batch: dict[str, Tensor]) -> Optional[Tensor]:
+        return batch["labels"] if self.conditional else None
+
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.generator.z_dim, device=self.runtime.device)
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Fixed noise (and, for conditional players, labels cycling through the classes)."""
