@@ -24,6 +24,13 @@ def init_process_group(device: torch.device) -> None:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
+def wait_for_all() -> None:
+    """Wait for every process of the group (the main one may still be writing end-of-run files), so that no
+    process exits while a peer still uses the group."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
 def average_gradients(params: list[torch.Tensor]) -> None:
     """All-reduce and average the gradients of `params` across the process group, in one flat buffer."""
     grads = [p.grad for p in params if p.grad is not None]

@@ -17,7 +17,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.games.registry import get_family
 from ganforge.train.checkpoint import Checkpoints, read_training_state
-from ganforge.train.distributed import all_min, broadcast_module, gather_rng_states, on_rank0, world
+from ganforge.train.distributed import all_min, broadcast_module, gather_rng_states, on_rank0, wait_for_all, world
 from ganforge.train.ema import EMA
 from ganforge.train.guard import Guard, TrainingDiverged
 from ganforge.train.records import RecordBuffer
@@ -124,6 +124,7 @@ class Trainer:
             raise
         for cb in self.callbacks:
             cb.on_end(self)
+        wait_for_all()
         return self.run_dir
 
     def _play(self, started: float, elapsed_before: float) -> None:
