@@ -90,7 +90,7 @@ def scan_folder(folder: Path, expected_classes: Optional[tuple] = None) -> Listi
     return listing
 
 
-def _split_dirs(root: Path) -> Optional[tuple]:
+def split_dirs(root: Path) -> Optional[tuple]:
     """(train/, test/) when the folder is laid out by split, else None."""
     train, test = root / "train", root / "test"
     if train.is_dir() and test.is_dir() and not any(p.is_file() and is_image_file(p) for p in _entries(root)):
@@ -98,7 +98,7 @@ def _split_dirs(root: Path) -> Optional[tuple]:
     return None
 
 
-def _parallel(function: Callable[[int], object], count: int) -> list:
+def parallel_map(function: Callable[[int], object], count: int) -> list:
     """[function(i) for i in range(count)], on a thread pool; the first failing index raises."""
     workers = min(8, os.cpu_count() or 1, max(1, count // _CHUNK))
     if workers <= 1:
@@ -121,7 +121,7 @@ def _parallel(function: Callable[[int], object], count: int) -> list:
 
 
 def _headers(files: Sequence[Path]) -> list:
-    return _parallel(lambda i: read_header(files[i]), len(files))
+    return parallel_map(lambda i: read_header(files[i]), len(files))
 
 
 def _common_size(folder: Path, files: Sequence[Path], headers: Sequence[ImageHeader]) -> int:
@@ -169,7 +169,7 @@ def load_folder(path: str | os.PathLike, image_size: Optional[int] = None, chann
         raise GanforgeError(f"Data path {str(root)!r} is not a directory; expected a folder of images.")
     if split not in ("train", "test"):
         raise GanforgeError(f"Split {split!r} is invalid; expected 'train' or 'test'.")
-    dirs = _split_dirs(root)
+    dirs = split_dirs(root)
     other: Optional[Listing] = None
     if dirs is None:
         if split == "test":
@@ -195,7 +195,7 @@ def load_folder(path: str | os.PathLike, image_size: Optional[int] = None, chann
     def fill(i: int) -> None:
         target[i] = decode_image(files[i], channels, size, fit)
 
-    _parallel(fill, len(files))
+    parallel_map(fill, len(files))
     labels = torch.tensor(listing.labels, dtype=torch.int64) if listing.class_names else None
     return ImageDataset(images, labels, listing.class_names, root.resolve().name or "images")
 
@@ -209,7 +209,7 @@ def typical_size(path: str | os.PathLike) -> Optional[int]:
     root = Path(path).expanduser()
     if not root.is_dir():
         return None
-    dirs = _split_dirs(root)
+    dirs = split_dirs(root)
     try:
         files = scan_folder(dirs[0] if dirs else root).files
     except GanforgeError:

@@ -22,7 +22,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 _RESAMPLING = getattr(Image, "Resampling", Image)
 _TRANSPOSE = getattr(Image, "Transpose", Image)
-_ORIENTATION = {  # EXIF orientation tag -> transpose that shows the image upright
+ORIENTATION_TRANSPOSE = {  # EXIF orientation tag -> transpose that shows the image upright
     2: _TRANSPOSE.FLIP_LEFT_RIGHT, 3: _TRANSPOSE.ROTATE_180, 4: _TRANSPOSE.FLIP_TOP_BOTTOM,
     5: _TRANSPOSE.TRANSPOSE, 6: _TRANSPOSE.ROTATE_270, 7: _TRANSPOSE.TRANSVERSE, 8: _TRANSPOSE.ROTATE_90,
 }
@@ -75,7 +75,7 @@ class ImageHeader:
     gray: bool
 
 
-def _unreadable(path: Path, exc: BaseException) -> GanforgeError:
+def unreadable_image(path: Path, exc: BaseException) -> GanforgeError:
     if isinstance(exc, UnidentifiedImageError):
         detail = "not a recognised image format"
     else:
@@ -84,7 +84,7 @@ def _unreadable(path: Path, exc: BaseException) -> GanforgeError:
                          "expected a complete PNG, JPEG, WebP or BMP image.")
 
 
-def _orientation(im: Image.Image) -> int:
+def exif_orientation(im: Image.Image) -> int:
     """The EXIF orientation of a JPEG or WebP image (1 when absent), read without decoding pixels."""
     if im.format not in ("JPEG", "MPO", "WEBP"):
         return 1
@@ -92,7 +92,7 @@ def _orientation(im: Image.Image) -> int:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # a damaged EXIF block leaves the image as stored
         return 1
-    return value if value in _ORIENTATION else 1
+    return value if value in ORIENTATION_TRANSPOSE else 1
 
 
 def _palette_is_gray(im: Image.Image) -> bool:
@@ -111,14 +111,14 @@ def read_header(path: Path) -> ImageHeader:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            if _orientation(im) in (5, 6, 7, 8):
+            if exif_orientation(im) in (5, 6, 7, 8):
                 width, height = height, width
             if im.mode in ("P", "PA"):
                 gray = _palette_is_gray(im)
             else:
                 gray = im.mode in _GRAY_MODES
     except Exception as exc:  # Pillow raises several types for bad files
-        raise _unreadable(path, exc) from None
+        raise unreadable_image(path, exc) from None
     return ImageHeader(width, height, gray)
 
 
@@ -129,7 +129,7 @@ def _composite_over_white(array: np.ndarray) -> np.ndarray:
     return ((color * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
-def _to_8bit(im: Image.Image) -> Image.Image:
+def to_8bit(im: Image.Image) -> Image.Image:
     """An "L" or "RGB" image from any Pillow mode; alpha composited over white, 16-bit scaled to 8."""
     mode = im.mode
     if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
@@ -175,11 +175,11 @@ def _pad_to_square(image: Image.Image, size: int) -> Image.Image:
 
 def upright_8bit(im: Image.Image, channels: Optional[int]) -> Image.Image:
     """An opened image decoded, turned upright (EXIF), in 8 bits, as L or RGB when `channels` is 1 or 3 (else its own)."""
-    orientation = _orientation(im)
+    orientation = exif_orientation(im)
     im.load()
-    image = _to_8bit(im)
+    image = to_8bit(im)
     if orientation != 1:
-        image = image.transpose(_ORIENTATION[orientation])
+        image = image.transpose(ORIENTATION_TRANSPOSE[orientation])
     if channels == 1 and image.mode != "L":
         image = image.convert("L")
     elif channels == 3 and image.mode != "RGB":
@@ -212,7 +212,7 @@ def decode_image(path: Path, channels: int, size: Optional[int], fit: str = "cen
     except GanforgeError:
         raise
     except Exception as exc:  # truncated data, bad chunks, decompression bombs
-        raise _unreadable(path, exc) from None
+        raise unreadable_image(path, exc) from None
     if array.ndim == 2:
         array = array[None]
     else:

@@ -30,8 +30,8 @@ from torch import Tensor
 from ganforge.contract import DataInfo
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import ImageDataset, to_float
-from ganforge.data.folder import _parallel
-from ganforge.data.images import IMAGE_SUFFIXES, _to_8bit, decode_image, is_image_file, match_channels, read_header, resize_tensor
+from ganforge.data.folder import parallel_map
+from ganforge.data.images import IMAGE_SUFFIXES, decode_image, is_image_file, match_channels, read_header, resize_tensor, to_8bit
 from ganforge.errors import GanforgeError
 
 MNIST_EDGES = "mnist-edges"
@@ -136,7 +136,7 @@ def _decode_all(files: list[Path], channels: int, size: int) -> Tensor:
     def fill(i: int) -> None:
         target[i] = decode_image(files[i], channels, size)
 
-    _parallel(fill, len(files))
+    parallel_map(fill, len(files))
     return images
 
 
@@ -158,8 +158,8 @@ def load_pair_folders(folder_a: str | Path, folder_b: str | Path, image_size: Op
                                 "(any image suffix).")
     stems = sorted(by_a)
     files_a, files_b = [by_a[s] for s in stems], [by_b[s] for s in stems]
-    headers_a = _parallel(lambda i: read_header(files_a[i]), len(files_a))
-    headers_b = _parallel(lambda i: read_header(files_b[i]), len(files_b))
+    headers_a = parallel_map(lambda i: read_header(files_a[i]), len(files_a))
+    headers_b = parallel_map(lambda i: read_header(files_b[i]), len(files_b))
     for fa, fb, ha, hb in zip(files_a, files_b, headers_a, headers_b):
         if (ha.width, ha.height) != (hb.width, hb.height):
             raise GanforgeError(f"Pair {str(fa)!r} ({ha.width}x{ha.height}) and {str(fb)!r} ({hb.width}x{hb.height}) differ "
@@ -177,7 +177,7 @@ def decode_halves(path: Path, channels: int, size: Optional[int]) -> tuple[np.nd
     try:
         with Image.open(path) as im:
             im.load()
-            image = _to_8bit(im)
+            image = to_8bit(im)
             image = image.convert("L" if channels == 1 else "RGB")
             width, height = image.size
             half = width // 2
@@ -202,7 +202,7 @@ def load_aligned(folder: str | Path, image_size: Optional[int] = None, channels:
     if not files:
         raise GanforgeError(f"Folder {str(root)!r} holds no images; expected side-by-side A|B images "
                             f"({', '.join(IMAGE_SUFFIXES)}).")
-    headers = _parallel(lambda i: read_header(files[i]), len(files))
+    headers = parallel_map(lambda i: read_header(files[i]), len(files))
     for path, h in zip(files, headers):
         if h.width % 2:
             raise GanforgeError(f"Image {str(path)!r} is {h.width}x{h.height}, an odd width, so its A and B halves differ in "
@@ -222,7 +222,7 @@ def load_aligned(folder: str | Path, image_size: Optional[int] = None, channels:
     def fill(i: int) -> None:
         ta[i], tb[i] = decode_halves(files[i], ch, image_size)
 
-    _parallel(fill, len(files))
+    parallel_map(fill, len(files))
     name = root.resolve().name
     return PairedData(ImageDataset(a, name=f"{name}-A"), ImageDataset(b, name=f"{name}-B"), "A", "B")
 

@@ -17,7 +17,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ganforge.atomic import nearest_existing, write_text_atomic
-from ganforge.data.folder import Listing, _split_dirs, scan_folder
+from ganforge.data.folder import Listing, scan_folder, split_dirs
 from ganforge.data.images import FITS, decode_image, read_header
 from ganforge.data.prepared import HEADER, IMAGES, LABELS, PreparedHeader
 from ganforge.data.prepared import read_header as read_prepared_header
@@ -31,7 +31,7 @@ def _listing(root: Path, split: str) -> tuple[Path, Listing]:
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
         raise GanforgeError(f"Folder {str(root)!r} {what}; expected a folder of images to prepare.")
-    dirs = _split_dirs(root)
+    dirs = split_dirs(root)
     if dirs is None:
         if split == "test":
             raise GanforgeError(f"Folder {str(root)!r} has no train/ and test/ sub-folders; expected them for "

@@ -30,8 +30,8 @@ from torch import Tensor
 from ganforge.contract import DataInfo
 from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import to_float
-from ganforge.data.folder import _parallel
-from ganforge.data.images import IMAGE_SUFFIXES, _unreadable, is_image_file, read_header, upright_8bit
+from ganforge.data.folder import parallel_map
+from ganforge.data.images import IMAGE_SUFFIXES, is_image_file, read_header, unreadable_image, upright_8bit
 from ganforge.errors import GanforgeError
 
 CUBIC_A = -0.5  #: the bicubic kernel's parameter in MATLAB's imresize (and Pillow's)
@@ -128,7 +128,7 @@ def decode_full(path: Path, channels: Optional[int] = None) -> np.ndarray:
     except GanforgeError:
         raise
     except Exception as exc:  # truncated data, bad chunks, decompression bombs
-        raise _unreadable(path, exc) from None
+        raise unreadable_image(path, exc) from None
     return np.ascontiguousarray(array[..., None] if array.ndim == 2 else array)
 
 
@@ -182,7 +182,7 @@ class SuperResData:
 
 def load_images(files: list[Path], channels: Optional[int] = None, name: str = "images") -> SuperResData:
     """Decode `files` at their own sizes into one SuperResData; `channels` None: 1 when every file is gray, else 3."""
-    headers = _parallel(lambda i: read_header(files[i]), len(files))
+    headers = parallel_map(lambda i: read_header(files[i]), len(files))
     c = channels or (1 if headers and all(h.gray for h in headers) else 3)
     sizes = [h.width * h.height * c for h in headers]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(0, np.int64)
@@ -196,7 +196,7 @@ def load_images(files: list[Path], channels: Optional[int] = None, name: str = "
                                 f"{headers[i].width}x{headers[i].height} its header says; expected a consistent file.")
         target[offsets[i]:offsets[i] + sizes[i]] = array.reshape(-1)
 
-    _parallel(fill, len(files))
+    parallel_map(fill, len(files))
     return SuperResData(store, torch.from_numpy(offsets), torch.tensor([h.height for h in headers], dtype=torch.int64),
                         torch.tensor([h.width for h in headers], dtype=torch.int64), c, [f.name for f in files], name)
 

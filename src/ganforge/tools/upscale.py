@@ -24,7 +24,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ganforge.data.dataset import to_float, to_uint8
-from ganforge.data.images import _to_8bit, read_header
+from ganforge.data.images import ORIENTATION_TRANSPOSE, exif_orientation, read_header, to_8bit
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
@@ -57,11 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """(pixels (H, W, C) uint8 with C 1 or 3, alpha (H, W) uint8 or None) of an image file, upright."""
-    from ganforge.data.images import _ORIENTATION, _orientation
-
     try:
         with Image.open(path) as im:
-            orientation = _orientation(im)
+            orientation = exif_orientation(im)
             im.load()
             alpha = None
             if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
@@ -69,11 +67,11 @@ def read_image(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
                 alpha = np.asarray(rgba)[..., 3].copy()
                 gray = im.mode in ("LA", "La") or (im.mode == "L")
                 im = rgba.convert("L" if gray else "RGB")
-            image = _to_8bit(im)
+            image = to_8bit(im)
             if orientation != 1:
-                image = image.transpose(_ORIENTATION[orientation])
+                image = image.transpose(ORIENTATION_TRANSPOSE[orientation])
                 if alpha is not None:
-                    alpha = np.array(Image.fromarray(alpha).transpose(_ORIENTATION[orientation]))
+                    alpha = np.array(Image.fromarray(alpha).transpose(ORIENTATION_TRANSPOSE[orientation]))
             array = np.array(image)
     except Exception as exc:  # Pillow raises several types for bad files
         raise GanforgeError(f"Image file {str(path)!r} could not be read ({type(exc).__name__}); "
