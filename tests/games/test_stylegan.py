@@ -65,6 +65,27 @@ def test_lazy_r1_every_interval_and_counter_in_state():
     assert all("r1" not in make_game(r1_gamma=0.0).discriminator_step(batch()) for _ in range(2))
 
 
+def test_relativistic_pairing_and_r2_come_from_the_run_settings():
+    family = get_family("stylegan")
+    cfg = TrainConfig(model="stylegan", loss="relativistic_pairing", r2_gamma=0.5)
+    game = family.build(cfg, resolve_options(family.options, {**TINY, "r1_interval": 2}, "stylegan"), DataInfo(1, 16),
+                        Runtime(torch.device("cpu")))
+    assert game.loss.relativistic and game.penalties.r2_gamma == 0.5
+    torch.manual_seed(0)
+    real = batch()["images"]
+    logs = [game.discriminator_step({"images": real}) for _ in range(3)]
+    assert [("r1" in log, "r2" in log) for log in logs] == [(True, True), (False, False), (True, True)]  # lazy together
+    assert logs[0]["r2"] > 0
+    # G's loss pairs its fakes with the real batch: other reals give another loss for the same noise and weights
+    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
+    losses = []
+    for images in (real, -real):
+        game.generator.load_state_dict(state)
+        torch.manual_seed(1)
+        losses.append(game.generator_step({"images": images})["loss_g"].item())
+    assert losses[0] != pytest.approx(losses[1])
+
+
 def test_phase_sets_resolution_and_fades_real_images():
     game = make_game(size=16, fade=0.3, stable=0.1)
     game.set_phase(0, 10)
