@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import math
 import statistics
 import sys
 import time
@@ -61,6 +62,8 @@ ROWS = {
     "rpgan-r1-r2": Row("RpGAN + R1 + R2", "relativistic_pairing", True, "1,000 modes"),
 }
 COUNT_SEED = 1234  #: noise seed of every mode count (the same draws for every row and round)
+#: D's adversarial loss when D cannot tell real from fake (every logit equal): log 4 for GAN's, log 2 for RpGAN's
+BLIND_D_LOSS = {"non_saturating": math.log(4), "relativistic_pairing": math.log(2)}
 
 
 class ModeCurve(Callback):
@@ -119,6 +122,14 @@ def last_values(run: Path) -> dict:
     return {k: last[k] for k in ("step", "loss_d", "loss_g", "d_real", "d_fake", "r1", "r2") if k in last}
 
 
+def loss_d_curve(run: Path, window: int = 25) -> list[list[float]]:
+    """[round, mean D loss over the `window` rounds up to it] along a run, from its metrics.jsonl."""
+    training, _ = read_metrics(run / "metrics.jsonl")
+    values = [(int(r["step"]), float(r["loss_d"])) for r in training if "loss_d" in r]
+    return [[values[i + window - 1][0], statistics.fmean(v for _, v in values[i:i + window])]
+            for i in range(0, len(values) - window + 1, window)]
+
+
 def one_run(args: argparse.Namespace, key: str, seed: int, out: Path) -> dict:
     """Train one row with one seed, counting modes along the way and over 26,000 samples at the end."""
     row = ROWS[key]
@@ -144,7 +155,7 @@ def one_run(args: argparse.Namespace, key: str, seed: int, out: Path) -> dict:
     return {"row": key, "label": row.label, "loss": row.loss, "r2": row.r2, "seed": seed, "steps": args.steps,
             "batch": args.batch, "image_size": args.image_size, "precision": args.precision, "options": players(args, row),
             "train_seconds": round(seconds, 1), "final_count_seconds": round(count_seconds, 1), "diverged": diverged, "final": final, "curve": curve.points,
-            "last_logged": last_values(out / name), "run": str(out / name)}
+            "last_logged": last_values(out / name), "loss_d_curve": loss_d_curve(out / name), "run": str(out / name)}
 
 
 def real_reference(image_size: int) -> dict:
@@ -162,7 +173,7 @@ def _cell(values: list[float], digits: int) -> str:
 
 def table(results: dict) -> str:
     """Markdown: per row, modes and KL at the end (mean ± std over seeds, each seed listed), beside the paper."""
-    lines = ["| loss | modes of 1,000 (ours) | KL to uniform (ours) | per seed: modes / KL | diverged | paper |",
+    lines = ["| loss | modes of 1,000 (ours) | KL to uniform (ours) | per seed: modes / KL | stopped non-finite | paper |",
              "|---|---|---|---|---|---|"]
     for key, row in ROWS.items():
         runs = [r for r in results["runs"] if r["row"] == key]
@@ -186,7 +197,7 @@ def plot(results: dict, path: Path) -> None:
 
     colours = dict(zip(ROWS, ("tab:orange", "tab:red", "tab:blue", "tab:green")))
     styles = ("-", "--", ":", "-.")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.0))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(11, 3.0))
     seeds = sorted({r["seed"] for r in results["runs"]})
     for run in results["runs"]:
         steps = [p["step"] for p in run["curve"]]
@@ -194,6 +205,9 @@ def plot(results: dict, path: Path) -> None:
         label = f"{ROWS[run['row']].label} (seed {run['seed']})"
         left.plot(steps, [p["modes"] for p in run["curve"]], style, color=colours[run["row"]], label=label, lw=1.2)
         right.plot(steps, [p["reverse_kl"] for p in run["curve"]], style, color=colours[run["row"]], lw=1.2)
+        blind = BLIND_D_LOSS[run["loss"]]
+        third.plot([s for s, _ in run["loss_d_curve"]], [v / blind for _, v in run["loss_d_curve"]], style,
+                   color=colours[run["row"]], lw=1.0)
     real = results.get("real")
     if real:
         left.axhline(real["modes"], color="grey", ls=(0, (2, 2)), lw=0.8)
@@ -201,8 +215,9 @@ def plot(results: dict, path: Path) -> None:
     n = results["runs"][0]["curve"][-1]["samples"] if results["runs"] and results["runs"][0]["curve"] else 0
     left.set(xlabel="rounds", ylabel=f"modes of 1,000 ({n:,} samples)", ylim=(0, 1020))
     right.set(xlabel="rounds", ylabel="KL to uniform (lower is better)")
+    third.set(xlabel="rounds", ylabel="D loss / D loss of a blind D", ylim=(0, None))
     left.legend(fontsize=6, loc="lower right")
-    for ax in (left, right):
+    for ax in (left, right, third):
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
         ax.xaxis.label.set_size(8), ax.yaxis.label.set_size(8)
@@ -254,6 +269,12 @@ def main() -> None:
                 write_json_atomic(json_path, results)
                 print(json.dumps({k: run[k] for k in ("row", "seed", "train_seconds", "final_count_seconds", "diverged", "final")}),
                       flush=True)
+    backfilled = False
+    for run in results["runs"]:  # runs recorded before the D-loss curve was kept
+        if "loss_d_curve" not in run and Path(run["run"], "metrics.jsonl").is_file():
+            run["loss_d_curve"], backfilled = loss_d_curve(Path(run["run"])), True
+    if backfilled:
+        write_json_atomic(json_path, results)
     results["runs"].sort(key=lambda r: (list(ROWS).index(r["row"]), r["seed"]))
     if args.plot:
         plot(results, Path(args.plot))
