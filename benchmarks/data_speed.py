@@ -169,8 +169,9 @@ def superres_loader_speed(data, batch: int, crop: int, scale: int, degradation: 
     return {"seconds_per_batch": round(seconds, 4), "images_per_s": round(batch / seconds, 1), "batch": batch, "batches": batches}
 
 
-def srgan_round_seconds(batch: int, crop: int, scale: int, rounds: int) -> dict:
-    """Seconds per PSNR round (G step) and per GAN round (D and G steps) of the CPU srgan configuration on a fixed batch."""
+def srgan_round_seconds(batch: int, crop: int, scale: int, rounds: int, data=None) -> dict:
+    """Seconds per PSNR round (G step) and per GAN round (D and G steps) of the CPU srgan configuration on a fixed batch,
+    and per PSNR round drawing each batch from the source (bicubic, realesrgan) of `data` when given."""
     from ganforge.games.srgan import SuperResInfo
 
     options = {"scale": scale, "blocks": 4, "features": 32, "growth": 16, "d_width": 16, "crop": crop}
@@ -183,12 +184,13 @@ def srgan_round_seconds(batch: int, crop: int, scale: int, rounds: int) -> dict:
     fixed = {"a": (torch.rand(batch, 3, crop // scale, crop // scale) * 2 - 1).contiguous(memory_format=fmt),
              "b": (torch.rand(batch, 3, crop, crop) * 2 - 1).contiguous(memory_format=fmt)}
     result = {"precision": str(runtime.autocast_dtype or "fp32"), "batch": batch, "rounds": rounds}
-    def play(n: int, gan: bool) -> None:
+    def play(n: int, gan: bool, draw=lambda: fixed) -> None:
         for _ in range(n):
             with autocast(runtime):
+                batch = draw()
                 if gan:
-                    game.discriminator_step(fixed)
-                game.generator_step(fixed)
+                    game.discriminator_step(batch)
+                game.generator_step(batch)
 
     for phase, step in (("psnr", 0), ("gan", 1)):
         game.set_phase(step, 2 if phase == "psnr" else 1)  # psnr_fraction 0.5: round 0 of 2 is PSNR, round 1 of 1 is GAN
@@ -196,6 +198,17 @@ def srgan_round_seconds(batch: int, crop: int, scale: int, rounds: int) -> dict:
         start = time.perf_counter()
         play(rounds, phase == "gan")
         result[f"{phase}_seconds_per_round"] = round((time.perf_counter() - start) / rounds, 3)
+    if data is not None:
+        from ganforge.data.superres import SuperResBatchSource, make_degradation
+
+        game.set_phase(0, 2)
+        for degradation in ("bicubic", "realesrgan"):
+            source = SuperResBatchSource(data, batch, seed=0, device=runtime.device, crop=crop, scale=scale,
+                                         channels_last=runtime.channels_last, degradation=make_degradation(degradation))
+            play(1, False, source.next)
+            start = time.perf_counter()
+            play(rounds, False, source.next)
+            result[f"psnr_seconds_per_round_from_{degradation}_source"] = round((time.perf_counter() - start) / rounds, 3)
     return result
 
 
@@ -207,7 +220,7 @@ def superres_section(args: argparse.Namespace) -> dict:
     for degradation in ("bicubic", "realesrgan"):
         out[f"loader_{degradation}"] = superres_loader_speed(data, args.sr_batch, args.sr_crop, args.sr_scale, degradation, args.sr_batches)
         print(json.dumps({f"superres_loader_{degradation}": out[f"loader_{degradation}"]}))
-    out["srgan_cpu_round"] = srgan_round_seconds(args.sr_batch, args.sr_crop, args.sr_scale, args.sr_rounds)
+    out["srgan_cpu_round"] = srgan_round_seconds(args.sr_batch, args.sr_crop, args.sr_scale, args.sr_rounds, data)
     print(json.dumps({"srgan_cpu_round": out["srgan_cpu_round"]}))
     loader = out["loader_realesrgan"]["seconds_per_batch"]
     step = out["srgan_cpu_round"]["psnr_seconds_per_round"]
