@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from scipy.special import j1
 
-from ganforge.config import TrainConfig, resolve_options
+from ganforge.config import TrainConfig, parse_assignment, resolve_options
 from ganforge.data.degradations import gaussian_noise, jpeg, levels, poisson_noise, resize
 from ganforge.data.kernels import delta, filter2d, gaussian, generalized_gaussian, plateau, sinc
 from ganforge.data.realesrgan import RealESRGANConfig, RealESRGANDegradation
@@ -224,6 +224,14 @@ def test_config_defaults_are_the_papers_and_each_is_settable():
     flat = torch.full((2, 3, 32, 32), 2 * 128 / 255 - 1)
     lr = make_degradation("realesrgan", off)(flat, 4, torch.Generator().manual_seed(0))
     assert lr.shape == (2, 3, 8, 8) and ((lr + 1) * 127.5).round().eq(128).all()
+
+
+def test_the_command_line_form_sets_degradation_options():
+    key, value = parse_assignment("degradation_options={noise_range: [1, 20], jpeg_range2: [50, 95]}")
+    options = resolve_options(SRGANOptions, {"degradation": "realesrgan", key: value}, "srgan")
+    config = make_degradation(options.degradation, options.degradation_options).config
+    assert config.noise_range == (1.0, 20.0) and config.jpeg_range2 == (50.0, 95.0) and config.noise_range2 == (1.0, 25.0)
+    assert make_degradation("bicubic") is None
 
 
 @pytest.mark.parametrize("options, match", [
