@@ -56,7 +56,8 @@ def child(precision: str, policy: str, rounds: int, seconds: float) -> None:
         threads = torch.get_num_threads()
     print(json.dumps({"median_s": statistics.median(times), "mean_s": sum(times) / len(times), "rounds": len(times),
                       "final_threads": threads,
-                      "changes": governor.changes if governor is not None else 0}), flush=True)
+                      "changes": governor.changes if governor is not None else 0,
+                      "others": governor.readings if governor is not None else []}), flush=True)
 
 
 def measure(precision: str, policy: str, rounds: int, beside_hog: bool, seconds: float) -> dict:

@@ -61,9 +61,16 @@ def others_cores(busy_ticks: int, total_ticks: int, own_seconds: float, cpus: in
     return max(0.0, others / total_ticks * cpus)
 
 
-def choose_threads(others: float, cpus: int, ceiling: int) -> int:
-    """Threads for the cores left free when others use `others` cores' worth: rounded, from 1 to `ceiling`."""
-    return max(1, min(ceiling, math.floor(cpus - others + 0.5)))
+HYSTERESIS = 0.15  #: cores' worth past the half-way mark before the count moves (no flapping at 0.5 core taken)
+
+
+def choose_threads(others: float, cpus: int, ceiling: int, current: int) -> int:
+    """Threads for the cores left free when others use `others` cores' worth: rounded, from 1 to `ceiling`;
+    `current` is kept unless the free cores differ from it by more than a half plus HYSTERESIS."""
+    free = cpus - others
+    if abs(free - current) < 0.5 + HYSTERESIS:
+        return max(1, min(ceiling, current))
+    return max(1, min(ceiling, math.floor(free + 0.5)))
 
 
 def _own_cpu_seconds() -> float:
@@ -90,6 +97,7 @@ class ThreadGovernor:
         self.hz = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
         self.threads = ceiling
         self.changes = 0  #: how many times the thread count moved
+        self.readings: list[float] = []  #: the other processes' cores' worth at each reading
         self._last = self._reading()
 
     def _reading(self) -> Optional[tuple[float, int, int, float]]:
@@ -108,7 +116,8 @@ class ThreadGovernor:
             return self.threads
         others = others_cores(now[1] - self._last[1], now[2] - self._last[2], now[3] - self._last[3], len(self.cpus), self.hz)
         self._last = now
-        threads = choose_threads(others, len(self.cpus), self.ceiling)
+        self.readings.append(round(others, 2))
+        threads = choose_threads(others, len(self.cpus), self.ceiling, self.threads)
         if threads != self.threads:
             self.set_threads(threads)
             self.threads, self.changes = threads, self.changes + 1
