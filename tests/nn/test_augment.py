@@ -298,3 +298,13 @@ def test_only_moved_images_are_resampled_and_each_gets_its_own_transform_and_gra
     mixed.square().sum().backward()
     torch.testing.assert_close(x.grad[0], 2 * x[0].detach())  # the identity rows' gradient passes straight through
     assert x.grad[1].abs().sum() > 0 and x.grad[3].abs().sum() > 0
+
+
+def test_bf16_images_under_autocast_with_some_unmoved_keep_torch_where_dtype():
+    x = images(n=4).to(torch.bfloat16)
+    params = identity_params(4)
+    params["rotate_pre"] = torch.tensor([0.0, 0.3, 0.0, 0.0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = aug.apply_geometric(x, aug.geometric_matrix(params, 8))
+    assert out.shape == x.shape and out.dtype == torch.float32  # grid_sample runs in fp32 under autocast
+    assert torch.equal(out[0], x[0].float())

@@ -160,7 +160,7 @@ def apply_geometric(x: Tensor, matrix: Tensor) -> Tensor:
     some = x if every else x[index]
     grid = F.affine_grid(theta, list(some.shape), align_corners=False)
     out = F.grid_sample(some, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    return out if every else x.index_put((index,), out)
+    return out if every else x.to(out.dtype).index_put((index,), out)  # the dtype torch.where would give
 
 
 # --- the colour matrix ---------------------------------------------------------------------------------
