@@ -11,6 +11,7 @@ seconds are reported beside it).
 
     python benchmarks/speed.py                                   # everything
     python benchmarks/speed.py --sections compile --repeats 3    # only eager vs compiled
+    python benchmarks/speed.py --profile                         # where a round's time goes (round_profile.py)
 """
 from __future__ import annotations
 
@@ -52,20 +53,21 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best
 
 
-def make_game(model: str, batch: int, precision: str, channels_last: str, image_size: int | None = None,
-              compiled: bool = False):
-    """(game, runtime, batch dict) of a family's defaults on random images, at its last growth phase."""
+def make_game(model: str, batch: int | None, precision: str, channels_last: str, image_size: int | None = None,
+              compiled: bool = False, channels: int = 1, **settings):
+    """(game, runtime, batch dict) of a family's defaults on random images, at its last growth phase;
+    `settings` are further config values (augment=..., options={...})."""
     cfg = resolve_defaults(TrainConfig(model=model, batch_size=batch, precision=precision,
-                                       channels_last=channels_last, image_size=image_size))
+                                       channels_last=channels_last, image_size=image_size, **settings))
     family = get_family(model)
     runtime = make_runtime(cfg)
-    info = DataInfo(1, cfg.image_size, 10, tuple(str(i) for i in range(10)))
+    info = DataInfo(channels, cfg.image_size, 10, tuple(str(i) for i in range(10)))
     game = family.build(cfg, resolve_options(family.options, cfg.options, model), info, runtime)
     game.set_phase(1, 1)  # growing families: the full resolution
     if compiled:
         compile_players(game.compilable_players().values())  # as the referee does: not a D differentiated twice (R1)
     batch = cfg.batch_size
-    images = torch.rand(batch, 1, cfg.image_size, cfg.image_size) * 2 - 1
+    images = torch.rand(batch, channels, cfg.image_size, cfg.image_size) * 2 - 1
     if runtime.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     batch_dict = {"images": images, "labels": torch.randint(0, 10, (batch,))}
@@ -167,6 +169,39 @@ def default_training_peak_memory(steps: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+#: (label, make_game arguments, whether the run's own data source is timed) of the profile section
+PROFILE_CASES = (
+    ("DCGAN-32 default (MNIST)", dict(model="dcgan", batch=64, precision="auto", channels_last="auto"), True),
+    ("DCGAN-64 colour, ADA p=0.3", dict(model="dcgan", batch=64, precision="auto", channels_last="auto", image_size=64,
+                                        channels=3, augment="ada", augment_p=0.3), False),
+    ("StyleGAN-64 colour, ADA p=0.3", dict(model="stylegan", batch=None, precision="auto", channels_last="auto",
+                                           image_size=64, channels=3, augment="ada", augment_p=0.3), False),
+)
+
+
+def profile_section(rounds: int, cases: str = "") -> dict:
+    """torch.profiler's view of each PROFILE_CASES entry (those whose label contains one of the comma-separated
+    `cases`, all when empty): the share of an average round per op category, its FLOPs, the bf16 peak's share."""
+    from round_profile import data_seconds, markdown, profile_case
+
+    wanted = [c.strip() for c in cases.split(",") if c.strip()]
+    peak = max(matmul_peak(torch.bfloat16), matmul_peak(torch.bfloat16))
+    print(f"bf16 matmul peak (2048², best of 10): {peak / 1e9:.0f} GFLOP/s", flush=True)
+    results = []
+    for label, kwargs, with_data in PROFILE_CASES:
+        if wanted and not any(w in label for w in wanted):
+            continue
+        game, runtime, data = make_game(**kwargs)
+        batch = data["images"].shape[0]
+        seconds_data = data_seconds({"model": kwargs["model"], "batch_size": batch}, game.critic_steps + 1) if with_data else 0.0
+        result = {"case": label, "batch": batch, **profile_case(game, runtime, data, round_once, rounds, seconds_data)}
+        results.append(result)
+        print(f"  {label}: {result['round_s']:.3f} s per round (R1 interval {result['interval']}), "
+              f"{result['flops_per_round'] / 1e9:.1f} GFLOP", flush=True)
+    print(markdown(results, peak), flush=True)
+    return {"bf16_peak": peak, "cases": results}
+
+
 def main() -> None:
     """Measure the peaks, each configuration's img/s and the default training's memory; print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -176,9 +211,11 @@ def main() -> None:
     parser.add_argument("--sections", default="throughput,compile,memory",
                         help="comma-separated: throughput (precision/layout rows), compile (eager vs compiled), memory")
     parser.add_argument("--repeats", type=int, default=3, help="alternating eager/compiled runs per case (compile section)")
-    parser.add_argument("--cases", default="", help="compile section: only cases whose label contains one of these (comma-separated)")
+    parser.add_argument("--cases", default="", help="compile and profile sections: only cases whose label contains one of these (comma-separated)")
+    parser.add_argument("--profile", action="store_true", help="only the profile section: where each round's time goes")
+    parser.add_argument("--profile-rounds", type=int, default=3, help="profiled rounds of each kind (with and without R1) per case")
     args = parser.parse_args()
-    sections = {s.strip() for s in args.sections.split(",")}
+    sections = {"profile"} if args.profile else {s.strip() for s in args.sections.split(",")}
     torch.manual_seed(0)
     print(f"machine: {describe()}")
     results: dict = {"machine": describe()}
@@ -186,6 +223,8 @@ def main() -> None:
         print(f"eager vs torch.compile ({args.repeats} alternating runs of {args.seconds:g} s each):", flush=True)
         results["compile"] = compare_compile(args.seconds, args.repeats, args.cases)
         print(compile_table(results["compile"]), flush=True)
+    if "profile" in sections:
+        results["profile"] = profile_section(args.profile_rounds, args.cases)
     if "throughput" in sections:
         results.update(throughput(args.seconds))
     if "memory" in sections:

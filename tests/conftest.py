@@ -1,7 +1,9 @@
-"""Shared test setup: headless plotting, deterministic single-threaded torch."""
+"""Shared test setup: headless plotting, a fixed thread count, seeded torch."""
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A fixed thread count: runs compared bit for bit must not adapt theirs to the machine's load (train/threads.py)
+os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -62,6 +62,7 @@ class TrainConfig:
     channels_last: str = "auto"  #: auto (on: NHWC was faster for convolutions on both CPU and GPU), on, off
     sync_batchnorm: bool = True  #: under torchrun, BatchNorm normalises by the global batch (as one process at that batch would); off: per process
     compile: str = "auto"  #: torch.compile the players: auto (off: no faster on the CPUs measured, untested on GPU; docs/speed.md), on, off
+    threads: int = 0  #: CPU threads: 0 follows the cores other processes leave free (OMP_NUM_THREADS, when set, fixes it); N: always N
     options: dict = field(default_factory=dict)  #: family options, validated by the family's dataclass
 
     def changed(self, key: str) -> bool:
@@ -125,6 +126,8 @@ class TrainConfig:
             raise GanforgeError(f"Config value channels_last={self.channels_last!r} is invalid; expected auto, on or off.")
         if self.compile not in ("auto", "on", "off"):
             raise GanforgeError(f"Config value compile={self.compile!r} is invalid; expected auto, on or off.")
+        if self.threads < 0:
+            raise GanforgeError(f"Config value threads={self.threads!r} is invalid; expected an integer >= 0 (0: the free cores).")
         if not self.out or "\0" in self.out:
             raise GanforgeError(f"Config value out={self.out!r} is invalid; expected the path of a folder for run directories.")
         if self.name is not None:

@@ -27,3 +27,43 @@ class TestVanillaContract(GameContract):
 
     def make_batch(self):
         return {"images": torch.rand(8, 1, 16, 16) * 2 - 1}
+
+
+def r1_rounds(game, rounds, start=0):
+    """The D steps (by round and index within it) on which R1 was evaluated over `rounds` rounds from `start`."""
+    batch = {"images": torch.rand(8, 1, 16, 16) * 2 - 1}
+    seen = []
+    for step in range(start, start + rounds):
+        game.set_phase(step, 100)
+        for index in range(game.critic_steps):
+            if "r1" in game.discriminator_step(batch):
+                seen.append((step, index))
+    return seen
+
+
+def test_dcgan_r1_is_lazy_by_default_weighted_by_its_interval():
+    game = make_game("dcgan", width=4, z_dim=8)
+    assert game.penalties.r1_gamma == 0.2 and game.penalties.interval == 4
+    assert r1_rounds(game, 9) == [(0, 0), (4, 0), (8, 0)]
+    eager = make_game("dcgan", width=4, z_dim=8, r1_interval=1)
+    assert r1_rounds(eager, 3) == [(0, 0), (1, 0), (2, 0)]
+    assert make_game("vanilla", z_dim=8, r1_gamma=1.0).penalties.interval == 1
+
+
+def test_lazy_r1_steps_are_a_pure_function_of_the_round_and_its_d_steps():
+    fam = get_family("dcgan")
+    cfg = TrainConfig(model="dcgan", loss="non_saturating", n_critic=3)
+    game = fam.build(cfg, fam.options(width=4, z_dim=8), DataInfo(1, 16), Runtime(torch.device("cpu")))
+    # D steps 0..11 over rounds 0..3; every 4th gets R1: (0,0), (1,1), (2,2)
+    assert r1_rounds(game, 4) == [(0, 0), (1, 1), (2, 2)]
+    resumed = fam.build(cfg, fam.options(width=4, z_dim=8), DataInfo(1, 16), Runtime(torch.device("cpu")))
+    assert r1_rounds(resumed, 2, start=2) == [(2, 2)]  # a run resumed at round 2 places R1 where the whole run did
+
+
+def test_an_r1_interval_below_one_is_refused():
+    import pytest
+
+    from ganforge.errors import GanforgeError
+
+    with pytest.raises(GanforgeError, match="r1_interval=0"):
+        get_family("dcgan").options(r1_interval=0).validate()

@@ -283,3 +283,28 @@ def test_a_scheduled_probability_is_set_on_a_fixed_augmenter_only():
         Augmenter("ada", 0.0).schedule(0.3)
     with pytest.raises(GanforgeError, match="from 0 to 1"):
         fixed.schedule(1.5)
+
+
+def test_only_moved_images_are_resampled_and_each_gets_its_own_transform_and_gradient():
+    x = images(n=4).requires_grad_(True)
+    params = identity_params(4)
+    params["rotate_pre"] = torch.tensor([0.0, 0.3, 0.0, -0.7])  # images 0 and 2 stay where they are
+    matrix = aug.geometric_matrix(params, 8)
+    mixed = aug.apply_geometric(x, matrix)
+    assert torch.equal(mixed[0], x[0]) and torch.equal(mixed[2], x[2])
+    for i in (1, 3):  # a moved image is resampled exactly as it would be alone
+        torch.testing.assert_close(mixed[i], aug.apply_geometric(x[i:i + 1], matrix[i:i + 1])[0], atol=1e-6, rtol=0)
+        assert not torch.allclose(mixed[i], x[i])
+    mixed.square().sum().backward()
+    torch.testing.assert_close(x.grad[0], 2 * x[0].detach())  # the identity rows' gradient passes straight through
+    assert x.grad[1].abs().sum() > 0 and x.grad[3].abs().sum() > 0
+
+
+def test_bf16_images_under_autocast_with_some_unmoved_keep_torch_where_dtype():
+    x = images(n=4).to(torch.bfloat16)
+    params = identity_params(4)
+    params["rotate_pre"] = torch.tensor([0.0, 0.3, 0.0, 0.0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = aug.apply_geometric(x, aug.geometric_matrix(params, 8))
+    assert out.shape == x.shape and out.dtype == torch.float32  # grid_sample runs in fp32 under autocast
+    assert torch.equal(out[0], x[0].float())

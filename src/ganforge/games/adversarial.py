@@ -35,22 +35,34 @@ class AdversarialGame(NoiseRendering, Game):
     data_key = "images"
 
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
-                 loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0):
+                 loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0, r1_interval: int = 1):
         super().__init__(runtime, info)
-        self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma))
+        self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma, r1_interval))
+        self.round, self.d_in_round = 0, 0  # where lazy R1 stands: set by set_phase, so a resumed run places it alike
         self.loss = loss
         self.conditional = getattr(generator, "num_classes", 0) > 0
         self.augmenter = augmenter_from(cfg)  # ADA / DiffAugment: every image D sees, real and fake, drawn independently
         if self.augmenter.active and self.data_key != "images":
             raise GanforgeError(f"Config value augment={cfg.augment!r} needs images; expected augment=none for {self.data_key}.")
 
+    def set_phase(self, step: int, total_steps: int) -> None:
+        """Note the round about to be played: its D steps are numbered from `step` (lazy R1 and R2)."""
+        self.round, self.d_in_round = step, 0
+
+    @property
+    def d_step(self) -> int:
+        """The number of the next D step from the start of training: a pure function of the round and its D steps so far."""
+        return self.round * self.critic_steps + self.d_in_round
+
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
-        """One D update: real batch vs G(z) (no gradient into G)."""
+        """One D update: real batch vs G(z) (no gradient into G); R1 and R2 on the D steps the lazy interval names."""
         G, D = self.players["generator"], self.players["discriminator"]
         real, labels = batch[self.data_key], self._labels(batch)
         with torch.no_grad():
             fake = G(self._noise(real.shape[0]), labels)
-        terms = discriminator_loss(lambda x: D(x, labels), real, fake, self.loss, self.penalties, augment=self.augmenter)
+        terms = discriminator_loss(lambda x: D(x, labels), real, fake, self.loss, self.penalties, d_step=self.d_step,
+                                   augment=self.augmenter)
+        self.d_in_round += 1
         self.update("discriminator", terms.loss)
         return terms.logs
 
@@ -99,15 +111,16 @@ class DCGANOptions(ChannelCeiling):
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
     width: int = default_of(DCGANGenerator, "width")  #: channels of the widest-resolution layer (ngf = ndf)
     r1_gamma: float = 0.2  #: R1 penalty weight γ on real data (0: off); 0.2 took the default MNIST run from FD 5.7 to 2.8 (docs/speed.md)
+    r1_interval: int = 4  #: lazy R1 (Karras et al. 2020): every this many D steps, weighted by it; 1: every step (docs/speed.md)
     d_width: int = 0  #: D's first-layer channels; 0: the same as width. width/4 is PacGAN Table 3's small D
     pack: int = 1  #: PacGAN packing: D judges this many images at once (Lin et al. 2018; 2-4); batch size must divide
     minibatch_std: int = 0  #: minibatch-stddev group size before D's last conv (Karras et al. 2018); 0: off
 
     def validate(self) -> None:
         """Reject non-positive sizes."""
-        if self.z_dim < 1 or self.width < 1 or self.d_width < 0:
-            raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width}, d_width={self.d_width} are invalid; "
-                                "expected positive integers (d_width 0: same as width).")
+        if self.z_dim < 1 or self.width < 1 or self.d_width < 0 or self.r1_interval < 1:
+            raise GanforgeError(f"DCGAN options z_dim={self.z_dim}, width={self.width}, d_width={self.d_width}, "
+                                f"r1_interval={self.r1_interval} are invalid; expected positive integers (d_width 0: same as width).")
         self.check_channel_max()
         check_remedies(self)
 
@@ -133,7 +146,7 @@ def build_adversarial(make_players: Callable) -> Callable:
         check_batch_for_pack(cfg, getattr(options, "pack", 1))
         generator, discriminator = make_players(options, info)
         return AdversarialGame(runtime, info, generator, discriminator, get_loss(cfg.loss), cfg,
-                               r1_gamma=options.r1_gamma)
+                               r1_gamma=options.r1_gamma, r1_interval=getattr(options, "r1_interval", 1))
 
     return build
 

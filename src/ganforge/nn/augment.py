@@ -148,17 +148,19 @@ def _round_quarter_turns(m: Tensor) -> Tensor:
 
 
 def apply_geometric(x: Tensor, matrix: Tensor) -> Tensor:
-    """Resample each image by its (3, 3) output->input matrix: bilinear, reflection padding; identity rows pass untouched."""
-    n = x.shape[0]
+    """Resample each image by its (3, 3) output->input matrix: bilinear, reflection padding; identity rows pass
+    untouched and are not resampled (at ADA's small early p most images are)."""
     eye = torch.eye(3, device=matrix.device, dtype=matrix.dtype)
     moved = ~torch.isclose(matrix, eye.expand_as(matrix), atol=1e-7, rtol=0).flatten(1).all(dim=1)
-    if not bool(moved.any()):
+    index = moved.nonzero().squeeze(1)
+    if index.numel() == 0:
         return x
-    matrix = _round_quarter_turns(matrix)
-    theta = matrix[:, :2, :].to(x.dtype)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    return torch.where(moved.view(n, 1, 1, 1), out, x)
+    every = index.numel() == x.shape[0]
+    theta = _round_quarter_turns(matrix if every else matrix[index])[:, :2, :].to(x.dtype)
+    some = x if every else x[index]
+    grid = F.affine_grid(theta, list(some.shape), align_corners=False)
+    out = F.grid_sample(some, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out if every else x.to(out.dtype).index_put((index,), out)  # the dtype torch.where would give
 
 
 # --- the colour matrix ---------------------------------------------------------------------------------

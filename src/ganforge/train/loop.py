@@ -28,6 +28,7 @@ from ganforge.train.sizes import check_sizes
 from ganforge.train.sources import image_source
 from ganforge.train.stop import StopOnSignal, TrainingStopped
 from ganforge.train.sync_batchnorm import sync_batchnorm
+from ganforge.train.threads import thread_policy
 
 
 class Trainer:
@@ -109,7 +110,7 @@ class Trainer:
         started, elapsed_before = time.perf_counter(), self.elapsed
         self.stop = StopOnSignal(enabled=self.runtime.world_size == 1)  # under torchrun the launcher stops every rank
         try:
-            with self.stop:
+            with self.stop, thread_policy(self.cfg.threads, self.runtime.device) as self.threads:
                 self._play(started, elapsed_before)
             if self.stop.signum is not None and not self._finished():  # a signal during the last save ends nothing early
                 latest = self.checkpoints.latest()
@@ -139,6 +140,8 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(game.generator, game.current_ema_decay())
             self.step += 1
+            if self.threads is not None:
+                self.threads.tick()
             self.elapsed = elapsed_before + time.perf_counter() - started
             self.records.add(self.step, logs)
             if self.step % cfg.log_every == 0 or self._finished():
