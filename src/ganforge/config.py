@@ -13,6 +13,9 @@ import yaml
 
 from ganforge.errors import GanforgeError
 
+SEED_LIMIT = 2 ** 32  #: seeds run from 0 to SEED_LIMIT - 1, in training and in every tool
+SEEDS = "an integer from 0 to 2**32 - 1"  #: the seeds accepted, in words
+
 
 @dataclass
 class TrainConfig:
@@ -99,8 +102,8 @@ class TrainConfig:
         for name in ("n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
-        if not 0 <= self.seed < 2 ** 32:
-            raise GanforgeError(f"Config value seed={self.seed!r} is invalid; expected an integer from 0 to 2**32 - 1.")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise GanforgeError(f"Config value seed={self.seed!r} is invalid; expected {SEEDS}.")
         for name in ("steps", "epochs", "minutes", "lr_g", "lr_d", "loss_bound"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
