@@ -13,23 +13,23 @@ from ganforge.errors import GanforgeError
 
 # subcommand -> (module with add_arguments/run, one-line help)
 COMMANDS = {
-    "train": ("ganforge.train.command", "train a GAN (or VAE) on a dataset, or resume a run"),
+    "train": ("ganforge.train.command", "train a family (listed by `ganforge train --help`) on a dataset, or resume a run"),
     "prepare": ("ganforge.tools.prepare", "decode a folder of images once into a prepared dataset read batch by batch"),
     "sample": ("ganforge.tools.sample", "write a grid and a .npz of generated images"),
     "export": ("ganforge.tools.export_run", "copy a run's generator to a standalone model folder"),
     "eval": ("ganforge.tools.eval", "score generated images: FD, KID, IS, precision/recall"),
-    "translate": ("ganforge.tools.translate", "translate images with a CycleGAN model"),
-    "upscale": ("ganforge.tools.upscale", "upscale images with a super-resolution (srgan) model, tile by tile"),
-    "reconstruct": ("ganforge.tools.reconstruct", "encode and reconstruct images with a VAE"),
+    "translate": ("ganforge.tools.translate", "translate images with an image-to-image (translation) model"),
+    "upscale": ("ganforge.tools.upscale", "upscale images with a super-resolution model, tile by tile"),
+    "reconstruct": ("ganforge.tools.reconstruct", "encode and reconstruct images with a model that has an encoder"),
     "compare": ("ganforge.tools.compare", "compare models: samples side by side and a score table"),
     "report": ("ganforge.tools.report", "rebuild a run's curves, GIF and HTML report"),
-    "mix": ("ganforge.tools.mix", "StyleGAN style-mixing grid"),
-    "interpolate": ("ganforge.tools.interpolate", "StyleGAN z- and w-space interpolation strips and GIF"),
+    "mix": ("ganforge.tools.mix", "style-mixing grid of a model with a w space"),
+    "interpolate": ("ganforge.tools.interpolate", "z- and w-space interpolation strips and GIF of a model with a w space"),
     "serve": ("ganforge.tools.serve", "a page in the browser to look at and steer models and follow runs"),
     "directions": ("ganforge.tools.directions", "find latent directions (SeFa, GANSpace PCA) of a noise model"),
     "edit": ("ganforge.tools.edit", "move generated or projected images along a latent direction (strip, GIF)"),
-    "project": ("ganforge.tools.project", "project an image into a StyleGAN model's w (and W+), to edit it"),
-    "theory": ("ganforge.tools.theory", "a toy run's D vs D*, saturation and mode figures; Stacked-MNIST mode count"),
+    "project": ("ganforge.tools.project", "project an image into the w (and W+) of a model with a w space, to edit it"),
+    "theory": ("ganforge.tools.theory", "D vs D*, saturation and mode figures of a 2-D points run; Stacked-MNIST mode count"),
 }
 
 

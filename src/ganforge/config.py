@@ -40,14 +40,14 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
-    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (r3gan: its gamma option); 0: off
+    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (a family's own γ replaces it); 0: off
     augment: str = "none"  #: augmentation of the images D sees, for the families that read it: none, fixed, ada (Karras et al. 2020), diffaugment
     augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
     ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]
     ada_speed_images: int = 500_000  #: images over which ADA can move p by 1
     ada_interval: int = 4  #: D steps between ADA's updates of p
     diffaugment_policy: str = "color,translation,cutout"  #: DiffAugment transforms for augment=diffaugment
-    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.98)
+    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (`Family.default_ema_decay`)
     ema_rampup: float = 0.0  #: EMA half-life at most this share of the rounds played (0: no cap; StyleGAN2-ADA: 0.05)
     log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
     sample_every: int = 250  #: steps between fixed-noise sample grids

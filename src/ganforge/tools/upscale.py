@@ -39,7 +39,7 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge upscale`."""
-    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution (srgan) model folder, or run folder")
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution model folder, or run folder")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders of images")
     parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for <stem>-x<scale>.png (and side-by-side crops)")
     parser.add_argument("--tile", type=arguments.non_negative_int, default=128, help="tile side in input pixels (default 128; 0: the whole image at once)")
