@@ -128,8 +128,8 @@ def sandbox(tmp_path_factory, trained_run):
 
 RUN = "{run}"
 EDGES = [  # (argv, fragment of the one-sentence error); {root} is the sandbox, {run} a trained dcgan run
-    (["train", "--out", "{root}/afile", "--steps", "1"], "Output folder '{root}/afile' is not a folder"),
-    (["train", "--out", "{root}/afile/deeper", "--steps", "1"], "its part '{root}/afile' is a file"),
+    (["train", "--out", "{root}/afile", "--steps", "1"], "Output folder '{root}/afile' is a file"),
+    (["train", "--out", "{root}/afile/deeper", "--steps", "1"], "cannot be made because '{root}/afile' is a file"),
     (["train", "--config", "{root}/list.yaml"], "holds list; expected a mapping"),
     (["train", "--config", "{root}/blank.yaml"], "is empty; expected a mapping"),
     (["train", "--config", "{root}/unknown.yaml"], "Unknown config key 'colour'"),
