@@ -85,13 +85,6 @@ def family_names() -> list[str]:
     return sorted(FAMILIES)
 
 
-def loss_names() -> list[str]:
-    """The adversarial losses a run may name with --loss (`losses.LOSSES`), for help text."""
-    from ganforge.losses import LOSSES
-
-    return list(LOSSES)
-
-
 def get_family(name: str) -> Family:
     """The family called `name`, or a clear error listing the known ones."""
     _discover()

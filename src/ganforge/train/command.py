@@ -8,7 +8,7 @@ from pathlib import Path
 from ganforge import arguments
 from ganforge.config import TrainConfig, load_yaml, parse_assignment
 from ganforge.errors import GanforgeError
-from ganforge.games.registry import family_names, get_family, loss_names
+from ganforge.games.registry import family_names, get_family
 
 _FIELDS = {  # flag -> config field, for the common knobs with their own flags
     "model": "model", "data": "data", "loss": "loss", "steps": "steps", "epochs": "epochs",
@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(docs/data.md); default per family: {defaults}")
     losses = ", ".join(f"{f.name} {f.default_loss}" for f in families if f.default_loss)
     lossless = ", ".join(f.name for f in families if not f.default_loss)
-    parser.add_argument("--loss", help=f"adversarial loss: {', '.join(loss_names())}; default per family: {losses}"
-                        + (f" ({lossless}: none, it reads no loss)" if lossless else ""))
+    parser.add_argument("--loss", help=f"adversarial loss (an unknown name is answered with the known ones); "
+                        f"default per family: {losses}" + (f" ({lossless}: none, it reads no loss)" if lossless else ""))
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=arguments.positive_int, help="training rounds (one generator update each)")
     budget.add_argument("--epochs", type=arguments.positive_float, help="passes over the data")
