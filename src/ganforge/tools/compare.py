@@ -77,9 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="score every model against this data instead of each model's own")
     parser.add_argument("--seed", type=arguments.seed, default=d.seed, help=f"noise seed shared by every model (default {d.seed})")
     parser.add_argument("--grid", type=arguments.positive_int, default=d.grid, help=f"samples per model in samples.png (default {d.grid})")
-    parser.add_argument("--recon-n", type=arguments.non_negative_int, default=d.recon_n,
+    parser.add_argument("--recon-n", type=arguments.positive_int, default=d.recon_n,
                         help="test images (and samples) for the sharpness ratio and the VAE reconstruction error")
-    parser.add_argument("--speed-n", type=arguments.non_negative_int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
+    parser.add_argument("--speed-n", type=arguments.positive_int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
     parser.add_argument("--batch-size", type=arguments.positive_int, default=d.batch_size)
     parser.add_argument("--device", type=arguments.device, default=d.device)
     add_force(parser)
