@@ -51,6 +51,16 @@ def test_a_rule_refuses_a_value_naming_it_and_what_was_expected(rule, text, expe
     assert caught.value.sentence("--n") == f"Option --n {text} is invalid (n={text}); expected {expected}."
 
 
+def test_a_tool_s_device_is_resolved_and_a_run_s_device_setting_kept_as_given():
+    import torch
+
+    assert arguments.device("cpu") == "cpu" and arguments.device_setting("auto") == "auto"
+    assert arguments.device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    for rule in (arguments.device, arguments.device_setting):
+        with pytest.raises(GanforgeError, match="'banana' is not a device name"):
+            rule("banana")
+
+
 def test_the_one_seed_limit_is_the_training_config_s():
     from ganforge.config import SEED_LIMIT, TrainConfig
 

@@ -72,7 +72,13 @@ non_negative_float = Rule(float, lambda v: _finite(v) and v >= 0, "a finite numb
 
 
 def device(text: str) -> str:
-    """A --device value this machine has (auto, cpu, cuda, cuda:N, mps), as given (argparse type)."""
+    """The device a --device value names on this machine (auto, cpu, cuda, cuda:N, mps), auto resolved (argparse type)."""
+    return str(parse_device(text))
+
+
+def device_setting(text: str) -> str:
+    """A run's --device setting, checked against this machine and kept as given (auto stays auto: each process of a
+    run resolves it; argparse type)."""
     parse_device(text)
     return text
 

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="run folder name (default <model>-<data>-<time>)")
     parser.add_argument("--image-size", type=arguments.positive_int)
     parser.add_argument("--channels", type=arguments.positive_int)
-    parser.add_argument("--device", type=arguments.device, help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--device", type=arguments.device_setting, help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--precision", help="auto (default), fp32, bf16")
     parser.add_argument("--eval-every", type=arguments.non_negative_int, metavar="N",
                         help="score the EMA generator every N steps (eval_n samples, eval_metrics) and keep the best")
