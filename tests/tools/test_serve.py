@@ -303,7 +303,7 @@ def test_the_page_renders_the_tools_again_when_the_model_changes(models):
     renders = [f for f in fns if f.renderable is not None and f.renderable.fn.__name__ == "page"]
     assert len(renders) == 1
     model_box = next(c for c in demo.blocks.values() if getattr(c, "elem_id", None) == "model")
-    assert {(model_box._id, "input"), (demo._id, "load")} <= set(renders[0].targets)
+    assert {(model_box._id, "change"), (demo._id, "load")} <= set(renders[0].targets)
     assert not [c for c in demo.get_config_file()["components"] if c["type"] == "tabitem"]  # every tab comes from the render
 
 

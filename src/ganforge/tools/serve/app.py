@@ -139,16 +139,17 @@ def build_app(library: Library):
             open_box = gr.Textbox(label="Open another model or run folder", placeholder="runs/<name>", elem_id="open-path", scale=3)
             open_button = gr.Button("Open", elem_id="open-button", scale=1)
         open_message = message("open-msg")
-        opened = gr.State(0)  # counts the folders opened: each opening builds the page anew (its model, its runs)
+        opened = gr.State(0)  # bumped when a folder is opened without changing the chosen model (a run, or the same model)
 
-        def do_open(path, count):
+        def do_open(path, current, count):
             name = library.open(path)
-            return gr.update(choices=list(library.models), value=name) if name else gr.update(), count + 1
+            if name and name != current:
+                return gr.update(choices=list(library.models), value=name), count
+            return gr.update(choices=list(library.models)), count + 1
 
-        open_button.click(guarded(do_open, 2), [open_box, opened], [model_box, opened, open_message], api_name="open")
+        open_button.click(guarded(do_open, 2), [open_box, model_box, opened], [model_box, opened, open_message], api_name="open")
 
-        # a person's choice (`input`, once per choice) builds the page anew; the value set by an opening comes with `opened`
-        @gr.render(inputs=[model_box, opened], triggers=[demo.load, model_box.input, opened.change])
+        @gr.render(inputs=[model_box, opened], triggers=[demo.load, model_box.change, opened.change])
         def page(name, _opened):
             """The chosen model's line, controls and tool tabs (only those its kind serves), and the Runs tab."""
             build_tools(library, library.get(name), newest_run=_opened > 0)
