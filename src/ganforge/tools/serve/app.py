@@ -119,10 +119,12 @@ def message(elem_id: str, text: str = ""):
     return import_gradio().Markdown(text, elem_id=elem_id, elem_classes=["gf-message"])
 
 
-def class_choices(model: engine.Model) -> list:
-    """The class dropdown's choices for a conditional `model`: every class, then each class by number and name."""
+def class_choices(model: Optional[engine.Model]) -> dict:
+    """The class dropdown's choices, value and visibility for `model` (hidden for an unconditional one)."""
+    if model is None or not model.num_classes:
+        return {"choices": ["any"], "value": "any", "visible": False}
     names = model.info.get("class_names") or [str(c) for c in range(model.num_classes)]
-    return [("every class", "any")] + [(f"{c}: {n}", str(c)) for c, n in enumerate(names)]
+    return {"choices": [("every class", "any")] + [(f"{c}: {n}", str(c)) for c, n in enumerate(names)], "value": "0", "visible": True}
 
 
 def build_app(library: Library):
@@ -157,22 +159,17 @@ def build_app(library: Library):
 
 
 def build_tools(library: Library, model: Optional[engine.Model], newest_run: bool = False) -> None:
-    """What the page shows for `model`: its description, the truncation and class controls it takes (a fixed value
-    in their place when it takes none), a tab for each tool its declared kind serves (`engine.tabs_for`; no other
-    tab is built) and the Runs tab (on the newest run with `newest_run`, else the first)."""
+    """What the page shows for `model`: its description, the truncation and class controls it takes, a tab for each
+    tool its declared kind serves (`engine.tabs_for`; no other tab is built) and the Runs tab (on the newest run
+    with `newest_run`, else the first)."""
     gr = import_gradio()
     name = model.name if model is not None else None
     available = engine.tabs_for(model.kind) if model is not None else []
     gr.Markdown(model.describe() if model is not None else "No model is loaded; open one above.", elem_id="model-info")
     with gr.Row():
-        if model is not None and model.kind.truncation:
-            truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ", elem_id="psi")
-        else:
-            truncation = gr.State(1.0)
-        if model is not None and model.num_classes:
-            label = gr.Dropdown(class_choices(model), value="0", label="class", elem_id="class")
-        else:
-            label = gr.State("any")
+        truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ", elem_id="psi",
+                               visible=model is not None and model.kind.truncation)
+        label = gr.Dropdown(label="class", elem_id="class", **class_choices(model))
     get = library.get
     gen = {"concurrency_id": "generate", "concurrency_limit": engine.GATE.limit, "trigger_mode": "always_last"}
 
@@ -228,9 +225,8 @@ def build_tools(library: Library, model: Optional[engine.Model], newest_run: boo
             with gr.Tab(engine.TABS["directions"][0], id="directions"):
                 with gr.Row():
                     dir_seed = gr.Number(value=0, precision=0, label="seed", elem_id="dir-seed")
-                    if model.kind.w_space:
-                        layers = gr.Radio(["all", "coarse", "middle", "fine"], value="all", label="levels edited (SeFa per group)",
-                                          elem_id="dir-layers")
+                    layers = gr.Radio(["all", "coarse", "middle", "fine"], value="all", label="levels edited (SeFa per group)",
+                                      elem_id="dir-layers", visible=model.kind.w_space)
                 sliders = [gr.Slider(-5, 5, value=0, step=0.25, label=f"direction {k} (spreads)", elem_id=f"dir-{k}") for k in range(N_SLIDERS)]
                 with gr.Row():
                     steer_image = image("edited image", "steer-image", height=320)
