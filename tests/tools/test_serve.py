@@ -262,48 +262,22 @@ def test_each_kind_gets_the_tabs_its_declared_capabilities_serve(models):
         "cyclegan": ["translate"], "pix2pix": ["translate"], "vae": ["samples", "interpolate", "directions", "vae"]}
 
 
-def _built(model, **kwargs) -> dict:
-    """The tabs (label -> visible), the selected tab and the controls' visibility that the page builds for `model`."""
-    import gradio as gr
-
-    from ganforge.tools.serve.app import Library, build_tools
-
-    with gr.Blocks() as blocks:
-        build_tools(Library({"m": model} if model else {}), model, **kwargs)
-    components = blocks.get_config_file()["components"]
-    by_id = {c["props"].get("elem_id"): c["props"] for c in components}
-    return {"tabs": {c["props"]["label"]: c["props"]["visible"] for c in components if c["type"] == "tabitem"},
-            "selected": next(c["props"]["selected"] for c in components if c["type"] == "tabs"),
-            "psi": by_id["psi"]["visible"], "class": by_id["class"]["visible"]}
-
-
-def test_the_page_builds_only_the_tabs_of_the_chosen_models_kind(models):
-    """A tab a kind does not serve is not built at all (Gradio 6.31 would not hide a tab updated to invisible)."""
-    pytest.importorskip("gradio")
-    titles = {tab: title for tab, (title, _) in engine.TABS.items()}
-    for name, model in models.items():
-        built = _built(model)
-        expected = [titles[tab] for tab in engine.tabs_for(model.kind)]
-        assert built["tabs"] == {title: True for title in [*expected, "Runs"]}, name  # nothing built hidden
-        assert list(built["tabs"]) == [*expected, "Runs"] and built["selected"] == engine.tabs_for(model.kind)[0], name
-        assert built["psi"] == model.kind.truncation and built["class"] == bool(model.num_classes), name
-    assert list(_built(models["stylegan"])["tabs"]) == ["Samples", "Interpolate & mix", "Directions", "Project", "Runs"]
-    assert list(_built(models["cyclegan"])["tabs"]) == ["Translate", "Runs"]
-    assert list(_built(models["vae"])["tabs"]) == ["Samples", "Interpolate & mix", "Directions", "VAE", "Runs"]
-    assert _built(None) == {"tabs": {"Runs": True}, "selected": "runs", "psi": False, "class": False}
-
-
-def test_the_page_renders_the_tools_again_when_the_model_changes(models):
+def test_the_page_shows_only_the_tabs_of_the_chosen_models_kind(models):
     pytest.importorskip("gradio")
     from ganforge.tools.serve.app import Library, build_app
 
     demo = build_app(Library({"sg": models["stylegan"], "cyc": models["cyclegan"], "vae": models["vae"]}))
+    shown = {c["props"]["label"]: c["props"]["visible"] for c in demo.get_config_file()["components"] if c["type"] == "tabitem"}
+    assert shown == {"Samples": True, "Interpolate & mix": True, "Directions": True, "Project": True, "Translate": False,
+                     "VAE": False, "Runs": True}  # the first model, a StyleGAN, is shown at load
     fns = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
-    renders = [f for f in fns if f.renderable is not None and f.renderable.fn.__name__ == "page"]
-    assert len(renders) == 1
-    model_box = next(c for c in demo.blocks.values() if getattr(c, "elem_id", None) == "model")
-    assert {(model_box._id, "change"), (demo._id, "load")} <= set(renders[0].targets)
-    assert not [c for c in demo.get_config_file()["components"] if c["type"] == "tabitem"]  # every tab comes from the render
+    on_model = next(f.fn for f in fns if getattr(f.fn, "__name__", "") == "on_model")
+    titles = [t[0] for t in engine.TABS.values()]
+    for name, expected in (("cyc", ["Translate"]), ("vae", ["Samples", "Interpolate & mix", "Directions", "VAE"]),
+                           ("sg", ["Samples", "Interpolate & mix", "Directions", "Project"])):
+        *visible, selected = on_model(name)[3:]
+        assert [t for t, update in zip(titles, visible) if update["visible"]] == expected, name
+        assert selected["selected"] == engine.tabs_for(models[{"cyc": "cyclegan", "sg": "stylegan"}.get(name, name)].kind)[0]
 
 
 def test_a_malformed_run_config_or_sample_is_a_sentence_on_the_run_page(tmp_path):

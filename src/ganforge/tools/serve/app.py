@@ -108,145 +108,76 @@ def guarded(fn: Callable, outputs: int) -> Callable:
     return run
 
 
-def image(label: str, elem_id: str, height=None, value=None):
-    """A read-only picture with a download button, drawn pixel for pixel."""
-    return import_gradio().Image(value, label=label, type="numpy", format="png", interactive=False, buttons=["download"],
-                                 elem_id=elem_id, elem_classes=["pixelated"], height=height)
-
-
-def message(elem_id: str, text: str = ""):
-    """The one-sentence message line under a tool."""
-    return import_gradio().Markdown(text, elem_id=elem_id, elem_classes=["gf-message"])
-
-
-def class_choices(model: Optional[engine.Model]) -> dict:
-    """The class dropdown's choices, value and visibility for `model` (hidden for an unconditional one)."""
-    if model is None or not model.num_classes:
-        return {"choices": ["any"], "value": "any", "visible": False}
-    names = model.info.get("class_names") or [str(c) for c in range(model.num_classes)]
-    return {"choices": [("every class", "any")] + [(f"{c}: {n}", str(c)) for c, n in enumerate(names)], "value": "0", "visible": True}
-
-
 def build_app(library: Library):
-    """The page's gr.Blocks for a library of models and runs: the model choice above, and below it what the chosen
-    model's declared kind serves, built anew (`gr.render`) each time another model is chosen or a folder opened."""
+    """The page's gr.Blocks for a library of models and runs."""
     gr = import_gradio()
     names = list(library.models)
     first = names[0] if names else None
+
+    def image(label: str, elem_id: str, height=None):
+        return gr.Image(label=label, type="numpy", format="png", interactive=False, buttons=["download"], elem_id=elem_id,
+                        elem_classes=["pixelated"], height=height)
+
+    def message(elem_id: str):
+        return gr.Markdown("", elem_id=elem_id, elem_classes=["gf-message"])
+
+    def classes_of(model: Optional[engine.Model]):
+        if model is None or not model.num_classes:
+            return gr.update(choices=["any"], value="any", visible=False)
+        names_ = model.info.get("class_names") or [str(c) for c in range(model.num_classes)]
+        return gr.update(choices=[("every class", "any")] + [(f"{c}: {n}", str(c)) for c, n in enumerate(names_)], value="0", visible=True)
 
     with gr.Blocks(title="ganforge", analytics_enabled=False, delete_cache=(UPLOADS_KEPT_S, UPLOADS_KEPT_S)) as demo:
         gr.Markdown("## ganforge — look at and steer a generator")
         with gr.Row():
             model_box = gr.Dropdown(choices=names, value=first, label="Model", elem_id="model", scale=2)
-            open_box = gr.Textbox(label="Open another model or run folder", placeholder="runs/<name>", elem_id="open-path", scale=3)
+            open_box = gr.Textbox(label="Open another model or run folder", placeholder="runs/stylegan-mnist-…", elem_id="open-path", scale=3)
             open_button = gr.Button("Open", elem_id="open-button", scale=1)
+        info_box = gr.Markdown(library.get(first).describe() if first else "No model is loaded; open one above.", elem_id="model-info")
         open_message = message("open-msg")
-        opened = gr.State(0)  # bumped when a folder is opened without changing the chosen model (a run, or the same model)
+        with gr.Row():
+            truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ (StyleGAN)", elem_id="psi")
+            label = gr.Dropdown(choices=["any"], value="any", label="class", elem_id="class", visible=False)
 
-        def do_open(path, current, count):
-            name = library.open(path)
-            if name and name != current:
-                return gr.update(choices=list(library.models), value=name), count
-            return gr.update(choices=list(library.models)), count + 1
+        tabs: dict = {}
+        first_tabs = engine.tabs_for(library.get(first).kind) if first else []
 
-        open_button.click(guarded(do_open, 2), [open_box, model_box, opened], [model_box, opened, open_message], api_name="open")
+        def shown(tab: str) -> bool:
+            return tab in first_tabs
 
-        @gr.render(inputs=[model_box, opened], triggers=[demo.load, model_box.change, opened.change])
-        def page(name, _opened):
-            """The chosen model's line, controls and tool tabs (only those its kind serves), and the Runs tab."""
-            build_tools(library, library.get(name), newest_run=_opened > 0)
-    return demo
-
-
-def build_tools(library: Library, model: Optional[engine.Model], newest_run: bool = False) -> None:
-    """What the page shows for `model`: its description, the truncation and class controls it takes, a tab for each
-    tool its declared kind serves (`engine.tabs_for`; no other tab is built) and the Runs tab (on the newest run
-    with `newest_run`, else the first)."""
-    gr = import_gradio()
-    name = model.name if model is not None else None
-    available = engine.tabs_for(model.kind) if model is not None else []
-    gr.Markdown(model.describe() if model is not None else "No model is loaded; open one above.", elem_id="model-info")
-    with gr.Row():
-        truncation = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ", elem_id="psi",
-                               visible=model is not None and model.kind.truncation)
-        label = gr.Dropdown(label="class", elem_id="class", **class_choices(model))
-    get = library.get
-    gen = {"concurrency_id": "generate", "concurrency_limit": engine.GATE.limit, "trigger_mode": "always_last"}
-
-    def first_picture(fn: Callable, *args):
-        """What `fn` draws for the controls' starting values, or (nothing, its sentence)."""
-        try:
-            return fn(*args), ""
-        except GanforgeError as exc:
-            return None, f"⚠ {exc}"
-
-    with gr.Tabs(selected=available[0] if available else "runs"):
-        if "samples" in available:
-            with gr.Tab(engine.TABS["samples"][0], id="samples"):
+        with gr.Tabs(selected=first_tabs[0] if first_tabs else "runs") as tab_box:
+            with gr.Tab(engine.TABS["samples"][0], id="samples", visible=shown("samples")) as tabs["samples"]:
                 with gr.Row():
                     seed = gr.Slider(0, 9999, value=0, step=1, label="seed", elem_id="seed")
                     count = gr.Slider(1, engine.MAX_GRID, value=16, step=1, label="images", elem_id="count")
-                start, note = first_picture(engine.samples, model, 0, 16, 1.0, label.value)
-                samples_image = image("samples", "samples-image", value=start)
-                samples_message = message("samples-msg", note)
-
-            def do_samples(seed_, n, psi, cls):
-                return engine.samples(get(name), int(seed_), int(n), float(psi), cls)
-
-            gr.on([seed.change, count.change, truncation.change, label.change], guarded(do_samples, 1), [seed, count, truncation, label],
-                  [samples_image, samples_message], api_name="samples", **gen)
-        if "interpolate" in available:
-            with gr.Tab(engine.TABS["interpolate"][0], id="interpolate"):
+                samples_image = image("samples", "samples-image")
+                samples_message = message("samples-msg")
+            with gr.Tab(engine.TABS["interpolate"][0], id="interpolate", visible=shown("interpolate")) as tabs["interpolate"]:
                 with gr.Row():
                     seed_a = gr.Number(value=0, precision=0, label="seed A", elem_id="seed-a")
                     seed_b = gr.Number(value=1, precision=0, label="seed B", elem_id="seed-b")
                     steps = gr.Slider(2, 16, value=8, step=1, label="steps", elem_id="interp-steps")
                     interp_button = gr.Button("Interpolate", elem_id="interp-button")
                 z_strip = image("walk in z (spherical)", "z-strip")
-                w_strip = image("walk in w (linear, w-space models)", "w-strip")
+                w_strip = image("walk in w (linear, StyleGAN)", "w-strip")
                 with gr.Row():
                     group = gr.Radio(["coarse", "middle", "fine"], value="coarse", label="styles taken from each row's source", elem_id="mix-group")
                     mix_button = gr.Button("Mix styles", elem_id="mix-button")
                 mix_image = image("style mixing: top row A, first column B", "mix-image")
                 interp_message = message("interp-msg")
-
-            def do_interp(a, b, n, psi, cls):
-                return engine.interpolation(get(name), int(a or 0), int(b or 0), int(n), float(psi), cls)
-
-            interp_button.click(guarded(do_interp, 2), [seed_a, seed_b, steps, truncation, label], [z_strip, w_strip, interp_message],
-                                api_name="interpolate", **gen)
-
-            def do_mix(a, grp, psi, cls):
-                return engine.mixing(get(name), int(a or 0), grp, 4, float(psi), cls)
-
-            mix_button.click(guarded(do_mix, 1), [seed_a, group, truncation, label], [mix_image, interp_message], api_name="mix", **gen)
-        layers = gr.State("all")
-        if "directions" in available:
-            with gr.Tab(engine.TABS["directions"][0], id="directions"):
+            with gr.Tab(engine.TABS["directions"][0], id="directions", visible=shown("directions")) as tabs["directions"]:
                 with gr.Row():
                     dir_seed = gr.Number(value=0, precision=0, label="seed", elem_id="dir-seed")
-                    layers = gr.Radio(["all", "coarse", "middle", "fine"], value="all", label="levels edited (SeFa per group)",
-                                      elem_id="dir-layers", visible=model.kind.w_space)
+                    layers = gr.Radio(["all", "coarse", "middle", "fine"], value="all", label="StyleGAN levels edited (SeFa per group)",
+                                      elem_id="dir-layers")
                 sliders = [gr.Slider(-5, 5, value=0, step=0.25, label=f"direction {k} (spreads)", elem_id=f"dir-{k}") for k in range(N_SLIDERS)]
                 with gr.Row():
                     steer_image = image("edited image", "steer-image", height=320)
                     strips_image = image("each direction from −3 to +3", "strips-image")
                 strips_button = gr.Button("Show every direction as a strip", elem_id="strips-button")
                 dir_message = message("dir-msg")
-
-            def do_steer(s, lay, psi, cls, *strengths):
-                return engine.steer(get(name), int(s or 0), [float(v) for v in strengths], lay, float(psi), cls)
-
-            gr.on([dir_seed.change, layers.change] + [sl.change for sl in sliders], guarded(do_steer, 1),
-                  [dir_seed, layers, truncation, label, *sliders], [steer_image, dir_message], api_name="steer", **gen)
-
-            def do_strips(s, lay, cls):
-                return engine.direction_strips(get(name), int(s or 0), lay, 7, cls)
-
-            strips_button.click(guarded(do_strips, 1), [dir_seed, layers, label], [strips_image, dir_message], api_name="strips", **gen)
-        if "project" in available:
-            with gr.Tab(engine.TABS["project"][0], id="project"):
-                gr.Markdown("Upload an image; the model searches for the w (and noise) that redraws it, then edit it along a direction.")
+            with gr.Tab(engine.TABS["project"][0], id="project", visible=shown("project")) as tabs["project"]:
+                gr.Markdown("Upload an image; the StyleGAN model searches for the w (and noise) that redraws it, then edit it along a direction.")
                 with gr.Row():
                     project_upload = gr.File(label="image to project", type="filepath", elem_id="project-upload")
                     proj_steps = gr.Slider(10, 1000, value=200, step=10, label="steps", elem_id="proj-steps")
@@ -261,33 +192,13 @@ def build_tools(library: Library, model: Optional[engine.Model], newest_run: boo
                 edit_image = image("edited projection", "edit-image")
                 project_state = gr.State(None)
                 project_message = message("project-msg")
-
-            def do_project(upload, n, plus, cls):
-                return engine.projection(get(name), upload, int(n), bool(plus), cls)
-
-            project_button.click(guarded(do_project, 4), [project_upload, proj_steps, w_plus, label],
-                                 [project_image, progress_image, project_scores, project_state, project_message], api_name="project", **gen)
-
-            def do_edit(result, k, s, lay):
-                return engine.edit_projection(get(name), result, int(k), float(s), lay)
-
-            gr.on([edit_index.change, edit_strength.change], guarded(do_edit, 1), [project_state, edit_index, edit_strength, layers],
-                  [edit_image, project_message], api_name="edit", **gen)
-        if "translate" in available:
-            with gr.Tab(engine.TABS["translate"][0], id="translate"):
+            with gr.Tab(engine.TABS["translate"][0], id="translate", visible=shown("translate")) as tabs["translate"]:
                 with gr.Row():
                     translate_upload = gr.File(label="image to translate", type="filepath", elem_id="translate-upload")
                     translate_dir = gr.Radio(["a2b", "b2a"], value="a2b", label="direction", elem_id="translate-direction")
                 translate_image = image("input | translation | back again (unpaired models)", "translate-image")
                 translate_message = message("translate-msg")
-
-            def do_translate(upload, direction):
-                return engine.translate(get(name), upload, direction)
-
-            gr.on([translate_upload.change, translate_dir.change], guarded(do_translate, 1), [translate_upload, translate_dir],
-                  [translate_image, translate_message], api_name="translate", **gen)
-        if "vae" in available:
-            with gr.Tab(engine.TABS["vae"][0], id="vae"):
+            with gr.Tab(engine.TABS["vae"][0], id="vae", visible=shown("vae")) as tabs["vae"]:
                 with gr.Row():
                     vae_upload = gr.File(label="image to reconstruct", type="filepath", elem_id="vae-upload")
                     vae_seed = gr.Number(value=0, precision=0, label="walk towards seed", elem_id="vae-seed")
@@ -295,30 +206,106 @@ def build_tools(library: Library, model: Optional[engine.Model], newest_run: boo
                 vae_image = image("input | reconstruction", "vae-image")
                 walk_image = image("latent walk", "walk-image")
                 vae_message = message("vae-msg")
+            with gr.Tab("Runs", id="runs"):
+                run_names = [str(r) for r in library.runs]
+                run_box = gr.Dropdown(choices=run_names, value=run_names[0] if run_names else None, label="run folder", elem_id="run")
+                run_status = gr.Markdown("", elem_id="run-status")
+                with gr.Row():
+                    run_curves = gr.Image(label="curves", type="numpy", format="png", interactive=False, buttons=["download"], elem_id="run-curves")
+                    run_sample = image("latest samples", "run-sample")
+                run_scores = gr.Markdown("", elem_id="run-scores")
+                run_message = message("run-msg")
+                timer = gr.Timer(REFRESH_SECONDS)
 
-            def do_reconstruct(upload):
-                return engine.reconstruct(get(name), upload)[0]
+        get = library.get
+        gen = {"concurrency_id": "generate", "concurrency_limit": engine.GATE.limit, "trigger_mode": "always_last"}
 
-            vae_upload.change(guarded(do_reconstruct, 1), [vae_upload], [vae_image, vae_message], api_name="reconstruct", **gen)
+        # --- samples -----------------------------------------------------------------------------------------
+        def do_samples(name, seed_, n, psi, cls):
+            return engine.samples(get(name), int(seed_), int(n), float(psi), cls)
 
-            def do_walk(upload, s):
-                return engine.vae_walk(get(name), upload, int(s or 0))
+        sample_inputs = [model_box, seed, count, truncation, label]
+        gr.on([seed.change, count.change, truncation.change, label.change], guarded(do_samples, 1), sample_inputs,
+              [samples_image, samples_message], api_name="samples", **gen)
 
-            walk_button.click(guarded(do_walk, 1), [vae_upload, vae_seed], [walk_image, vae_message], api_name="walk", **gen)
-        with gr.Tab("Runs", id="runs"):
-            run_names = [str(r) for r in library.runs]
-            first_run = (run_names[-1] if newest_run else run_names[0]) if run_names else None
-            view = view_run(Path(first_run)) if first_run else None
-            run_box = gr.Dropdown(choices=run_names, value=first_run, label="run folder", elem_id="run")
-            run_status = gr.Markdown(view.status if view else "", elem_id="run-status")
-            with gr.Row():
-                run_curves = gr.Image(view.curves if view else None, label="curves", type="numpy", format="png", interactive=False,
-                                      buttons=["download"], elem_id="run-curves")
-                run_sample = image("latest samples", "run-sample", value=view.sample if view else None)
-            run_scores = gr.Markdown(view.scores if view else "", elem_id="run-scores")
-            run_message = message("run-msg")
-            timer = gr.Timer(REFRESH_SECONDS)
+        # --- model choice --------------------------------------------------------------------------------------
+        def on_model(name):
+            model = get(name)
+            available = engine.tabs_for(model.kind) if model else []
+            return (model.describe() if model else "No model is selected.", classes_of(model),
+                    gr.update(visible=model is not None and model.kind.truncation),
+                    *[gr.update(visible=tab in available) for tab in tabs],
+                    gr.update(selected=available[0] if available else "runs"))
 
+        model_outputs = [info_box, label, truncation, *tabs.values(), tab_box]
+        model_box.change(on_model, [model_box], model_outputs, api_name=False).then(
+            guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
+
+        def do_open(path):
+            name = library.open(path)
+            runs_ = [str(r) for r in library.runs]
+            return (gr.update(choices=list(library.models), value=name or None) if name else gr.update(),
+                    gr.update(choices=runs_, value=runs_[-1] if runs_ else None))
+
+        open_button.click(guarded(do_open, 2), [open_box], [model_box, run_box, open_message], api_name="open")
+
+        # --- interpolation and mixing -------------------------------------------------------------------------
+        def do_interp(name, a, b, n, psi, cls):
+            z_pic, w_pic = engine.interpolation(get(name), int(a or 0), int(b or 0), int(n), float(psi), cls)
+            return z_pic, w_pic
+
+        interp_button.click(guarded(do_interp, 2), [model_box, seed_a, seed_b, steps, truncation, label], [z_strip, w_strip, interp_message],
+                            api_name="interpolate", **gen)
+
+        def do_mix(name, a, grp, psi, cls):
+            return engine.mixing(get(name), int(a or 0), grp, 4, float(psi), cls)
+
+        mix_button.click(guarded(do_mix, 1), [model_box, seed_a, group, truncation, label], [mix_image, interp_message], api_name="mix", **gen)
+
+        # --- directions -----------------------------------------------------------------------------------------
+        def do_steer(name, s, lay, psi, cls, *strengths):
+            return engine.steer(get(name), int(s or 0), [float(v) for v in strengths], lay, float(psi), cls)
+
+        gr.on([dir_seed.change, layers.change] + [sl.change for sl in sliders], guarded(do_steer, 1),
+              [model_box, dir_seed, layers, truncation, label, *sliders], [steer_image, dir_message], api_name="steer", **gen)
+
+        def do_strips(name, s, lay, cls):
+            return engine.direction_strips(get(name), int(s or 0), lay, 7, cls)
+
+        strips_button.click(guarded(do_strips, 1), [model_box, dir_seed, layers, label], [strips_image, dir_message], api_name="strips", **gen)
+
+        # --- projection --------------------------------------------------------------------------------------------
+        def do_project(name, upload, n, plus, cls):
+            pic, strip, text, result = engine.projection(get(name), upload, int(n), bool(plus), cls)
+            return pic, strip, text, result
+
+        project_button.click(guarded(do_project, 4), [model_box, project_upload, proj_steps, w_plus, label],
+                             [project_image, progress_image, project_scores, project_state, project_message], api_name="project", **gen)
+
+        def do_edit(name, result, k, s, lay):
+            return engine.edit_projection(get(name), result, int(k), float(s), lay)
+
+        gr.on([edit_index.change, edit_strength.change], guarded(do_edit, 1), [model_box, project_state, edit_index, edit_strength, layers],
+              [edit_image, project_message], api_name="edit", **gen)
+
+        # --- translation and VAE --------------------------------------------------------------------------------------
+        def do_translate(name, upload, direction):
+            return engine.translate(get(name), upload, direction)
+
+        gr.on([translate_upload.change, translate_dir.change], guarded(do_translate, 1), [model_box, translate_upload, translate_dir],
+              [translate_image, translate_message], api_name="translate", **gen)
+
+        def do_reconstruct(name, upload):
+            return engine.reconstruct(get(name), upload)[0]
+
+        vae_upload.change(guarded(do_reconstruct, 1), [model_box, vae_upload], [vae_image, vae_message], api_name="reconstruct", **gen)
+
+        def do_walk(name, upload, s):
+            return engine.vae_walk(get(name), upload, int(s or 0))
+
+        walk_button.click(guarded(do_walk, 1), [model_box, vae_upload, vae_seed], [walk_image, vae_message], api_name="walk", **gen)
+
+        # --- runs ----------------------------------------------------------------------------------------------------
         def do_run(run):
             if not run:
                 raise GanforgeError("No run folder is being served; expected `ganforge serve RUN_FOLDER` or a run opened above.")
@@ -328,6 +315,12 @@ def build_tools(library: Library, model: Optional[engine.Model], newest_run: boo
         run_outputs = [run_status, run_curves, run_sample, run_scores, run_message]
         run_box.change(guarded(do_run, 4), [run_box], run_outputs, api_name="run")
         timer.tick(guarded(do_run, 4), [run_box], run_outputs, api_name=False, show_progress="hidden")
+
+        demo.load(on_model, [model_box], model_outputs, api_name=False).then(
+            guarded(do_samples, 1), sample_inputs, [samples_image, samples_message], api_name=False)
+        if run_names:
+            demo.load(guarded(do_run, 4), [run_box], run_outputs, api_name=False)
+    return demo
 
 
 UPLOADS_KEPT_S = 3600  #: uploads older than this are deleted while the page serves (checked as often)
