@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from icon_board import add_prepare, add_score, add_train, generated, save_grids, write_json  # noqa: E402
 from machine import describe  # noqa: E402
 
 ICONS = Path("/usr/share/icons/oxygen/base/64x64")
@@ -115,8 +116,7 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
 
     from ganforge.data import load_dataset
     from ganforge.data.dataset import to_float
-    from ganforge.export import load_players
-    from ganforge.metrics.scores.memorisation import memorisation, nearest_grid
+    from ganforge.metrics.scores.memorisation import memorisation
     from ganforge.metrics.scores.ms_ssim import pairwise_ms_ssim
     from ganforge.metrics.scores.swd import sliced_wasserstein
     from ganforge.report.grid import save_grid
@@ -131,12 +131,8 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
     print(f"real held-out vs train: SWD {real_swd['average']:.2f}  MS-SSIM {results['real']['ms_ssim']['mean']:.3f}", flush=True)
     for name in names:
         run = runs / name
-        players, info = load_players(run / "export")
-        G, D = players["generator"], trained_discriminator(run)
-        g = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            z = torch.randn(n, G.z_dim, generator=g)
-            fakes = torch.cat([G(z[i:i + 100]).float().clamp(-1, 1) for i in range(0, n, 100)])
+        fakes, _ = generated(run / "export", n, seed)
+        D = trained_discriminator(run)
         training, _ = read_metrics(run / "metrics.jsonl")
         steps = max((r.get("step", 0) for r in training), default=0)
         row = {"steps": steps, "images_seen": steps * COMMON["batch_size"],
@@ -152,9 +148,7 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
         print(f"{name}: {steps} steps, SWD {row['swd']['average']:.2f}, MS-SSIM {row['ms_ssim']['mean']:.3f}, "
               f"memorisation {row['memorisation']['summary']}", flush=True)
         if img is not None:
-            img.mkdir(parents=True, exist_ok=True)
-            save_grid(fakes[:64], img / f"colour-{name}.png", nrow=8)
-            save_grid(nearest_grid(fakes[:16], train_set), img / f"colour-{name}-nearest.png", nrow=8)
+            save_grids(img, f"colour-{name}", fakes, train_set)
     if img is not None:
         plot_p(runs, [nm for nm in names if RUNS[nm][1].get("augment") == "ada"], img / "colour-ada-p.png")
         save_grid(train_set[:64], img / "colour-real.png", nrow=8)
@@ -233,23 +227,10 @@ def main(argv=None) -> int:
     """prepare | train | score."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    pp = sub.add_parser("prepare")
-    pp.add_argument("--out", type=Path, required=True)
-    pt = sub.add_parser("train")
-    pt.add_argument("--data", type=Path, required=True)
-    pt.add_argument("--runs", type=Path, required=True)
-    pt.add_argument("--minutes", type=float, default=15.0)
-    pt.add_argument("--seed", type=int, default=SEED)
-    pt.add_argument("--only", nargs="*", default=list(RUNS))
+    add_prepare(sub)
+    pt = add_train(sub, list(RUNS), minutes=15.0, seed=SEED)
     pt.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more ganforge train arguments for every run")
-    ps = sub.add_parser("score")
-    ps.add_argument("--data", type=Path, required=True)
-    ps.add_argument("--runs", type=Path, required=True)
-    ps.add_argument("--only", nargs="*", default=list(RUNS))
-    ps.add_argument("--n", type=int, default=500)
-    ps.add_argument("--seed", type=int, default=SEED)
-    ps.add_argument("--json", type=Path)
-    ps.add_argument("--img", type=Path)
+    add_score(sub, list(RUNS), seed=SEED)
     args = p.parse_args(argv)
     print(describe(), flush=True)
     if args.cmd == "prepare":
@@ -257,9 +238,7 @@ def main(argv=None) -> int:
     elif args.cmd == "train":
         train(args.data, args.runs, args.minutes, args.seed, args.only, args.extra)
     else:
-        results = score(args.data, args.runs, args.only, args.n, args.seed, args.img)
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(score(args.data, args.runs, args.only, args.n, args.seed, args.img), args.json)
     return 0
 
 

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from icon_board import add_outputs, add_prepare, generated, save_grids, write_json  # noqa: E402
 from machine import describe  # noqa: E402
 
 from ganforge.data import load_dataset  # noqa: E402
@@ -87,9 +88,6 @@ def floor(data: Path, seed: int, repeats: int) -> dict:
 
 def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None) -> dict:
     """Train each family x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception."""
-    from ganforge.export import load_players
-    from ganforge.report.grid import save_grid
-
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     board = {"machine": describe(), "data": str(data), "n": n, "runs": {}}
     for family in families:
@@ -108,21 +106,16 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                                 "--extractor", "tf-inception", "--json", str(scores_file)], env=env, check=True)
                 board["runs"][name] = json.loads(scores_file.read_text())
                 if img is not None:
-                    players, _ = load_players(runs / name / "export")
-                    G = players["generator"].eval()
-                    with torch.no_grad():
-                        fakes = G(torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
-                    save_grid(fakes, img / f"colour-board-{name}.png", nrow=8)
+                    save_grids(img, f"colour-board-{name}", generated(runs / name / "export", 64, 0)[0])
     if img is not None:
-        save_grid(to_float(load_dataset(str(data), image_size=64, split="train").images[:64]), img / "colour-board-real.png", nrow=8)
+        save_grids(img, "colour-board-real", to_float(load_dataset(str(data), image_size=64, split="train").images[:64]))
     return board
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prepare")
-    p.add_argument("--out", type=Path, required=True)
+    add_prepare(sub)
     p = sub.add_parser("floor")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -135,8 +128,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=10000)
-    p.add_argument("--img", type=Path)
-    p.add_argument("--json", type=Path)
+    add_outputs(p)
     args = parser.parse_args()
     if args.command == "prepare":
         from ada import prepare
@@ -146,9 +138,7 @@ def main() -> None:
         result = floor(args.data, args.seed, args.repeats)
     else:
         result = run(args.data, args.runs, args.families, args.minutes, args.seeds, args.n, args.img)
-    print(json.dumps(result, indent=2))
-    if getattr(args, "json", None):
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, getattr(args, "json", None))
 
 
 if __name__ == "__main__":

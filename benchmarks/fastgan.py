@@ -16,7 +16,6 @@ EMA samples against the training icons, the memorisation check, and writes grids
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from icon_board import add_prepare, add_score, add_train, generated, save_grids, write_json  # noqa: E402
 from machine import describe  # noqa: E402
 
 SEED = 0
@@ -105,10 +105,8 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
 
     from ganforge.data import load_dataset
     from ganforge.data.dataset import to_float
-    from ganforge.export import load_players
-    from ganforge.metrics.scores.memorisation import memorisation, nearest_grid
+    from ganforge.metrics.scores.memorisation import memorisation
     from ganforge.metrics.scores.swd import sliced_wasserstein
-    from ganforge.report.grid import save_grid
     from ganforge.runlog import read_metrics
 
     train_set = to_float(load_dataset(str(data), image_size=64, split="train").images)
@@ -117,13 +115,7 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
     results["real"] = {"swd": sliced_wasserstein(test_set, train_set, seed=seed)["average"]}
     print(f"held-out icons vs training icons: SWD {results['real']['swd']:.2f}", flush=True)
     for name in names:
-        players, info = load_players(runs / name / "export")
-        G = players["generator"].eval()
-        g = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            z = torch.randn(n, G.z_dim, generator=g)
-            torch.manual_seed(seed)
-            fakes = torch.cat([G(z[i:i + 50]).float().clamp(-1, 1) for i in range(0, n, 50)])
+        fakes, info = generated(runs / name / "export", n, seed, batch=50)
         if fakes.shape[-1] != 64:
             fakes = torch.nn.functional.interpolate(fakes, size=64, mode="area")
         training, _ = read_metrics(runs / name / "metrics.jsonl")
@@ -133,9 +125,7 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
                          "swd": sliced_wasserstein(fakes, train_set, seed=seed)["average"], "memorisation": copies}
         print(name, results[name], flush=True)
         if img is not None:
-            img.mkdir(parents=True, exist_ok=True)
-            save_grid(fakes[:64], img / f"fastgan-icons-{name}.png", nrow=8)
-            save_grid(nearest_grid(fakes[:16], train_set), img / f"fastgan-icons-{name}-nearest.png", nrow=8)
+            save_grids(img, f"fastgan-icons-{name}", fakes, train_set)
     return results
 
 
@@ -146,22 +136,9 @@ def main(argv=None) -> int:
     sp = sub.add_parser("speed")
     sp.add_argument("--rounds", type=int, default=10)
     sp.add_argument("--json", type=Path)
-    pp = sub.add_parser("prepare")
-    pp.add_argument("--out", type=Path, required=True)
-    pt = sub.add_parser("train")
-    pt.add_argument("--data", type=Path, required=True)
-    pt.add_argument("--runs", type=Path, required=True)
-    pt.add_argument("--minutes", type=float, default=3.5)
-    pt.add_argument("--seed", type=int, default=SEED)
-    pt.add_argument("--only", nargs="*", default=list(RUNS))
-    ps = sub.add_parser("score")
-    ps.add_argument("--data", type=Path, required=True)
-    ps.add_argument("--runs", type=Path, required=True)
-    ps.add_argument("--only", nargs="*", default=list(RUNS))
-    ps.add_argument("--n", type=int, default=500)
-    ps.add_argument("--seed", type=int, default=SEED)
-    ps.add_argument("--json", type=Path)
-    ps.add_argument("--img", type=Path)
+    add_prepare(sub)
+    add_train(sub, list(RUNS), minutes=3.5, seed=SEED)
+    add_score(sub, list(RUNS), seed=SEED)
     args = p.parse_args(argv)
     print(describe(), flush=True)
     if args.cmd == "speed":
@@ -173,9 +150,7 @@ def main(argv=None) -> int:
         return 0
     else:
         results = score(args.data, args.runs, args.only, args.n, args.seed, args.img)
-    print(json.dumps(results, indent=2))
-    if getattr(args, "json", None):
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(results, getattr(args, "json", None))
     return 0
 
 

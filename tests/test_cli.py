@@ -1,6 +1,7 @@
 """The command line: one-sentence errors with exit status 2, and the sample/export contract."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,8 +128,8 @@ def sandbox(tmp_path_factory, trained_run):
 
 RUN = "{run}"
 EDGES = [  # (argv, fragment of the one-sentence error); {root} is the sandbox, {run} a trained dcgan run
-    (["train", "--out", "{root}/afile", "--steps", "1"], "Output folder '{root}/afile' is not a folder"),
-    (["train", "--out", "{root}/afile/deeper", "--steps", "1"], "its part '{root}/afile' is a file"),
+    (["train", "--out", "{root}/afile", "--steps", "1"], "Output folder '{root}/afile' is a file"),
+    (["train", "--out", "{root}/afile/deeper", "--steps", "1"], "cannot be made because '{root}/afile' is a file"),
     (["train", "--config", "{root}/list.yaml"], "holds list; expected a mapping"),
     (["train", "--config", "{root}/blank.yaml"], "is empty; expected a mapping"),
     (["train", "--config", "{root}/unknown.yaml"], "Unknown config key 'colour'"),
@@ -317,3 +318,21 @@ def test_hostile_config_files_are_one_sentence(tmp_path, capsys, text, needle):
     code, _, err = run_cli(capsys, "train", "--config", str(tmp_path / "c.yaml"), "--steps", "1", "--out", str(tmp_path / "runs"))
     assert code == 2 and needle in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_generic_help_names_no_family_and_train_help_lists_them_from_the_registry(capsys):
+    from ganforge.cli import build_parser
+    from ganforge.games.registry import family_names, get_family
+
+    parser, _ = build_parser()
+    top = parser.format_help().lower()
+    for name in family_names():
+        assert not re.search(rf"\b{name}\b", top), name
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    train_help = " ".join(capsys.readouterr().out.split())
+    for name in family_names():
+        family = get_family(name)
+        assert name in train_help and f"{name} {family.default_data}" in train_help
+        if family.default_loss:
+            assert f"{name} {family.default_loss}" in train_help

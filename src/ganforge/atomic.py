@@ -83,6 +83,20 @@ def nearest_existing(path: Path) -> Path:
     return existing
 
 
+def check_writable_folder(folder: Path, expected: str) -> None:
+    """Refuse, in one sentence ending with what was `expected`, a folder to write into (made if missing) whose
+    nearest existing part is a file or a folder this process cannot write into."""
+    from ganforge.errors import GanforgeError
+
+    folder = Path(folder)
+    existing = nearest_existing(folder)
+    if existing.exists() and not existing.is_dir():
+        where = "is a file" if existing == folder else f"cannot be made because {str(existing)!r} is a file"
+        raise GanforgeError(f"Output folder {str(folder)!r} {where}; expected {expected}.")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise GanforgeError(f"Output folder {str(existing)!r} is not writable; expected {expected}.")
+
+
 _LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)(\d+)$")
 
 

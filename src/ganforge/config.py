@@ -13,6 +13,9 @@ import yaml
 
 from ganforge.errors import GanforgeError
 
+SEED_LIMIT = 2 ** 32  #: seeds run from 0 to SEED_LIMIT - 1, in training and in every tool
+SEEDS = "an integer from 0 to 2**32 - 1"  #: the seeds accepted, in words
+
 
 @dataclass
 class TrainConfig:
@@ -37,14 +40,14 @@ class TrainConfig:
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update
     gp_weight: float = 10.0  #: gradient-penalty weight, used by the wasserstein loss
-    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (r3gan: its gamma option); 0: off
+    r2_gamma: float = 0.0  #: γ of the R2 penalty γ/2·E‖∇D(G(z))‖² on generated images, in every game with penalties (a family's own γ replaces it); 0: off
     augment: str = "none"  #: augmentation of the images D sees, for the families that read it: none, fixed, ada (Karras et al. 2020), diffaugment
     augment_p: float = 0.0  #: probability of each bgc transform: constant for fixed, the starting value for ada
     ada_target: float = 0.6  #: ADA's target for r_t = E[sign(D(x_real))]
     ada_speed_images: int = 500_000  #: images over which ADA can move p by 1
     ada_interval: int = 4  #: D steps between ADA's updates of p
     diffaugment_policy: str = "color,translation,cutout"  #: DiffAugment transforms for augment=diffaugment
-    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (0.999; stylegan 0.98)
+    ema_decay: Optional[float] = None  #: generator EMA decay (0: off); None: the family's (`Family.default_ema_decay`)
     ema_rampup: float = 0.0  #: EMA half-life at most this share of the rounds played (0: no cap; StyleGAN2-ADA: 0.05)
     log_every: int = 25  #: steps between host syncs that flush per-step logs and the progress bar
     sample_every: int = 250  #: steps between fixed-noise sample grids
@@ -100,8 +103,8 @@ class TrainConfig:
         for name in ("n_critic", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GanforgeError(f"Config value {name}={getattr(self, name)!r} is invalid; expected an integer >= 1.")
-        if not 0 <= self.seed < 2 ** 32:
-            raise GanforgeError(f"Config value seed={self.seed!r} is invalid; expected an integer from 0 to 2**32 - 1.")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise GanforgeError(f"Config value seed={self.seed!r} is invalid; expected {SEEDS}.")
         for name in ("steps", "epochs", "minutes", "lr_g", "lr_d", "loss_bound"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):

@@ -1,13 +1,14 @@
 """The contract every game's tests check, as a mixin: a test class gives `make_game()` and `make_batch()`.
 
-A discriminator step lowers `loss_d` on a fixed batch and leaves every other player untouched; a
-generator step leaves the discriminators untouched; `set_phase` is a pure function of (step, total);
-`extra_state` round-trips through `load_extra_state`.
+A discriminator step lowers `loss_d` on a fixed batch, moves the discriminators and leaves every other
+player untouched; a generator step moves every generator and leaves the discriminators untouched (and
+trainable afterwards); each step logs finite 0-d values under its keys; `set_phase` is a pure function
+of (step, total); `extra_state` round-trips through `load_extra_state`.
 """
 import pytest
 import torch
 
-from ganforge.contract import LOSS_D
+from ganforge.contract import LOSS_D, LOSS_G
 
 
 def parameters(game, names):
@@ -37,6 +38,10 @@ class GameContract:
 
     d_steps = 8  #: D steps on the fixed batch before loss_d is compared
     total_steps = 10  #: the run length `set_phase` is told
+    d_logs = frozenset({LOSS_D})  #: keys a D step logs (at least)
+    g_logs = frozenset({LOSS_G})  #: keys a G step logs (at least)
+    only_g_logs = False  #: the G step logs exactly `g_logs`
+    d_moves = ()  #: parameter-name prefixes ("player.part.") a D step must move, beside the critic as a whole
 
     def make_game(self):
         raise NotImplementedError
@@ -54,6 +59,10 @@ class GameContract:
             pytest.skip("this game has no discriminator step")
         return names
 
+    def check_logs(self, logs, keys, exact=False):
+        assert keys <= set(logs) and (not exact or set(logs) == keys), sorted(logs)
+        assert all(v.dim() == 0 and torch.isfinite(v) for v in logs.values()), logs
+
     def test_a_d_step_lowers_loss_d_on_a_fixed_batch_and_leaves_the_generators_untouched(self):
         game, batch = self.fresh(), self.make_batch()
         critics = self.critics(game)
@@ -62,21 +71,29 @@ class GameContract:
         losses = []
         for _ in range(self.d_steps):
             torch.manual_seed(1)  # the same noise, augmentation and pool draws each time: one fixed batch
-            losses.append(game.discriminator_step(batch)[LOSS_D].item())
+            logs = game.discriminator_step(batch)
+            self.check_logs(logs, self.d_logs)
+            losses.append(logs[LOSS_D].item())
         assert losses[-1] < losses[0], losses
         assert not changed(before, game), changed(before, game)
         critics_before = parameters(game, critics)
         game.discriminator_step(batch)
-        assert len(changed(critics_before, game)) > 0  # ... while the discriminators do move
+        moved = changed(critics_before, game)
+        assert len(moved) > 0  # ... while the discriminators do move
+        for prefix in self.d_moves:
+            assert any(name.startswith(prefix) for name in moved), (prefix, moved)
 
     def test_a_g_step_leaves_the_discriminators_untouched(self):
         game, batch = self.fresh(), self.make_batch()
         critics = self.critics(game)
         before = parameters(game, critics)
-        generators = parameters(game, [name for name in game.players if name not in critics])
-        game.generator_step(batch)
+        names = [name for name in game.players if name not in critics]
+        generators = parameters(game, names)
+        self.check_logs(game.generator_step(batch), self.g_logs, self.only_g_logs)
         assert not changed(before, game), changed(before, game)
-        assert len(changed(generators, game)) > 0
+        moved = changed(generators, game)
+        for name in names:  # every generator moves
+            assert any(key.startswith(f"{name}.") for key in moved), name
         assert all(p.requires_grad for name in critics for p in game.players[name].parameters())
 
     def observed_phase(self, game):

@@ -90,9 +90,7 @@ def test_batched_generator_passes_equal_separate_ones():
     assert logs["loss_cycle"].item() == pytest.approx(cycle.item(), rel=1e-5)
     assert logs["loss_identity"].item() == pytest.approx(same.item(), rel=1e-5)
     assert logs["loss_g_adv"].item() == pytest.approx(adv.item(), rel=1e-5)
-    # the generators moved, the critics did not
-    assert not torch.equal(next(g.parameters()), next(game.players["g_ab"].parameters()))
-    assert torch.equal(next(before["d_a"].parameters()), next(game.players["d_a"].parameters()))
+    # that the generators moved and the critics did not: TestCycleGANContract
 
 
 def test_critic_step_uses_the_last_translations_through_the_pools():

@@ -8,6 +8,7 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
 from ganforge.schedules import ema_decay_for_half_life
+from tests.games.game_contract import GameContract
 
 TINY = dict(z_dim=8, widths=[32, 16], blocks=1, group_width=8)
 
@@ -108,3 +109,13 @@ def test_lazy_penalties_every_interval_and_the_counter_in_state():
     other = make_game(penalty_interval=3)
     other.load_extra_state(game.extra_state())
     assert other.d_steps == 4 and "r1" not in other.discriminator_step(batch())
+
+
+class TestR3GANContract(GameContract):
+    d_logs = frozenset({"loss_d", "d_real", "d_fake", "r1", "r2"})
+
+    def make_game(self):
+        return make_game()
+
+    def make_batch(self):
+        return batch()

@@ -32,22 +32,13 @@ def test_defaults_are_the_small_cpu_config():
     assert family.default_image_size == 32 and family.default_loss == "non_saturating"
 
 
-def test_steps_log_scores_and_update_only_their_player():
+def test_the_first_d_step_logs_r1_and_a_g_step_moves_the_w_average():
+    """What the contract (TestStyleGANContract) does not say: R1 on the first D step, w_avg tracked by G steps."""
     game = make_game()
-    G, D = game.players["generator"], game.players["discriminator"]
-    g_before = [p.clone() for p in G.parameters()]
-    d_before = [p.clone() for p in D.parameters()]
-    logs = game.discriminator_step(batch())
-    assert {"loss_d", "d_real", "d_fake", "r1"} <= set(logs)
-    assert all(v.dim() == 0 and torch.isfinite(v) for v in logs.values())
-    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
-    d_after = [p.clone() for p in D.parameters()]
+    G = game.players["generator"]
+    assert "r1" in game.discriminator_step(batch())
     w_avg = G.w_avg.clone()
-    logs = game.generator_step(batch())
-    assert {"loss_g", "resolution", "alpha"} <= set(logs)
-    assert all(torch.equal(a, b) for a, b in zip(d_after, D.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+    game.generator_step(batch())
     assert not torch.equal(G.w_avg, w_avg)
 
 
@@ -175,6 +166,9 @@ def test_bad_options_are_clear_errors():
 
 
 class TestStyleGANContract(GameContract):
+    d_logs = frozenset({"loss_d", "d_real", "d_fake"})
+    g_logs = frozenset({"loss_g", "resolution", "alpha"})
+
     def make_game(self):
         return make_game(r1_interval=2)
 

@@ -58,15 +58,15 @@ def test_out_that_is_a_file_is_refused_and_left_untouched(tmp_path):
     out = tmp_path / "notes.txt"
     out.write_text("mine")
     for where in (out, out / "deeper"):
-        with pytest.raises(GanforgeError, match="is not a folder"):
+        with pytest.raises(GanforgeError, match=f"{out.name}' is a file; expected --out to name a folder for run directories"):
             new_run(tiny(tmp_path, out=str(where), name="r"))
     assert out.read_text() == "mine"
 
 
 def test_unwritable_out_is_refused(tmp_path, monkeypatch):
-    import ganforge.train.run_dir as run_dir_module
+    import ganforge.atomic as atomic_module  # where the writable-folder check lives
 
-    monkeypatch.setattr(run_dir_module.os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
+    monkeypatch.setattr(atomic_module.os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
     (tmp_path / "ro").mkdir()
     with pytest.raises(GanforgeError, match=r"'.*ro' is not writable"):
         new_run(tiny(tmp_path, out=str(tmp_path / "ro" / "runs"), name="r"))

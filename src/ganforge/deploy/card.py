@@ -63,7 +63,7 @@ def data_facts(info: dict[str, Any]) -> dict[str, Any]:
 
 def _front_matter(info: dict[str, Any], kind: str, onnx: bool, data: str) -> str:
     family = str(info.get("family", "unknown"))
-    tags = ["ganforge", "gan" if family != "vae" else "vae", family, "pytorch", "safetensors"]
+    tags = ["ganforge", "vae" if kind == "vae" else "gan", family, "pytorch", "safetensors"]
     if onnx:
         tags.append("onnx")
     lines = ["---", "license: unknown  # set the licence of these weights (and check your data's) before sharing",

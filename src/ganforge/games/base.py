@@ -32,6 +32,7 @@ class Game:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.base_lr: dict[str, float] = {}  # each optimizer's learning rate before `scale_learning_rates`
         self.penalties = NO_PENALTIES
+        self.kept: dict[str, Any] = {}  # parts saved by the default `extra_state` (`keep_in_state`)
 
     # --- seating players ----------------------------------------------------------------------------
     def seat(self, **players: nn.Module) -> None:
@@ -54,6 +55,12 @@ class Game:
         self.add_adam("discriminator", cfg.lr_d, betas)
         self.critic_steps = cfg.n_critic
         self.penalties = penalties
+
+    def keep_in_state(self, name: str, part: Any) -> Any:
+        """`part` (anything with `state_dict()` and `load_state_dict(state)`, e.g. `toolkit.LastFakes`), saved under
+        `name` by the default `extra_state` and restored by the default `load_extra_state`."""
+        self.kept[name] = part
+        return part
 
     def scale_learning_rates(self, factor: float) -> None:
         """Set every optimizer's learning rate to its base rate times `factor` (a schedule's value)."""
@@ -140,11 +147,13 @@ class Game:
         self.load_extra_state(state.get("extra", {}))
 
     def extra_state(self) -> dict[str, Any]:
-        """Game state beyond players and optimizers (tensors or JSON values)."""
-        return {}
+        """Game state beyond players and optimizers (tensors or JSON values): by default each part kept in state."""
+        return {name: part.state_dict() for name, part in self.kept.items()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` saved."""
+        for name, part in self.kept.items():
+            part.load_state_dict(state.get(name))
 
     def adam(self, module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
         """Adam over a player's parameters, fused where the device supports it."""

@@ -103,7 +103,7 @@ class CycleGANGame(Game):
         self.critic_steps = cfg.n_critic
         self.penalties = run_penalties(cfg, loss)
         self.pools = {"a": ImagePool(opts.pool_size), "b": ImagePool(opts.pool_size)}
-        self.last_fakes = LastFakes(runtime, ("a", "b"))  # (fake_a, fake_b) of the last generator step
+        self.last_fakes = self.keep_in_state("fakes", LastFakes(runtime, ("a", "b")))  # (fake_a, fake_b) of the last generator step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -202,8 +202,7 @@ class CycleGANGame(Game):
     # --- state beyond players and optimizers --------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
         """Both history pools and the translations waiting for the next critic step."""
-        return {"pool_a": self.pools["a"].state_dict(), "pool_b": self.pools["b"].state_dict(),
-                "fakes": self.last_fakes.state_dict()}
+        return {"pool_a": self.pools["a"].state_dict(), "pool_b": self.pools["b"].state_dict(), **super().extra_state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` saved, on this run's device and memory format."""
@@ -211,7 +210,7 @@ class CycleGANGame(Game):
         for key in ("a", "b"):
             if f"pool_{key}" in state:
                 self.pools[key].load_state_dict(state[f"pool_{key}"], device)
-        self.last_fakes.load_state_dict(state.get("fakes"))
+        super().load_extra_state(state)
 
 
 def translation_runtime(cfg: TrainConfig, runtime: Runtime) -> Runtime:

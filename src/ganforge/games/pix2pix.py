@@ -123,7 +123,7 @@ class Pix2PixGame(Game):
             self.penalties = run_penalties(cfg, loss)
         self.loss = loss
         self.critic_steps = cfg.n_critic if opts.adversarial else 0
-        self.last_fakes = LastFakes(runtime, ("a", "out"))  # (input, G(input)) of the last generator step
+        self.last_fakes = self.keep_in_state("fake", LastFakes(runtime, ("a", "out")))  # (input, G(input)) of the last generator step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -204,18 +204,6 @@ class Pix2PixGame(Game):
                     size_multiple=2 ** self.options.n_down)
         return info
 
-    def export_players(self, generator: nn.Module) -> dict[str, nn.Module]:
-        """The translator alone (the discriminator is a training aid)."""
-        return {"generator": generator}
-
-    # --- state beyond players and optimizers --------------------------------------------------------------
-    def extra_state(self) -> dict[str, Any]:
-        """The pair waiting for the next critic step."""
-        return {"fake": self.last_fakes.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore what `extra_state` saved, on this run's device and memory format."""
-        self.last_fakes.load_state_dict(state.get("fake"))
 
 
 def _switch(value: str, default: bool) -> bool:

@@ -136,7 +136,7 @@ class SRGANGame(Game):
             self.vgg = runtime.place(VGG19Features.from_file(options.vgg19_weights))
         self.phase = "psnr" if options.psnr_fraction > 0 else "gan"
         self.critic_steps = 0 if self.phase == "psnr" else 1
-        self.last_fakes = LastFakes(runtime, ("out",))  # G's output of the last GAN-phase generator step, for the next D step
+        self.last_fakes = self.keep_in_state("fake", LastFakes(runtime, ("out",)))  # G's output of the last GAN-phase generator step, for the next D step
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -219,18 +219,6 @@ class SRGANGame(Game):
                     perceptual="vgg19" if self.vgg is not None else "discriminator features")
         return info
 
-    def export_players(self, generator: nn.Module) -> dict[str, nn.Module]:
-        """The generator alone (the discriminator is a training aid)."""
-        return {"generator": generator}
-
-    # --- state beyond players and optimizers --------------------------------------------------------------
-    def extra_state(self) -> dict[str, Any]:
-        """G's output waiting for the next D step."""
-        return {"fake": self.last_fakes.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore what `extra_state` saved, on this run's device and memory format."""
-        self.last_fakes.load_state_dict(state.get("fake"))
 
 
 def load_data(cfg: TrainConfig, options: SRGANOptions, runtime: Runtime) -> SuperResBatchSource:

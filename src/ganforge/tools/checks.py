@@ -1,36 +1,12 @@
-"""Checks of the tools' command-line values, each failing with one sentence that names the value."""
+"""The tools' check of their input images: files and folders named on the command line (argument values are
+checked by the argparse types of `ganforge.arguments`)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file
 from ganforge.errors import GanforgeError
-
-SEED_LIMIT = 2 ** 32  #: seeds run from 0 to SEED_LIMIT - 1, as in training
-
-
-def positive(value: int, flag: str) -> int:
-    """`value` if it is an integer >= 1, else an error naming `flag`."""
-    if value < 1:
-        raise GanforgeError(f"Value {flag} {value} is invalid; expected an integer >= 1.")
-    return value
-
-
-def seed(value: int, flag: str = "--seed") -> int:
-    """`value` if it is a seed training would accept (0 to 2**32 - 1)."""
-    if not 0 <= value < SEED_LIMIT:
-        raise GanforgeError(f"Seed {flag} {value} is invalid; expected an integer from 0 to 2**32 - 1.")
-    return value
-
-
-def truncation(value: Optional[float]) -> Optional[float]:
-    """`value` (None allowed) if it is a finite number."""
-    if value is not None and not math.isfinite(value):
-        raise GanforgeError(f"Truncation --truncation {value} is invalid; expected a finite number (1 keeps every style, 0 gives the average image).")
-    return value
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[Path]:

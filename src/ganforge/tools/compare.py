@@ -16,6 +16,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from ganforge import arguments
 from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players, resolve_model_dir
@@ -67,20 +68,20 @@ _DEFAULTS = CompareSettings()
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge compare`."""
     parser.add_argument("models", metavar="RUN_OR_MODEL", nargs="+", help="run folders or exported model folders")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for samples.png, compare.md/.png/.json")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for samples.png, compare.md/.png/.json")
     d = _DEFAULTS
-    parser.add_argument("--n", type=int, default=d.n, help=f"samples per model for the scores (default {d.n})")
+    parser.add_argument("--n", type=arguments.positive_int, default=d.n, help=f"samples per model for the scores (default {d.n})")
     parser.add_argument("--metrics", default=d.metrics, help=f"comma-separated subset of fd,kid,pr (default {d.metrics})")
     parser.add_argument("--no-metrics", action="store_true", help="skip the scores (samples, speed and times only)")
     parser.add_argument("--extractor", default=d.extractor, help="feature extractor: auto, digits, fashion, inception")
     parser.add_argument("--data", help="score every model against this data instead of each model's own")
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"noise seed shared by every model (default {d.seed})")
-    parser.add_argument("--grid", type=int, default=d.grid, help=f"samples per model in samples.png (default {d.grid})")
-    parser.add_argument("--recon-n", type=int, default=d.recon_n,
+    parser.add_argument("--seed", type=arguments.seed, default=d.seed, help=f"noise seed shared by every model (default {d.seed})")
+    parser.add_argument("--grid", type=arguments.positive_int, default=d.grid, help=f"samples per model in samples.png (default {d.grid})")
+    parser.add_argument("--recon-n", type=arguments.positive_int, default=d.recon_n,
                         help="test images (and samples) for the sharpness ratio and the VAE reconstruction error")
-    parser.add_argument("--speed-n", type=int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--device", default=d.device)
+    parser.add_argument("--speed-n", type=arguments.positive_int, default=d.speed_n, help=f"images generated to time sampling (default {d.speed_n})")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=d.batch_size)
+    parser.add_argument("--device", type=arguments.device, default=d.device)
     add_force(parser)
 
 

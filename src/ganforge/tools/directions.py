@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganforge import arguments
 from ganforge.export import load_generator
 from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.latent.directions import METHODS, edit_images, find_directions, seed_latents
@@ -19,14 +20,14 @@ from ganforge.tools.outputs import add_force, claim_outputs
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge directions`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported noise model folder or run folder")
-    parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.npz (directions) and FILE.png (preview)")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE", help="writes FILE.npz (directions) and FILE.png (preview)")
     parser.add_argument("--method", choices=METHODS, help="sefa (StyleGAN default), pca-w (StyleGAN) or pca-z (other families' default)")
-    parser.add_argument("--k", type=int, default=10, help="directions to keep (default 10)")
+    parser.add_argument("--k", type=arguments.positive_int, default=10, help="directions to keep (default 10)")
     parser.add_argument("--layers", default=None,
                         help="StyleGAN levels the directions act on: all (default), coarse, middle, fine, a range 0-2 or a list 0,1")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the preview image and of the sampled latents")
-    parser.add_argument("--label", type=int, help="class of the preview (conditional models)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the preview image and of the sampled latents")
+    parser.add_argument("--label", type=arguments.integer, help="class of the preview (conditional models)")
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganforge import arguments
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.kinds import NOISE_DRIVEN, ModelKind, kind_of, require
@@ -32,18 +33,18 @@ from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge edit`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported noise model folder or run folder")
-    parser.add_argument("--direction", type=int, required=True, metavar="K", help="index of the direction (0: the strongest)")
-    parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (strip) and, with --gif, FILE.gif")
+    parser.add_argument("--direction", type=arguments.non_negative_int, required=True, metavar="K", help="index of the direction (0: the strongest)")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE", help="writes FILE.png (strip) and, with --gif, FILE.gif")
     parser.add_argument("--directions", metavar="NPZ", help="directions from `ganforge directions` (default: found now, the family's method)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one row each (default 0,1,2)")
     parser.add_argument("--w", metavar="NPZ", help="start from a projected w (`ganforge project`) instead of seeds")
-    parser.add_argument("--strength", type=float, default=3.0, help="the walk goes from -S to +S spreads (default 3)")
-    parser.add_argument("--steps", type=int, default=7, help="images per row (default 7)")
+    parser.add_argument("--strength", type=arguments.finite_float, default=3.0, help="the walk goes from -S to +S spreads (default 3)")
+    parser.add_argument("--steps", type=arguments.positive_int, default=7, help="images per row (default 7)")
     parser.add_argument("--layers", default=None, help="StyleGAN levels to edit (default: those the directions were found for)")
-    parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ of the seeds' w (StyleGAN)")
-    parser.add_argument("--label", type=int, help="class to draw (conditional models)")
+    parser.add_argument("--truncation", type=arguments.finite_float, default=1.0, help="truncation ψ of the seeds' w (StyleGAN)")
+    parser.add_argument("--label", type=arguments.integer, help="class to draw (conditional models)")
     parser.add_argument("--gif", action="store_true", help="also write FILE.gif, a back-and-forth walk")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 

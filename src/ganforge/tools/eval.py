@@ -9,11 +9,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from ganforge import arguments
 from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.kinds import kind_of
 from ganforge.metrics.copy_check import copy_check_rows
-from ganforge.tools import checks
+from ganforge.sampling import parse_device
 
 ROWS = (("fd", None, "Fréchet distance (lower is better)"), ("kid", "kid_std", "kernel distance, KID (lower is better)"),
         ("is", "is_std", "Inception Score (higher is better)"), ("precision", None, "precision (higher is better)"),
@@ -51,12 +52,12 @@ DEFAULTS = EvalOptions(model="")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge eval`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported model folder or run folder")
-    parser.add_argument("--n", type=int, default=DEFAULTS.n, help=f"number of samples to score (default {DEFAULTS.n}; papers use 50000, "
+    parser.add_argument("--n", type=arguments.positive_int, default=DEFAULTS.n, help=f"number of samples to score (default {DEFAULTS.n}; papers use 50000, "
                         "about 47 min of feature extraction on 2 CPU cores, see docs/metrics.md)")
     parser.add_argument("--metrics", help="comma-separated subset of fd,kid,is,pr,acc (default fd,kid,is,pr, "
                         "and acc, the digit classifier's agreement with the asked class, for conditional models)")
-    parser.add_argument("--json", metavar="FILE", help="also write the scores to FILE as JSON")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the sampled noise and KID subsets")
+    parser.add_argument("--json", type=arguments.output_path, metavar="FILE", help="also write the scores to FILE as JSON")
+    parser.add_argument("--seed", type=arguments.seed, default=DEFAULTS.seed, help="seed of the sampled noise and KID subsets")
     parser.add_argument("--data", help="real data to compare with (default: the model's training data)")
     parser.add_argument("--extractor", default=DEFAULTS.extractor, choices=["auto", "digits", "fashion", "inception", "tf-inception"],
                         help="feature network (default auto: the MNIST/Fashion-MNIST classifier, else InceptionV3 with the weights "
@@ -71,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download-inception", action="store_true",
                         help="fetch pytorch-fid's InceptionV3 weights into the torch hub cache (SHA-256 checked) when none are found")
     parser.add_argument("--split", help="split of the real data (default: test when the data has one, else train)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--device", default=DEFAULTS.device, help="cpu, cuda, cuda:N (default cpu)")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=DEFAULTS.batch_size)
+    parser.add_argument("--device", type=arguments.device, default=DEFAULTS.device, help="cpu, cuda, cuda:N (default cpu)")
 
 
 def format_scores(scores: dict[str, Any]) -> str:
@@ -108,27 +109,16 @@ def format_scores(scores: dict[str, Any]) -> str:
 
 def check_options(options: EvalOptions) -> None:
     """Refuse bad numbers, devices and --json targets before anything is loaded or sampled."""
-    import torch
-
     from ganforge.metrics.evaluate import MAX_SAMPLES, parse_metrics
 
     if options.metrics is not None:
         parse_metrics(options.metrics)
     if not 2 <= options.n <= MAX_SAMPLES:
         raise GanforgeError(f"Sample count --n {options.n} is invalid; expected 2 to {MAX_SAMPLES:,}.")
-    if options.batch_size < 1:
-        raise GanforgeError(f"Batch size --batch-size {options.batch_size} is invalid; expected at least 1.")
-    checks.seed(options.seed)  # the one seed limit of training and every tool
-    try:
-        device = torch.device(options.device)
-    except (RuntimeError, ValueError):
-        raise GanforgeError(f"Device {options.device!r} is not a device; expected cpu, cuda or cuda:N.") from None
-    if device.type not in ("cpu", "cuda"):
+    arguments.positive_int.check(options.batch_size, "--batch-size")
+    arguments.seed.check(options.seed, "--seed")  # the one seed limit of training and every tool
+    if parse_device(options.device).type not in ("cpu", "cuda"):
         raise GanforgeError(f"Device {options.device!r} is not supported; expected cpu, cuda or cuda:N.")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanforgeError(f"Device {options.device!r} is not available (this machine has no usable CUDA device); expected --device cpu.")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise GanforgeError(f"Device {options.device!r} is not available; expected cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
     if options.json:
         check_json_target(Path(options.json))
 

@@ -5,6 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from ganforge import arguments
 from ganforge.atomic import write_folder_atomic
 from ganforge.deploy.card import CARD, build_card, read_scores
 from ganforge.deploy.kinds import export_kind
@@ -19,7 +20,7 @@ GRID_KINDS = ("noise", "stylegan", "vae")  #: kinds whose card shows a grid draw
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge export`."""
     parser.add_argument("run", metavar="RUN", help="run folder made by `ganforge train`")
-    parser.add_argument("--out", required=True, metavar="DIR", help="new folder for the exported model")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="new folder for the exported model")
     parser.add_argument("--onnx", action="store_true", help="also write ONNX graphs, checked against PyTorch (extra: ganforge[onnx])")
     parser.add_argument("--scores", action="append", default=[], metavar="JSON",
                         help="an eval JSON (`ganforge eval --json`) to show on the model card; may be repeated")

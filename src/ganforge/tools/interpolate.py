@@ -10,25 +10,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge import arguments
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.kinds import kind_of, require
 from ganforge.latent.walks import class_labels, seed_noise, slerp
 from ganforge.sampling import parse_device
-from ganforge.tools import checks
 from ganforge.tools.outputs import MAX_GIF_FRAMES, MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge interpolate`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported StyleGAN model folder or run folder")
-    parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (strips) and FILE.gif")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE", help="writes FILE.png (strips) and FILE.gif")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds to walk through (default 0,1,2)")
-    parser.add_argument("--steps", type=int, default=8, help="images per strip, ends included (default 8)")
-    parser.add_argument("--frames", type=int, default=24, help="GIF frames between two seeds (default 24)")
-    parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (default 1)")
-    parser.add_argument("--label", type=int, help="class to draw (conditional models; default 0)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=arguments.positive_int, default=8, help="images per strip, ends included (default 8)")
+    parser.add_argument("--frames", type=arguments.positive_int, default=24, help="GIF frames between two seeds (default 24)")
+    parser.add_argument("--truncation", type=arguments.finite_float, default=1.0, help="truncation ψ (default 1)")
+    parser.add_argument("--label", type=arguments.integer, help="class to draw (conditional models; default 0)")
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 
@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
     at_most(2 * len(seeds) * args.steps, MAX_PICTURE_IMAGES, f"Strips of {len(seeds)} seeds x --steps {args.steps} (images)")
     at_most(len(seeds) * args.frames, MAX_GIF_FRAMES, f"A walk of {len(seeds)} seeds x --frames {args.frames} (GIF frames)")
     for s in seeds:
-        checks.seed(s, "in --seeds")
-    checks.truncation(args.truncation)
+        arguments.seed.check(s, "in --seeds")
     device = str(parse_device(args.device))
     base = Path(args.out)
     if base.suffix.lower() in (".png", ".gif"):

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from torch import nn
 
+from ganforge import arguments
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.kinds import kind_of, require
 from ganforge.latent.walks import class_labels, mixing_grid
 from ganforge.sampling import parse_device
-from ganforge.tools import checks
 from ganforge.tools.outputs import MAX_PICTURE_IMAGES, add_force, at_most, claim_outputs
 
 GROUPS = ("coarse", "middle", "fine")
@@ -24,14 +24,14 @@ GROUPS = ("coarse", "middle", "fine")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge mix`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported StyleGAN model folder or run folder")
-    parser.add_argument("--out", required=True, metavar="FILE", help="PNG file to write (.png added if missing)")
-    parser.add_argument("--cols", type=int, default=5, help="source images A, one per column (default 5)")
-    parser.add_argument("--rows", type=int, default=2, help="source images B per style group (default 2)")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE", help="PNG file to write (.png added if missing)")
+    parser.add_argument("--cols", type=arguments.positive_int, default=5, help="source images A, one per column (default 5)")
+    parser.add_argument("--rows", type=arguments.positive_int, default=2, help="source images B per style group (default 2)")
     parser.add_argument("--groups", default="coarse,middle,fine", help="style groups to show (default all three)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first source; the others follow")
-    parser.add_argument("--truncation", type=float, default=1.0, help="truncation ψ of every source (default 1)")
-    parser.add_argument("--label", type=int, help="class of every source (conditional models; default 0)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the first source; the others follow")
+    parser.add_argument("--truncation", type=arguments.finite_float, default=1.0, help="truncation ψ of every source (default 1)")
+    parser.add_argument("--label", type=arguments.integer, help="class of every source (conditional models; default 0)")
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 
@@ -50,11 +50,7 @@ def run(args: argparse.Namespace) -> int:
     bad = [g for g in groups if g not in GROUPS]
     if bad or not groups:
         raise GanforgeError(f"Style groups {args.groups!r} are invalid; expected a comma-separated subset of {', '.join(GROUPS)}.")
-    if args.cols < 1 or args.rows < 1:
-        raise GanforgeError(f"Grid size --cols {args.cols} --rows {args.rows} is invalid; expected positive integers.")
     at_most((args.cols + 1) * (args.rows * len(groups) + 1), MAX_PICTURE_IMAGES, f"Grid --cols {args.cols} --rows {args.rows} (images)")
-    checks.seed(args.seed)
-    checks.truncation(args.truncation)
     device = str(parse_device(args.device))
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ganforge.atomic import nearest_existing
+from ganforge.atomic import check_writable_folder
 from ganforge.errors import GanforgeError
 
 MAX_PICTURE_IMAGES = 4096  #: images drawn into one PNG (a 64 x 64 grid)
@@ -65,12 +65,7 @@ def claim_outputs(paths: Sequence[Path], inputs: Iterable[Path] = (), *, force: 
         if (path.exists() or path.is_symlink()) and not force:
             raise GanforgeError(f"Output {str(path)!r} already exists; expected a new --out path, or --force to replace it.")
     for parent in dict.fromkeys(p.parent for p in paths):
-        existing = nearest_existing(parent)
-        if existing.exists() and not existing.is_dir():
-            where = "is a file" if existing == parent else f"cannot be made because {str(existing)!r} is a file"
-            raise GanforgeError(f"Output folder {str(parent)!r} {where}; expected --out inside a folder.")
-        if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-            raise GanforgeError(f"Output folder {str(existing)!r} is not writable; expected --out in a folder you can write into.")
+        check_writable_folder(parent, "--out inside a folder you can write into")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

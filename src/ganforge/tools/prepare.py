@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+from ganforge import arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge prepare`."""
     parser.add_argument("folder", metavar="FOLDER", help="a folder of images (class sub-folders become labels; train/ and test/ splits)")
-    parser.add_argument("--out", required=True, metavar="DATA",
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DATA",
                         help="the prepared folder to write (new or empty; the same command continues an interrupted one)")
-    parser.add_argument("--size", required=True, type=int, metavar="S", help="side of the square images, e.g. 64, 128, 256")
+    parser.add_argument("--size", required=True, type=arguments.positive_int, metavar="S", help="side of the square images, e.g. 64, 128, 256")
     parser.add_argument("--crop", choices=("center", "pad"), default="center",
                         help="non-square images: center (crop the central square, default) or pad (fit the whole image on black)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), help="1 or 3 (default: 1 when every image is gray, else 3)")
+    parser.add_argument("--channels", type=arguments.integer, choices=(1, 3), help="1 or 3 (default: 1 when every image is gray, else 3)")
     parser.add_argument("--split", choices=("train", "test"), default="train", help="which split of a folder with train/ and test/")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="leave out files that cannot be decoded (listed in prepared.json) instead of stopping at the first")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge import arguments
 from ganforge.data.dataset import to_float
 from ganforge.data.images import decode_image
 from ganforge.errors import GanforgeError
@@ -26,15 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge project`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported StyleGAN model folder or run folder")
     parser.add_argument("image", metavar="IMAGE", help="image file to project (resized and center-cropped to the model's size)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for projected_w.npz, projected.png, target.png, progress.png")
-    parser.add_argument("--steps", type=int, default=500, help="optimisation steps (default 500)")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR",
+                        help="folder for projected_w.npz, projected.png, target.png, progress.png")
+    parser.add_argument("--steps", type=arguments.positive_int, default=500, help="optimisation steps (default 500)")
     parser.add_argument("--w-plus", action="store_true", help="one w per layer (W+) instead of one w for all")
     parser.add_argument("--no-noise", action="store_true", help="keep the model's noise maps fixed")
     parser.add_argument("--lpips", nargs="+", metavar="FILE",
                         help="LPIPS-VGG weights (torchvision VGG16 `features.*` and LPIPS `lin*` keys, one or more files)")
-    parser.add_argument("--label", type=int, help="class whose w_avg the search starts from (conditional models)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--label", type=arguments.integer, help="class whose w_avg the search starts from (conditional models)")
+    parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ganforge import arguments
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.export import load_players
 from ganforge.kinds import kind_of
 from ganforge.latent.reconstruction import reconstruct
 from ganforge.sampling import parse_device
-from ganforge.tools import checks
 from ganforge.tools.outputs import add_force, claim_outputs
 
 ROW = 8  #: images per row of the picture
@@ -26,13 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported VAE model folder or VAE run folder")
     parser.add_argument("images", metavar="IMAGES", nargs="+",
                         help="image files, folders of images, or a dataset name (mnist, fashion-mnist: its test images)")
-    parser.add_argument("--n", type=int, default=32, help="at most this many images (default 32)")
+    parser.add_argument("--n", type=arguments.positive_int, default=32, help="at most this many images (default 32)")
     parser.add_argument("--sample", action="store_true",
                         help="decode a draw z ~ q(z|x) instead of the mean code (default: the mean)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the draws with --sample")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", required=True, metavar="FILE",
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the draws with --sample")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=256)
+    parser.add_argument("--device", type=arguments.device, default="cpu")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE",
                         help="writes FILE.png (input rows above reconstruction rows) and FILE.npz")
     add_force(parser)
 
@@ -110,9 +110,6 @@ def run(args: argparse.Namespace) -> int:
     """Reconstruct the images and write the picture and the arrays."""
     from ganforge.report import save_labeled_rows
 
-    checks.positive(args.n, "--n")
-    checks.positive(args.batch_size, "--batch-size")
-    checks.seed(args.seed)
     device = parse_device(args.device)
     players, info = load_players(args.model, device)
     encoder = encoder_of(players, info, args.model)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge import arguments
 from ganforge.atomic import nearest_existing
 from ganforge.data.dataset import to_uint8
 from ganforge.deploy.backend import BACKENDS, choose_backend
@@ -18,20 +19,19 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, read_config, resolve_model_dir
 from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.sampling import check_labels, iter_samples, parse_device
-from ganforge.tools import checks
 from ganforge.tools.outputs import add_force, claim_outputs, removed_on_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge sample`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported model folder or run folder")
-    parser.add_argument("--n", type=int, default=64, help="number of images (default 64)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--label", type=int, help="class to generate (conditional models)")
-    parser.add_argument("--truncation", type=float, help="truncation ψ (StyleGAN models)")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
+    parser.add_argument("--n", type=arguments.positive_int, default=64, help="number of images (default 64)")
+    parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--label", type=arguments.integer, help="class to generate (conditional models)")
+    parser.add_argument("--truncation", type=arguments.finite_float, help="truncation ψ (StyleGAN models; 1 keeps every style, 0 gives the average image)")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=500)
+    parser.add_argument("--device", type=arguments.device, default="cpu")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="FILE", help="writes FILE.png (grid) and FILE.npz")
     add_force(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="auto (default: onnxruntime when the export has ONNX graphs and the onnx extra is installed, on the CPU; "
@@ -116,10 +116,6 @@ def run(args: argparse.Namespace) -> int:
     """Write the grid and the .npz, streaming the images to disk batch by batch."""
     from ganforge.report import save_grid, save_labeled_rows
 
-    checks.positive(args.n, "--n")
-    checks.positive(args.batch_size, "--batch-size")
-    checks.seed(args.seed)
-    checks.truncation(args.truncation)
     device = parse_device(args.device)
     folder = resolve_model_dir(args.model)
     info = read_config(folder).get("info", {})

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ganforge import arguments
 from ganforge.atomic import write_json_atomic
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, resolve_model_dir
@@ -29,14 +30,14 @@ TOY_OUTPUTS = ("theory.json", "d_vs_dstar.gif", "d_vs_dstar.png", "d_half.png", 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge theory`."""
     parser.add_argument("run", metavar="RUN", help="run folder of a toy run (or of a stacked-mnist run)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the figures and theory.json")
-    parser.add_argument("--resolution", type=int, default=120, help="grid points per axis for D and D* (default 120)")
-    parser.add_argument("--bandwidth", type=float, help="KDE bandwidth for p_g (default: Scott's rule per snapshot)")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for the figures and theory.json")
+    parser.add_argument("--resolution", type=arguments.positive_int, default=120, help="grid points per axis for D and D* (default 120)")
+    parser.add_argument("--bandwidth", type=arguments.positive_float, help="KDE bandwidth for p_g (default: Scott's rule per snapshot)")
     parser.add_argument("--raw-data", action="store_true",
                         help="use the exact p_data in D* (default: p_data convolved with the KDE kernel, like p_g)")
-    parser.add_argument("--max-frames", type=int, default=24, help="snapshots drawn at most, evenly spread (default 24)")
-    parser.add_argument("--n", type=int, default=STACKED_SAMPLES, help="samples for Stacked MNIST (default 26,000)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-frames", type=arguments.positive_int, default=24, help="snapshots drawn at most, evenly spread (default 24)")
+    parser.add_argument("--n", type=arguments.positive_int, default=STACKED_SAMPLES, help="samples for Stacked MNIST (default 26,000)")
+    parser.add_argument("--seed", type=arguments.seed, default=0)
     add_force(parser)
 
 

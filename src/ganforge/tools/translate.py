@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ganforge import arguments
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.images import decode_image, is_image_file, read_header
 from ganforge.data.paired import decode_halves
@@ -28,22 +29,22 @@ from ganforge.translation import DIRECTIONS, translate_images, translation_pair
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge translate`."""
-    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported CycleGAN or pix2pix model folder, or run folder")
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported translation model folder, or run folder")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders of images")
     parser.add_argument("--direction", choices=DIRECTIONS, default="a2b",
                         help="a2b (default) translates domain A images into B; b2a the reverse")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the translated images and grid.png")
-    parser.add_argument("--size", type=int, default=None,
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for the translated images and grid.png")
+    parser.add_argument("--size", type=arguments.non_negative_int, default=None,
                         help="square side images are resized (and center-cropped) to; default: the model's "
                              "training size; 0: each image's own size (rounded down to what the model accepts)")
-    parser.add_argument("--grid-rows", type=int, default=16, help="inputs shown in grid.png (default 16; 0: no grid)")
-    parser.add_argument("--targets", metavar="DIR", help="pix2pix: folder of target images, matched to inputs by name "
+    parser.add_argument("--grid-rows", type=arguments.non_negative_int, default=16, help="inputs shown in grid.png (default 16; 0: no grid)")
+    parser.add_argument("--targets", metavar="DIR", help="paired models: folder of target images, matched to inputs by name "
                         "without suffix; the grid then shows input | output | target")
-    parser.add_argument("--aligned", action="store_true", help="pix2pix: each input holds A and B side by side "
+    parser.add_argument("--aligned", action="store_true", help="paired models: each input holds A and B side by side "
                         "(A left, translated; B right, the target)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout noise (pix2pix)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the generator's dropout noise (paired models)")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=32)
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     add_force(parser)
 
 
@@ -107,7 +108,7 @@ def translate_files(model: str | Path, inputs: Sequence[str | Path], out: str | 
     players, info = load_players(model, device)
     forward, backward = translation_pair(players, info, direction, str(model))
     if backward is not None and (targets is not None or aligned):
-        raise GanforgeError(f"Model {str(model)!r} is an unpaired (CycleGAN) model; expected --targets and --aligned only with pix2pix.")
+        raise GanforgeError(f"Model {str(model)!r} is an unpaired translation model; expected --targets and --aligned only with a paired one.")
     channels = int(info.get("channels", 3))
     in_channels = int(info.get("in_channels") or channels)
     multiple = int(info.get("size_multiple", 4))

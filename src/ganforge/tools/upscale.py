@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from ganforge import arguments
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.images import ORIENTATION_TRANSPOSE, exif_orientation, read_header, to_8bit
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
@@ -38,19 +39,19 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge upscale`."""
-    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution (srgan) model folder, or run folder")
+    parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution model folder, or run folder")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders of images")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for <stem>-x<scale>.png (and side-by-side crops)")
-    parser.add_argument("--tile", type=int, default=128, help="tile side in input pixels (default 128; 0: the whole image at once)")
-    parser.add_argument("--overlap", type=int, default=None,
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for <stem>-x<scale>.png (and side-by-side crops)")
+    parser.add_argument("--tile", type=arguments.non_negative_int, default=128, help="tile side in input pixels (default 128; 0: the whole image at once)")
+    parser.add_argument("--overlap", type=arguments.non_negative_int, default=None,
                         help="input pixels each tile shares with its neighbours (default: a quarter of the tile, at most 32)")
-    parser.add_argument("--scale", type=int, default=None, help="the factor wanted; must be the model's (default: the model's)")
+    parser.add_argument("--scale", type=arguments.positive_int, default=None, help="the factor wanted; must be the model's (default: the model's)")
     parser.add_argument("--side-by-side", action="store_true", help="also write a central crop: bicubic | model (| original with --degrade)")
-    parser.add_argument("--crop", type=int, default=256, help="side of the side-by-side crop in output pixels (default 256)")
+    parser.add_argument("--crop", type=arguments.positive_int, default=256, help="side of the side-by-side crop in output pixels (default 256)")
     parser.add_argument("--degrade", action="store_true", help="inputs are originals: downscale each by the scale first (as in training), "
                         "so the side-by-side crop can show the original")
-    parser.add_argument("--batch", type=int, default=1, help="tiles per forward pass (default 1)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=arguments.positive_int, default=1, help="tiles per forward pass (default 1)")
+    parser.add_argument("--device", type=arguments.device, default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_force(parser)
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ganforge import arguments
 from ganforge.config import TrainConfig, load_yaml, parse_assignment
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import family_names, get_family
@@ -24,21 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ", ".join(f"{f.name} {f.default_data}" for f in families)
     parser.add_argument("--data", help=f"mnist, fashion-mnist, a folder of images, or the family's own kind of data "
                         f"(docs/data.md); default per family: {defaults}")
-    parser.add_argument("--loss", help="minimax, non_saturating (most families' default), hinge, wasserstein, least_squares, "
-                        "ragan")
+    losses = ", ".join(f"{f.name} {f.default_loss}" for f in families if f.default_loss)
+    lossless = ", ".join(f.name for f in families if not f.default_loss)
+    parser.add_argument("--loss", help=f"adversarial loss (an unknown name is answered with the known ones); "
+                        f"default per family: {losses}" + (f" ({lossless}: none, it reads no loss)" if lossless else ""))
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, help="training rounds (one generator update each)")
-    budget.add_argument("--epochs", type=float, help="passes over the data")
-    budget.add_argument("--minutes", type=float, help="wall-clock minutes, total over resumes")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--out", help="parent folder of runs (default runs)")
+    budget.add_argument("--steps", type=arguments.positive_int, help="training rounds (one generator update each)")
+    budget.add_argument("--epochs", type=arguments.positive_float, help="passes over the data")
+    budget.add_argument("--minutes", type=arguments.positive_float, help="wall-clock minutes, total over resumes")
+    parser.add_argument("--batch-size", type=arguments.positive_int)
+    parser.add_argument("--seed", type=arguments.seed)
+    parser.add_argument("--out", type=arguments.output_path, help="parent folder of runs (default runs)")
     parser.add_argument("--name", help="run folder name (default <model>-<data>-<time>)")
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--channels", type=int)
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--image-size", type=arguments.positive_int)
+    parser.add_argument("--channels", type=arguments.positive_int)
+    parser.add_argument("--device", type=arguments.device_setting, help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--precision", help="auto (default), fp32, bf16")
-    parser.add_argument("--eval-every", type=int, metavar="N",
+    parser.add_argument("--eval-every", type=arguments.non_negative_int, metavar="N",
                         help="score the EMA generator every N steps (eval_n samples, eval_metrics) and keep the best")
     parser.add_argument("--config", help="YAML file of config values (flags override it)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

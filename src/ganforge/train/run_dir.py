@@ -1,7 +1,6 @@
 """Create a new run folder or reopen one to resume, resolving family defaults into the saved config."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -11,7 +10,7 @@ from typing import Optional
 
 import yaml
 
-from ganforge.atomic import nearest_existing, write_text_atomic
+from ganforge.atomic import check_writable_folder, write_text_atomic
 from ganforge.config import TrainConfig, load_yaml, resolve_options
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
@@ -61,7 +60,7 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
         data_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(cfg.data)).name or "data").strip("-")
         cfg = replace(cfg, name=f"{cfg.model}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = Path(cfg.out) / cfg.name
-    check_parent_folder(Path(cfg.out))
+    check_writable_folder(Path(cfg.out), "--out to name a folder for run directories that you can write into")
     if run_dir.exists() or run_dir.is_symlink():
         raise GanforgeError(f"Run directory {str(run_dir)!r} already exists; expected a new --name or --resume {str(run_dir)!r}.")
     created = False
@@ -75,16 +74,6 @@ def new_run(cfg: TrainConfig) -> tuple[TrainConfig, Path]:
         raise GanforgeError(f"Run directory {str(run_dir)!r} cannot be created ({exc.strerror or type(exc).__name__}); "
                             f"expected a writable --out folder.") from None
     return cfg, run_dir
-
-
-def check_parent_folder(out: Path) -> None:
-    """Refuse an --out whose nearest existing part is a file, or a folder this process cannot write into."""
-    existing = nearest_existing(out)
-    if existing.exists() and not existing.is_dir():
-        where = "" if existing == out else f" (its part {str(existing)!r} is a file)"
-        raise GanforgeError(f"Output folder {str(out)!r} is not a folder{where}; expected --out to name a folder for run directories.")
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        raise GanforgeError(f"Output folder {str(existing)!r} is not writable; expected --out to name a folder you can write into.")
 
 
 def open_run(run_dir: Path, steps: Optional[int] = None, epochs: Optional[float] = None,

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ganforge import arguments
 from ganforge.errors import GanforgeError
 
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge serve`."""
     parser.add_argument("paths", nargs="+", metavar="RUN_OR_MODEL", help="exported model folders, run folders or folders of runs")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--port", type=arguments.port, default=7860, help="port (default 7860)")
 
 
 def open_library(paths: list[str]):
@@ -45,8 +46,6 @@ def open_library(paths: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     """Serve the page until interrupted."""
-    if not 0 < args.port < 65536:
-        raise GanforgeError(f"Port {args.port} is invalid; expected 1 to 65535.")
     if args.host in ("0.0.0.0", "::", ""):
         print(f"ganforge serve: warning: listening on all interfaces ({args.host or '0.0.0.0'}); anyone who can reach this "
               "machine can use the page and open folders on it.", file=sys.stderr)

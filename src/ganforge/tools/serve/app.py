@@ -196,7 +196,7 @@ def build_app(library: Library):
                 with gr.Row():
                     translate_upload = gr.File(label="image to translate", type="filepath", elem_id="translate-upload")
                     translate_dir = gr.Radio(["a2b", "b2a"], value="a2b", label="direction", elem_id="translate-direction")
-                translate_image = image("input | translation | back again (CycleGAN)", "translate-image")
+                translate_image = image("input | translation | back again (unpaired models)", "translate-image")
                 translate_message = message("translate-msg")
             with gr.Tab(engine.TABS["vae"][0], id="vae", visible=shown("vae")) as tabs["vae"]:
                 with gr.Row():
