@@ -5,8 +5,10 @@ no system ffmpeg is needed. Animated WebP is read with Pillow (FFmpeg's WebP dec
 pictures only) and written with libwebp through PyAV. A clip is streamed: one decoded frame, its
 transform and the encoder's few buffered frames are held, never the clip. Frames keep their time
 stamps (the input's time base and pts), so frame rate, variable frame timing and duration are kept.
-The audio stream's packets are copied as they are (remuxed) when the output container can hold
-their codec, else re-encoded to the container's default audio codec; GIF and WebP hold no sound.
+Frames are RGB (transparency is not kept), converted from YUV by their own colour matrix; H.264,
+VP9 and MPEG-4 output is BT.709, limited range, tagged as such. The audio packets are copied as they
+are (remuxed) when the output container can hold their codec, else re-encoded to the container's
+default audio codec; GIF and WebP hold no sound.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ OUTPUT_FORMATS = {
     ".gif": ("gif", "gif", {}),
     ".webp": ("webp", "libwebp_anim", {"lossless": "0", "quality": "90"}),
 }
+_BT709, _LIMITED = 1, 1  # FFmpeg's AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG
 _MUXER_OPTIONS = {"webp": {"loop": "0"}, "gif": {"loop": "0"}}  # animations loop forever, as GIF and WebP viewers expect
 _STILL_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe")
 _EXPECTED = "expected a video (MP4, MOV, MKV, WebM, AVI) or an animated GIF/WebP"
@@ -165,13 +168,22 @@ class _Writer:
         self.stream.width, self.stream.height = width, height
         self.stream.time_base = time_base
         self.stream.codec_context.time_base = time_base
-        self.stream.pix_fmt = "pal8" if self.gif else "yuv420p"
+        self.stream.pix_fmt = "pal8" if self.gif else "bgra" if self.webp else "yuv420p"  # libwebp converts RGB itself
+        self.yuv = self.stream.pix_fmt == "yuv420p"
+        if self.yuv:  # BT.709, limited range, tagged: what players assume for HD and larger
+            context = self.stream.codec_context
+            context.colorspace, context.color_range, context.color_primaries, context.color_trc = _BT709, _LIMITED, 1, 1
         self.stream.options = dict(options)
         self.time_base = time_base
         self.durations: dict[int, int] = {}  # pts -> duration of frames in the encoder, which does not pass durations on
 
     def write(self, pixels: np.ndarray, pts: int, duration: Optional[int]) -> None:
-        frame = _gif_frame(self.av, pixels) if self.gif else self.av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        if self.gif:
+            frame = _gif_frame(self.av, pixels)
+        else:
+            frame = self.av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            if self.yuv:
+                frame = frame.reformat(format="yuv420p", dst_colorspace=_BT709, dst_color_range=_LIMITED)
         frame.pts, frame.time_base = pts, self.time_base
         if duration:
             frame.duration = self.durations[pts] = duration
