@@ -5,7 +5,9 @@ The generator is the CPU configuration of docs/superres.md's quick start (4 RRDB
 x4), randomly initialised: timing does not depend on the weights. A short 1080p H.264 clip with an AAC sine is
 made from a photo (frames shifted by a few pixels), then each configuration runs `upscale_video` (decode, tiles
 of 128 LR px overlapping by 32, encode to H.264, audio copied) in its own process, which reports its wall time
-and peak RSS. A probe first times the generator alone on 128-px tiles at several batch sizes.
+and peak RSS. A probe first times the generator alone on 128-px tiles at several batch sizes, and measures how far
+batched bf16 output is from one-tile fp32 output; a last run without a model (x4 pixel repetition) over a longer
+clip measures decoding and encoding alone, once the encoder's lookahead is full.
 
     flock /tmp/heavy.lock env OMP_NUM_THREADS=2 python benchmarks/video_upscale.py --frames 1
 """
@@ -121,11 +123,17 @@ def bf16_difference(model: Path, batch: int) -> dict:
 
 
 def child(model: str, clip: str, target: str, batch: int, precision: str) -> None:
-    """Upscale the clip in this process; print wall seconds, frames and peak RSS as JSON."""
+    """Upscale the clip in this process (model "nearest": pixel repetition, no model, to measure decoding and
+    encoding alone); print wall seconds, frames and peak RSS as JSON."""
     from ganforge.tools.upscale import upscale_video
 
     start = time.perf_counter()
-    _, audio = upscale_video(model, clip, target, tile=128, overlap=32, batch=batch, precision=precision, progress=False, force=True)
+    if model == "nearest":
+        from ganforge.data.video import probe_clip, transcode
+
+        audio = transcode(probe_clip(Path(clip)), Path(target), lambda x: x.repeat(4, 0).repeat(4, 1), 4)
+    else:
+        _, audio = upscale_video(model, clip, target, tile=128, overlap=32, batch=batch, precision=precision, progress=False, force=True)
     seconds = time.perf_counter() - start
     import av
 
@@ -140,6 +148,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=1, help="1080p frames per configuration (default 1)")
     parser.add_argument("--batch", type=int, default=None, help="tiles per pass of the batched runs (default: upscale's default)")
+    parser.add_argument("--encode-frames", type=int, default=24,
+                        help="frames of the run without a model that measures the encoder's memory once its lookahead is full (default 24)")
     parser.add_argument("--probe-tiles", type=int, default=16, help="tiles per probe measurement (default 16)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video_upscale.json")
     parser.add_argument("--child", nargs=5, metavar=("MODEL", "CLIP", "TARGET", "BATCH", "PRECISION"), help=argparse.SUPPRESS)
@@ -164,6 +174,13 @@ def main() -> None:
             results["runs"][label] = run
             print(f"  {label:16s} batch {size or batch}: {run['seconds_per_frame']:.1f} s per frame, peak RSS {run['peak_rss_mib']:.0f} MiB, "
                   f"{run['frames']} frames {run['size'][0]}x{run['size'][1]}, audio {run['audio']}", flush=True)
+        encoding = make_clip(Path(tmp) / "long.mp4", args.encode_frames)
+        command = [sys.executable, __file__, "--child", "nearest", str(encoding), str(Path(tmp) / "long-out.mp4"), "1", "fp32"]
+        run = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        run["seconds_per_frame"] = run["seconds"] / args.encode_frames
+        results["decode_encode_only"] = run
+        print(f"  decoding + x4 pixel repetition + encoding, {args.encode_frames} frames: {run['seconds_per_frame']:.2f} s per frame, "
+              f"peak RSS {run['peak_rss_mib']:.0f} MiB", flush=True)
     base = results["runs"]["one tile, fp32"]["seconds_per_frame"]
     for run in results["runs"].values():
         run["speed_up"] = round(base / run["seconds_per_frame"], 2)

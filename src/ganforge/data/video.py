@@ -28,14 +28,16 @@ from ganforge.errors import GanforgeError
 
 EXTRA = "video"  #: pip install "ganforge[video]"
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".webp")
-#: output suffix -> (FFmpeg container, video encoder, encoder options); x264 CRF 18 and VP9 CRF 24 are visually near-lossless
+#: x264 at CRF 18 (visually near-lossless); a 10-frame lookahead (x264's default: 40) bounds the frames it buffers
+_X264 = {"crf": "18", "preset": "medium", "rc-lookahead": "10"}
+#: output suffix -> (FFmpeg container, video encoder, encoder options)
 OUTPUT_FORMATS = {
-    ".mp4": ("mp4", "libx264", {"crf": "18", "preset": "medium"}),
-    ".m4v": ("mp4", "libx264", {"crf": "18", "preset": "medium"}),
-    ".mov": ("mov", "libx264", {"crf": "18", "preset": "medium"}),
-    ".mkv": ("matroska", "libx264", {"crf": "18", "preset": "medium"}),
+    ".mp4": ("mp4", "libx264", _X264),
+    ".m4v": ("mp4", "libx264", _X264),
+    ".mov": ("mov", "libx264", _X264),
+    ".mkv": ("matroska", "libx264", _X264),
     ".webm": ("webm", "libvpx-vp9", {"crf": "24", "b": "0", "row-mt": "1"}),
-    ".avi": ("avi", "mpeg4", {"qscale": "2"}),
+    ".avi": ("avi", "mpeg4", {"flags": "+qscale", "global_quality": str(2 * 118)}),  # quantiser 2 (FF_QP2LAMBDA = 118)
     ".gif": ("gif", "gif", {}),
     ".webp": ("webp", "libwebp_anim", {"lossless": "0", "quality": "90"}),
 }
