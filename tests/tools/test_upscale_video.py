@@ -150,6 +150,16 @@ def test_a_container_without_video_and_an_unwritten_container_are_refused(model,
     assert not (tmp_path / "clip.flv").exists()
 
 
+def test_image_only_options_and_one_file_for_several_inputs_are_refused(model, tmp_path, capsys):
+    clip = make_clip(tmp_path / "clip.mp4")
+    gif = animation(tmp_path / "anim.gif", [100, 100])
+    assert main(["upscale", str(model), str(clip), "--out", str(tmp_path / "up"), "--side-by-side", "--no-progress"]) == 2
+    assert "is a video, which --degrade and --side-by-side do not apply to" in capsys.readouterr().err
+    assert main(["upscale", str(model), str(clip), str(gif), "--out", str(tmp_path / "up" / "x.mp4"), "--no-progress"]) == 2
+    assert "names one video file but 2 inputs were given" in capsys.readouterr().err
+    assert not (tmp_path / "up").exists()
+
+
 def test_an_interrupted_run_leaves_no_file_under_the_final_name(model, tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "clip.mp4")
     calls = []

@@ -347,6 +347,9 @@ def run(args: argparse.Namespace) -> int:
     if clips and names_file(out) and (len(clips) > 1 or images):
         raise GanforgeError(f"Output {args.out!r} names one video file but {len(clips) + len(images)} inputs were given; "
                             "expected one video input, or --out naming a folder.")
+    if clips and (args.degrade or args.side_by_side):
+        raise GanforgeError(f"Input {str(clips[0].path)!r} is a video, which --degrade and --side-by-side do not apply to; "
+                            "expected those options with image inputs only.")
     force = getattr(args, "force", False)
     if images:
         written = upscale_files(args.model, images, args.out, args.tile, args.overlap, args.scale, args.side_by_side, args.crop,
