@@ -147,7 +147,7 @@ def child(model: str, clip: str, target: str, batch: int, precision: str) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=1, help="1080p frames per configuration (default 1)")
-    parser.add_argument("--batch", type=int, default=None, help="tiles per pass of the batched runs (default: upscale's default)")
+    parser.add_argument("--batch", type=int, default=4, help="tiles per pass of the batched runs (default 4)")
     parser.add_argument("--encode-frames", type=int, default=24,
                         help="frames of the run without a model that measures the encoder's memory once its lookahead is full (default 24)")
     parser.add_argument("--probe-tiles", type=int, default=16, help="tiles per probe measurement (default 16)")
@@ -157,9 +157,7 @@ def main() -> None:
     if args.child:
         child(*args.child[:3], int(args.child[3]), args.child[4])
         return
-    from ganforge.tools.upscale import BATCH
-
-    batch = args.batch or BATCH
+    batch = args.batch
     results = {"machine": describe(), "frames": args.frames, "batch": batch, "tile": 128, "overlap": 32, "runs": {}}
     print(results["machine"], flush=True)
     with tempfile.TemporaryDirectory() as tmp:

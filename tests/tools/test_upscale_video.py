@@ -189,5 +189,5 @@ def test_bf16_batched_tiles_equal_fp32_single_tiles_within_tolerance(model):
         batched_fp32 = upscale_array(generator, pixels, 2, 16, 4, 3, batch=4).astype(int)
     assert np.abs(batched_fp32 - single).max() <= 1  # batching alone changes nothing beyond rounding
     diff = np.abs(batched - single)
-    assert diff.mean() < 1.0 and diff.max() <= 8  # the tolerance docs/superres.md states
+    assert diff.mean() < 0.1 and diff.max() <= 2  # the tolerance docs/superres.md states (measured here: 0.02 and 1 level)
     assert not np.array_equal(batched, single)  # bf16 did run

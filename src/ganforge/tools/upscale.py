@@ -40,7 +40,7 @@ from ganforge.tools.checks import collect_inputs
 from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
-BATCH = 4  #: tiles per forward pass by default (benchmarks/video_upscale.py)
+BATCH = 1  #: tiles per forward pass by default: batching gained nothing on a 2-core CPU (benchmarks/video_upscale.py); GPUs may want more
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
