@@ -44,6 +44,7 @@ OUTPUT_FORMATS = {
 _BT709, _LIMITED = 1, 1  # FFmpeg's AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG
 _MUXER_OPTIONS = {"webp": {"loop": "0"}, "gif": {"loop": "0"}}  # animations loop forever, as GIF and WebP viewers expect
 _STILL_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe")
+_TEXT_FORMATS = ("tty", "bin", "xbin", "idf", "adf")  # FFmpeg's demuxers that render text files (ANSI art) as video
 _EXPECTED = "expected a video (MP4, MOV, MKV, WebM, AVI) or an animated GIF/WebP"
 
 
@@ -85,7 +86,7 @@ def probe_clip(path: Path) -> Optional[Clip]:
     av = require_av()
     try:
         with av.open(str(path)) as container:
-            if container.format.name in _STILL_FORMATS:
+            if container.format.name in _STILL_FORMATS or container.format.name in _TEXT_FORMATS:
                 return None
             if not container.streams.video:
                 raise GanforgeError(f"File {str(path)!r} holds no video stream ({container.format.name} container); {_EXPECTED}.")
