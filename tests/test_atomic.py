@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from ganforge.atomic import write_folder_atomic, write_json_atomic, write_text_atomic
+from ganforge.atomic import file_written_atomically, write_folder_atomic, write_json_atomic, write_text_atomic
 from ganforge.export import save_generator
 from ganforge.models.dcgan import DCGANGenerator
 
@@ -68,3 +68,17 @@ def test_json_written_atomically_replaces_the_old_file_and_makes_its_folder(tmp_
     with pytest.raises(TypeError):
         write_json_atomic(path, {"bad": object()})
     assert json.loads(path.read_text()) == {"n": 3}
+
+
+def test_a_file_written_atomically_appears_whole_or_not_at_all(tmp_path, umask_022):
+    path = tmp_path / "clip.mp4"
+    with file_written_atomically(path) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".clip.mp4.tmp")
+        tmp.write_bytes(b"first")
+        assert not path.exists()
+    assert path.read_bytes() == b"first" and _mode(path) == 0o644
+    with pytest.raises(KeyboardInterrupt):
+        with file_written_atomically(path) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert path.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]

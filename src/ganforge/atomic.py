@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +35,23 @@ def write_text_atomic(path: Path, text: str) -> None:
         with open(tmp, "w") as f:
             f.write(text)
             f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def file_written_atomically(path: Path) -> Iterator[Path]:
+    """A hidden temporary sibling of `path` for the block to write (by any writer); it replaces `path` when the
+    block ends without error, with ordinary permissions, and is removed when it fails or is interrupted."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

@@ -1,9 +1,11 @@
 """Draw images from a noise generator in bounded memory."""
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +23,30 @@ def device_memory(device: torch.device) -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return 16 * 2 ** 30
+
+
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@functools.lru_cache(maxsize=4)
+def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU computes bf16 matmuls in hardware (AMX or AVX-512 BF16), read from its cpuinfo flags."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def bf16_is_fast(device: torch.device, cpu_native: Callable[[], bool] = cpu_has_native_bf16) -> bool:
+    """Whether bf16 autocast runs fast on `device`: GPUs with bf16, CPUs with native bf16 units (`cpu_native()`).
+
+    On CPUs without them (AVX2 only) bf16 matmuls are emulated and far slower than fp32.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_native()
 
 
 def check_pass_fits(model: nn.Module, batch: int, height: int, width: int, device: torch.device, what: str,

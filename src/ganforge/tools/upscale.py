@@ -10,6 +10,11 @@ keeps its alpha channel, upscaled with MATLAB's bicubic kernel. Writes ``<stem>-
 With ``--side-by-side`` it also writes ``<stem>-side-by-side.png``: a central crop shown as bicubic |
 model, and | original when the inputs are originals (``--degrade``: each input is first downscaled by
 the scale as the model was trained, and the original is known).
+
+A video or an animation (found by probing the file's container, `ganforge.data.video`) is upscaled
+frame by frame into a video file: ``--out clip_x4.mp4``, or ``<stem>-x<scale><suffix>`` in an
+``--out`` folder; frames are streamed, their time stamps kept and the audio copied. Tiles run
+``--batch`` at a time, under bf16 autocast where the hardware runs it fast (``--precision``).
 """
 from __future__ import annotations
 
@@ -27,21 +32,25 @@ from ganforge import arguments
 from ganforge.data.dataset import to_float, to_uint8
 from ganforge.data.images import ORIENTATION_TRANSPOSE, exif_orientation, read_header, to_8bit
 from ganforge.data.superres import bicubic_upscale, degrade, imresize
+from ganforge.data.video import OUTPUT_FORMATS, VIDEO_SUFFIXES, Clip, not_a_clip, output_format, probe_clip, transcode
 from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.kinds import kind_of
-from ganforge.sampling import check_pass_fits
+from ganforge.sampling import bf16_is_fast, check_pass_fits
 from ganforge.tools.checks import collect_inputs
 from ganforge.tools.outputs import add_force, claim_outputs, output_folder, removed_on_failure
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, Pillow's "L"
+BATCH = 1  #: tiles per forward pass by default: batching gained nothing on a 2-core CPU (benchmarks/video_upscale.py); GPUs may want more
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge upscale`."""
     parser.add_argument("model", metavar="MODEL_OR_RUN", help="exported super-resolution model folder, or run folder")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders of images")
-    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="folder for <stem>-x<scale>.png (and side-by-side crops)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders of images; video or animated GIF/WebP files")
+    parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR",
+                        help="folder for <stem>-x<scale>.png (and side-by-side crops); for one video input, the output video file (e.g. clip_x4.mp4)")
     parser.add_argument("--tile", type=arguments.non_negative_int, default=128, help="tile side in input pixels (default 128; 0: the whole image at once)")
     parser.add_argument("--overlap", type=arguments.non_negative_int, default=None,
                         help="input pixels each tile shares with its neighbours (default: a quarter of the tile, at most 32)")
@@ -50,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=arguments.positive_int, default=256, help="side of the side-by-side crop in output pixels (default 256)")
     parser.add_argument("--degrade", action="store_true", help="inputs are originals: downscale each by the scale first (as in training), "
                         "so the side-by-side crop can show the original")
-    parser.add_argument("--batch", type=arguments.positive_int, default=1, help="tiles per forward pass (default 1)")
+    parser.add_argument("--batch", type=arguments.positive_int, default=BATCH, help=f"tiles per forward pass (default {BATCH})")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (default: bf16 autocast where the hardware runs it fast, else fp32), fp32 or bf16")
     parser.add_argument("--device", type=arguments.device, default="cpu")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_force(parser)
@@ -174,15 +185,30 @@ def _center(shape: tuple[int, int], side: int, scale: int) -> tuple[int, int, in
     return top, left, side
 
 
-def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, tile: int = 128, overlap: Optional[int] = None,
-                  scale: Optional[int] = None, compare: bool = False, crop: int = 256, degrade_inputs: bool = False,
-                  device: str = "cpu", progress: bool = True, batch: int = 1, force: bool = False) -> list[Path]:
-    """Upscale image files (or folders of them) into `out`; return the written upscaled PNGs."""
+def _tiling(tile: int, overlap: Optional[int], batch: int, crop: int, precision: str) -> int:
+    """The overlap (default: a quarter of the tile, at most 32), once tile, overlap, batch, crop and precision are valid."""
     if overlap is None:
         overlap = min(32, tile // 4)
     if tile < 0 or overlap < 0 or (tile and overlap >= tile) or batch < 1 or crop < 1:
         raise GanforgeError(f"Tile {tile}, overlap {overlap}, batch {batch} or crop {crop} is invalid; expected tile >= 0 (0: whole), "
                             "0 <= overlap < tile, batch >= 1 and crop >= 1.")
+    if precision not in PRECISIONS:
+        raise GanforgeError(f"Precision {precision!r} is unknown; expected one of {', '.join(PRECISIONS)}.")
+    return overlap
+
+
+def autocast(precision: str, device: str | torch.device):
+    """bf16 autocast for "bf16", and for "auto" where the device runs bf16 fast (`bf16_is_fast`); else fp32."""
+    device = torch.device(device)
+    use = precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use)
+
+
+def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Path, tile: int = 128, overlap: Optional[int] = None,
+                  scale: Optional[int] = None, compare: bool = False, crop: int = 256, degrade_inputs: bool = False,
+                  device: str = "cpu", progress: bool = True, batch: int = BATCH, force: bool = False, precision: str = "auto") -> list[Path]:
+    """Upscale image files (or folders of them) into `out`; return the written upscaled PNGs."""
+    overlap = _tiling(tile, overlap, batch, crop, precision)
     out = output_folder(Path(out))
     generator, info = load_generator(model, device)
     factor = check_model(info, scale, str(model))
@@ -221,7 +247,8 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
                 hr = to_float(torch.from_numpy(np.ascontiguousarray(original)).permute(2, 0, 1))[None]
                 pixels = to_uint8(degrade(hr, factor)[0]).permute(1, 2, 0).numpy()
                 alpha = to_uint8(degrade(to_float(torch.from_numpy(alpha)[None, None]), factor)[0]).numpy()[0] if alpha is not None else None
-            result = upscale_array(generator, pixels, factor, tile, overlap, channels, bar.update if bar else None, batch)
+            with autocast(precision, device):
+                result = upscale_array(generator, pixels, factor, tile, overlap, channels, bar.update if bar else None, batch)
             if alpha is not None:
                 a = upscale_alpha(alpha, factor)[..., None]
                 picture = Image.fromarray(np.concatenate([np.repeat(result, 3, 2) if result.shape[2] == 1 else result, a], 2), "RGBA")
@@ -247,9 +274,90 @@ def upscale_files(model: str | Path, inputs: Sequence[str | Path], out: str | Pa
     return written
 
 
+def split_clips(inputs: Sequence[str | Path]) -> tuple[list[Clip], list[str | Path]]:
+    """(the videos and animations among the input files, found by probing their content; the other inputs)."""
+    clips, others = [], []
+    for item in inputs:
+        path = Path(item).expanduser()
+        clip = probe_clip(path) if path.is_file() else None
+        if clip is not None:
+            clips.append(clip)
+        elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() != ".webp":
+            raise not_a_clip(path)
+        else:
+            others.append(item)
+    return clips, others
+
+
+def names_file(out: Path) -> bool:
+    """Whether `--out` names an output video file (it has a suffix and is no existing folder) rather than a folder."""
+    return bool(out.suffix) and not out.is_dir()
+
+
+def video_target(clip: Clip, out: Path, factor: int) -> Path:
+    """`out` when it names a file of a container written (else an error), or `<stem>-x<factor><suffix>` in the folder
+    `out`, the input's suffix kept when its container is written, else MP4."""
+    if names_file(out):
+        output_format(out)
+        return out
+    suffix = clip.path.suffix.lower() if clip.path.suffix.lower() in OUTPUT_FORMATS else ".mp4"
+    return output_folder(out) / f"{clip.path.stem}-x{factor}{suffix}"
+
+
+def upscale_video(model: str | Path, clip: Clip | str | Path, out: str | Path, tile: int = 128, overlap: Optional[int] = None,
+                  scale: Optional[int] = None, device: str = "cpu", progress: bool = True, batch: int = BATCH,
+                  precision: str = "auto", force: bool = False) -> tuple[Path, str]:
+    """Upscale a video or animation frame by frame into a video file (`out`, or a file in the folder `out`); return
+    (the file written, what happened to the audio)."""
+    overlap = _tiling(tile, overlap, batch, 1, precision)
+    if not isinstance(clip, Clip):
+        probed = probe_clip(Path(clip))
+        if probed is None:
+            raise not_a_clip(Path(clip))
+        clip = probed
+    generator, info = load_generator(model, device)
+    factor = check_model(info, scale, str(model))
+    channels = int(info.get("channels", 3))
+    target = video_target(clip, Path(out), factor)
+    side_h, side_w = (min(tile, clip.height), min(tile, clip.width)) if tile else (clip.height, clip.width)
+    check_pass_fits(generator, batch, side_h, side_w, torch.device(device), f"Upscaling {str(clip.path)!r}",
+                    "--tile > 0 processes it tile by tile" if not tile else "a smaller --tile or --batch", factor)
+    claim_outputs([target], [clip.path], force=force)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=clip.frames, unit="frame", desc="upscale", dynamic_ncols=True)
+
+    def frame(pixels: np.ndarray) -> np.ndarray:
+        return upscale_array(generator, pixels, factor, tile, overlap, channels, None, batch)
+
+    try:
+        with autocast(precision, device):
+            audio = transcode(clip, target, frame, factor, bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return target, audio
+
+
 def run(args: argparse.Namespace) -> int:
     """Upscale and say where the results are."""
-    written = upscale_files(args.model, args.images, args.out, args.tile, args.overlap, args.scale, args.side_by_side, args.crop,
-                            args.degrade, args.device, not args.no_progress, args.batch, getattr(args, "force", False))
-    print(f"wrote {len(written)} upscaled image(s) to {args.out}")
+    clips, images = split_clips(args.images)
+    out = Path(args.out)
+    if clips and names_file(out) and (len(clips) > 1 or images):
+        raise GanforgeError(f"Output {args.out!r} names one video file but {len(clips) + len(images)} inputs were given; "
+                            "expected one video input, or --out naming a folder.")
+    if clips and (args.degrade or args.side_by_side):
+        raise GanforgeError(f"Input {str(clips[0].path)!r} is a video, which --degrade and --side-by-side do not apply to; "
+                            "expected those options with image inputs only.")
+    force = getattr(args, "force", False)
+    if images:
+        written = upscale_files(args.model, images, args.out, args.tile, args.overlap, args.scale, args.side_by_side, args.crop,
+                                args.degrade, args.device, not args.no_progress, args.batch, force, args.precision)
+        print(f"wrote {len(written)} upscaled image(s) to {args.out}")
+    for clip in clips:
+        target, audio = upscale_video(args.model, clip, out, args.tile, args.overlap, args.scale, args.device, not args.no_progress,
+                                      args.batch, args.precision, force)
+        print(f"wrote {target} (audio: {audio})")
     return 0

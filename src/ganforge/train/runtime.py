@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,7 +11,7 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Runtime
-from ganforge.sampling import parse_device
+from ganforge.sampling import CPUINFO, bf16_is_fast, cpu_has_native_bf16, parse_device
 from ganforge.train.distributed import average_gradients, init_process_group, world
 
 
@@ -24,20 +23,6 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if device.type == "cuda" and device.index is None:
         device = torch.device(f"cuda:{local_rank}")
     return device
-
-
-CPUINFO = Path("/proc/cpuinfo")
-
-
-@functools.lru_cache(maxsize=4)
-def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
-    """Whether this CPU computes bf16 matmuls in hardware (AMX or AVX-512 BF16), read from its cpuinfo flags."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def machine_summary(device: torch.device, cpuinfo: Path = CPUINFO) -> str:
@@ -53,11 +38,8 @@ def machine_summary(device: torch.device, cpuinfo: Path = CPUINFO) -> str:
 
 
 def auto_uses_bf16(device: torch.device) -> bool:
-    """Whether precision "auto" trains in bf16 autocast on `device`: GPUs with bf16, CPUs with native bf16 units."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    # On CPUs without native bf16 units (AVX2-only) bf16 matmuls are emulated and far slower than fp32.
-    return device.type == "cpu" and cpu_has_native_bf16()
+    """Whether precision "auto" trains in bf16 autocast on `device` (`ganforge.sampling.bf16_is_fast`)."""
+    return bf16_is_fast(device, lambda: cpu_has_native_bf16())
 
 
 def make_runtime(cfg: TrainConfig) -> Runtime:
