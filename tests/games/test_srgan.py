@@ -55,6 +55,7 @@ class Critic(nn.Module):
 def test_phases_switch_at_the_right_round_with_their_learning_rates():
     assert [psnr_then_gan(s, 10, 0.3) for s in range(5)] == ["psnr"] * 3 + ["gan"] * 2
     assert psnr_then_gan(0, 10, 0.0) == "gan" and psnr_then_gan(9, 10, 1.0) == "psnr"
+    assert psnr_then_gan(12, 10, 1.0) == "psnr"  # a time budget's projected total may fall short of the rounds played
     assert [psnr_then_gan(s, 100, 0.29) for s in (28, 29)] == ["psnr", "gan"]  # exact, not 28.999...
     with pytest.raises(GanforgeError, match="psnr_fraction"):
         psnr_then_gan(0, 10, 1.5)
@@ -133,7 +134,8 @@ def test_vgg19_perceptual_path_with_random_weights(tmp_path):
 def test_bad_options_are_refused():
     for bad, match in (({"scale": 3}, "scale=3"), ({"discriminator": "patch"}, "discriminator"), ({"psnr_fraction": 2.0}, "psnr_fraction"),
                        ({"upsample": "deconv"}, "upsample"), ({"crop": 30, "scale": 4}, "crop=30"), ({"holdout_every": 1}, "holdout_every"),
-                       ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks")):
+                       ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks"), ({"min_texture": -1.0}, "min_texture"),
+                       ({"skip_upscale": "nearest"}, "skip_upscale")):
         with pytest.raises(GanforgeError, match=match):
             SRGANOptions(**bad).validate()
     with pytest.raises(GanforgeError, match="Loss 'hinge' is not available for srgan"):
