@@ -146,10 +146,11 @@ def train_psnr(args: argparse.Namespace) -> dict:
 
 
 def train_gan(args: argparse.Namespace) -> dict:
-    """The GAN phase for `--minutes` from the generator of `--init`, exported at its end as gan-<minutes>min."""
+    """The GAN phase for `--minutes` from the generator of `--init`, exported at `--gan-marks` minutes (default: its end) as gan-<m>min."""
     from ganforge.train.api import train
 
-    exporter, gap = ExportAt([args.minutes], args.out, "gan"), DiscriminatorGap()
+    marks = [float(m) for m in args.gan_marks.split(",")] if args.gan_marks else [args.minutes]
+    exporter, gap = ExportAt(marks, args.out, "gan"), DiscriminatorGap()
     cfg = run_config(args, "gan-run", args.minutes, 0.0, args.lr)
     shutil.rmtree(args.out / "gan-run", ignore_errors=True)
     started = time.perf_counter()
@@ -177,7 +178,8 @@ def score(args: argparse.Namespace) -> dict:
     from ganforge.metrics.superres import evaluate_superres, format_superres, image_scores
 
     files = skimage_photos(args.out / "skimage-photos")
-    exports = sorted(args.out.glob("psnr-*min"), key=lambda p: float(p.name[5:-3])) + sorted(args.out.glob("gan-*min"))
+    exports = (sorted(args.out.glob("psnr-*min"), key=lambda p: float(p.name[5:-3]))
+               + sorted(args.out.glob("gan-*min"), key=lambda p: float(p.name[4:-3])))
     results, kept = {}, {}
     for folder in exports:
         generator, info = load_generator(folder)
@@ -245,6 +247,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-photos"))
     parser.add_argument("--minutes", type=float, default=None, help="training budget (psnr: 20, gan: 10)")
     parser.add_argument("--marks", default="5,10,20", help="psnr: minutes at which the EMA generator is exported")
+    parser.add_argument("--gan-marks", default="", help="gan: minutes at which the EMA generator is exported (default: the end)")
     parser.add_argument("--init", type=Path, default=None, help="gan: the PSNR export to start from (default: --out/psnr-10min)")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--blocks", type=int, default=4)

@@ -205,3 +205,17 @@ class TestSRGANContract(GameContract):
 
     def make_batch(self):
         return {"a": torch.rand(4, 3, 8, 8) * 2 - 1, "b": torch.rand(4, 3, 16, 16) * 2 - 1}
+
+
+def test_photo_data_refuses_flat_crops_by_default_and_the_generator_skips_from_bicubic(tmp_path):
+    from ganforge.games.srgan import load_data
+
+    data = write_photos(tmp_path / "photos")
+    cfg = sr_cfg(tmp_path, data)
+    options = SRGANOptions(**{**TINY, "crop": 16})
+    source = load_data(cfg, options, Runtime(torch.device("cpu")))
+    assert options.min_texture == 4.0 and source.min_texture == 4.0 and source.texture is not None
+    assert load_data(cfg, SRGANOptions(**{**TINY, "crop": 16, "min_texture": 0.0}), Runtime(torch.device("cpu"))).texture is None
+    game = make_game()
+    assert game.generator.config["skip_upscale"] == "bicubic"
+    assert make_game(skip_upscale="bilinear").generator.config["skip_upscale"] == "bilinear"

@@ -29,7 +29,7 @@ class TextureTable:
 
 
 def _block_gradients(images: Tensor, block: int) -> Tensor:
-    """(N, H // block, W // block) float64 sums of the gradient magnitude of uint8 (N, H, W, C) images."""
+    """(N, H // block, W // block) sums of the gradient magnitude of uint8 (N, H, W, C) images (float32 within a block, then float64)."""
     x = images.float()
     y = x[..., 0] if x.shape[-1] == 1 else x @ torch.tensor(LUMA)
     g = torch.zeros_like(y)
@@ -38,7 +38,7 @@ def _block_gradients(images: Tensor, block: int) -> Tensor:
     n, h, w = g.shape
     hb, wb = h // block, w // block
     g = g[:, :hb * block, :wb * block].reshape(n, hb, block, wb, block)
-    return g.double().sum((2, 4))
+    return g.sum((2, 4)).double()
 
 
 def _integral(blocks: Tensor) -> Tensor:
