@@ -12,11 +12,16 @@ renormalises it, and Pillow rounds 8-bit images to integers between its horizont
 passes. Away from the borders and in float ("F" mode) the two agree (both use a = -0.5 and widen the
 kernel by the scale when shrinking); the tests check both facts.
 
+With a `RealESRGANDegradation` (``degradation=realesrgan`` in the srgan family) the LR is instead
+made by Real-ESRGAN's two-round blind degradation of the HR crop (``ganforge.data.realesrgan``),
+its random draws seeded from (seed, epoch, position) like the crops.
+
 Held-out split by file: with ``train/`` and ``test/`` sub-folders those are the splits; otherwise
 every ``holdout_every``-th file in name order is held out (0: none).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +37,13 @@ from ganforge.data.batches import ShuffledOrder
 from ganforge.data.dataset import to_float
 from ganforge.data.folder import parallel_map
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file, read_header, unreadable_image, upright_8bit
+from ganforge.data.realesrgan import RealESRGANConfig, RealESRGANDegradation
 from ganforge.data.texture import crop_texture, texture_table
 from ganforge.errors import GanforgeError
 from ganforge.nn.bicubic import CUBIC_A, cubic  # noqa: F401  (CUBIC_A: part of this module's interface)
 
 SCALES = (2, 4)  #: upscaling factors the family trains
+DEGRADATIONS = ("bicubic", "realesrgan")  #: how the LR of a training crop is made
 MARGIN = 2  #: LR pixels cut around each crop so its LR equals the whole image's LR there (the kernel reaches 2 LR pixels)
 TEXTURE_TRIES = 8  #: crop places drawn per crop when flat crops are refused (min_texture > 0)
 
@@ -108,6 +115,17 @@ def degrade(hr: Tensor, scale: int) -> Tensor:
 def bicubic_upscale(lr: Tensor, scale: int) -> Tensor:
     """The papers' baseline: float LR images upscaled by `scale` with MATLAB's bicubic kernel, clamped to [-1, 1]."""
     return imresize(lr.float(), float(scale)).clamp_(-1, 1)
+
+
+def make_degradation(name: str, options: Optional[dict] = None) -> Optional[RealESRGANDegradation]:
+    """The LR maker called `name`: None for bicubic (the default path), else Real-ESRGAN's with `options` over its defaults."""
+    if name not in DEGRADATIONS:
+        raise GanforgeError(f"Degradation {name!r} is unknown; expected one of {', '.join(DEGRADATIONS)}.")
+    if name == "bicubic":
+        if options:
+            raise GanforgeError(f"Degradation options {sorted(options)} are not read by the bicubic degradation; expected degradation=realesrgan.")
+        return None
+    return RealESRGANDegradation(RealESRGANConfig.from_options(dict(options or {})))
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -244,11 +262,15 @@ class SuperResBatchSource(ShuffledOrder):
     With `min_texture` > 0 flat crops are refused: each crop draws up to TEXTURE_TRIES places and takes
     the first whose HR crop has a mean absolute luma gradient (data.texture) of at least `min_texture`
     levels, else the most textured of them.
+
+    With a `degradation` (Real-ESRGAN's), the LR is that degradation of the HR crop instead, its
+    random draws also a function of (seed, epoch, position); the state stays two integers.
     """
 
     def __init__(self, data: SuperResData, batch_size: int, seed: int, device: torch.device, crop: int, scale: int,
                  channels_last: bool = False, rank: int = 0, world_size: int = 1, augment: bool = True,
-                 info: Optional[DataInfo] = None, min_texture: float = 0.0):
+                 info: Optional[DataInfo] = None, degradation: Optional[RealESRGANDegradation] = None,
+                 min_texture: float = 0.0):
         if len(data) == 0:
             raise GanforgeError(f"Super-resolution data {data.name!r} holds no images; expected at least one.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -262,7 +284,7 @@ class SuperResBatchSource(ShuffledOrder):
             raise GanforgeError(f"min_texture={min_texture!r} is invalid; expected a number >= 0 (mean luma gradient in 8-bit levels).")
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
         self.info = info or DataInfo(data.channels, crop)
-        self.crop, self.scale, self.augment = crop, scale, augment
+        self.crop, self.scale, self.augment, self.degradation = crop, scale, augment, degradation
         self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
         self.extent = crop + 2 * MARGIN * scale
         self.store = data.store.to(device)
@@ -273,10 +295,18 @@ class SuperResBatchSource(ShuffledOrder):
                         if min_texture > 0 else None)
         self._start_order(len(data))
 
+    def batch_key(self, epoch: int, position: int) -> int:
+        """The number every random draw of batch `position` in `epoch` (on this rank) is seeded from."""
+        return ((self.seed * 1_000_003 + epoch) * 1_000_033 + position) * 8 + self.rank
+
+    def degradation_generator(self, epoch: int, position: int) -> torch.Generator:
+        """The generator of the degradation's draws for batch `position` in `epoch`: a stream apart from the crops'."""
+        digest = hashlib.blake2b(f"{self.batch_key(epoch, position)}:degradation".encode(), digest_size=8).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+
     def crop_params(self, index: Tensor, epoch: int, position: int) -> dict[str, Tensor]:
         """Top-left corners (multiples of the scale) of the extended crops and the flips of batch `position` in `epoch`."""
-        key = ((self.seed * 1_000_003 + epoch) * 1_000_033 + position) * 8 + self.rank
-        g = torch.Generator().manual_seed(key % (2 ** 63))
+        g = torch.Generator().manual_seed(self.batch_key(epoch, position) % (2 ** 63))
         index = index.cpu()
         rows = (self.data.heights[index] - self.extent) // self.scale + 1  # choices per image
         cols = (self.data.widths[index] - self.extent) // self.scale + 1
@@ -313,19 +343,28 @@ class SuperResBatchSource(ShuffledOrder):
         flat = self.offsets[index].view(-1, 1, 1, 1) + pixel.unsqueeze(-1) * c + torch.arange(c, device=d)
         return self.store[flat].permute(0, 3, 1, 2)
 
-    def make_pair(self, extended: Tensor) -> tuple[Tensor, Tensor]:
-        """(LR, HR) float [-1, 1] of uint8 extended crops: the HR centre and the centre of the extended crop's LR."""
+    def make_pair(self, extended: Tensor, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """(LR, HR) float [-1, 1] of uint8 extended crops: the HR centre and the centre of the extended crop's LR.
+
+        With a degradation, the LR is the degradation of the HR centre, drawn from `generator`.
+        """
         hr_ext = to_float(extended)
         m, s = MARGIN, self.scale
-        lr = degrade(hr_ext, s)[..., m:-m, m:-m]
         hr = hr_ext[..., m * s:-m * s, m * s:-m * s]
+        if self.degradation is not None:
+            if generator is None:
+                raise GanforgeError("A degraded pair needs the batch's generator; expected degradation_generator(epoch, position).")
+            return self.degradation(hr, s, generator), hr
+        lr = degrade(hr_ext, s)[..., m:-m, m:-m]
         return lr, hr
 
     def next(self) -> dict[str, Tensor]:
         """The next batch of (LR, HR) crops."""
         index = self._next_index()
-        params = self.crop_params(index, self.epoch, self.position - 1)
-        lr, hr = self.make_pair(self.cut(index, params))
+        epoch, position = self.epoch, self.position - 1
+        params = self.crop_params(index, epoch, position)
+        generator = self.degradation_generator(epoch, position) if self.degradation is not None else None
+        lr, hr = self.make_pair(self.cut(index, params), generator)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return {"a": lr.contiguous(memory_format=fmt), "b": hr.contiguous(memory_format=fmt)}
 

@@ -15,7 +15,7 @@ the L1 distance of VGG-19 conv5_4 features before activation (ESRGAN).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,7 +24,18 @@ from torch import Tensor, nn
 
 from ganforge.config import LOSS_KEYS, OPTIMIZER_KEYS, TrainConfig
 from ganforge.contract import LOSS_G
-from ganforge.data.superres import SCALES, SuperResBatchSource, SuperResData, auto_crop, bicubic_upscale, load_images, split_files, superres_from_tensor
+from ganforge.data.superres import (
+    DEGRADATIONS,
+    SCALES,
+    SuperResBatchSource,
+    SuperResData,
+    auto_crop,
+    bicubic_upscale,
+    load_images,
+    make_degradation,
+    split_files,
+    superres_from_tensor,
+)
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
@@ -62,6 +73,9 @@ class SRGANOptions:
     vgg19_weights: str = ""  #: torchvision vgg19 state-dict file for a VGG-19 perceptual loss; empty: D feature matching
     holdout_every: int = 4  #: every n-th image file (name order) is held out for evaluation (0: none); train/ + test/ override
     augment: bool = True  #: random mirrors and transposes of the crops
+    degradation: str = "bicubic"  #: how the training LR is made: bicubic (MATLAB imresize, SRGAN/ESRGAN) or realesrgan (blind, two rounds)
+    #: realesrgan parameters over the paper's (names of ganforge.data.realesrgan.RealESRGANConfig), e.g. {noise_range: [1, 20]}
+    degradation_options: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Reject unknown names and impossible sizes or weights."""
@@ -89,6 +103,9 @@ class SRGANOptions:
             raise GanforgeError(f"srgan option gan_lr_factor={self.gan_lr_factor} is invalid; expected a number > 0.")
         if self.holdout_every < 0 or self.holdout_every == 1:
             raise GanforgeError(f"srgan option holdout_every={self.holdout_every} is invalid; expected 0 (none) or an integer >= 2.")
+        if self.degradation not in DEGRADATIONS:
+            raise GanforgeError(f"srgan option degradation={self.degradation!r} is invalid; expected {' or '.join(DEGRADATIONS)}.")
+        make_degradation(self.degradation, self.degradation_options)
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +203,8 @@ class SRGANGame(Game):
             raise GanforgeError("This srgan game has no images to preview; expected a SuperResInfo with data.")
         source = SuperResBatchSource(data, max(1, min(3, n)), int(torch.randint(0, 2 ** 31, (1,), generator=generator)),
                                      torch.device("cpu"), self.info.image_size, self.scale, augment=False,
-                                     min_texture=self.options.min_texture)
+                                     min_texture=self.options.min_texture,
+                                     degradation=make_degradation(self.options.degradation, self.options.degradation_options))
         batch = source.next()
         return {"a": batch["a"], "b": batch["b"]}
 
@@ -205,6 +223,7 @@ class SRGANGame(Game):
         info = super().export_info()
         info.update(**declare("superres"), scale=self.scale, hr_crop=self.info.image_size, lr_crop=self.info.image_size // self.scale,
                     held_out=list(getattr(self.info, "held_out", ())), holdout_every=self.options.holdout_every,
+                    degradation=self.options.degradation,
                     perceptual="vgg19" if self.vgg is not None else "discriminator features")
         return info
 
@@ -243,7 +262,8 @@ def load_data(cfg: TrainConfig, options: SRGANOptions, runtime: Runtime) -> Supe
     info = SuperResInfo(data.channels, crop, scale=options.scale, data=data, held_out=held_out)
     return SuperResBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, crop, options.scale,
                                runtime.channels_last, runtime.rank, runtime.world_size, augment=options.augment, info=info,
-                               min_texture=options.min_texture)
+                               min_texture=options.min_texture,
+                               degradation=make_degradation(options.degradation, options.degradation_options))
 
 
 def build(cfg: TrainConfig, options: SRGANOptions, info: DataInfo, runtime: Runtime) -> SRGANGame:
