@@ -105,6 +105,8 @@ def psnr_then_gan(step: int, total_steps: int, psnr_fraction: float) -> str:
     """
     if not 0 <= psnr_fraction <= 1:
         raise GanforgeError(f"psnr_fraction {psnr_fraction!r} is invalid; expected 0 <= value <= 1.")
+    if psnr_fraction == 1:  # never switches, even when a time budget's projected total falls short of the rounds played
+        return "psnr"
     return "psnr" if step < int(_exact(psnr_fraction) * total_steps) else "gan"
 
 

@@ -55,6 +55,7 @@ class Critic(nn.Module):
 def test_phases_switch_at_the_right_round_with_their_learning_rates():
     assert [psnr_then_gan(s, 10, 0.3) for s in range(5)] == ["psnr"] * 3 + ["gan"] * 2
     assert psnr_then_gan(0, 10, 0.0) == "gan" and psnr_then_gan(9, 10, 1.0) == "psnr"
+    assert psnr_then_gan(12, 10, 1.0) == "psnr"  # a time budget's projected total may fall short of the rounds played
     assert [psnr_then_gan(s, 100, 0.29) for s in (28, 29)] == ["psnr", "gan"]  # exact, not 28.999...
     with pytest.raises(GanforgeError, match="psnr_fraction"):
         psnr_then_gan(0, 10, 1.5)
@@ -126,7 +127,8 @@ def test_vgg19_perceptual_path_with_random_weights(tmp_path):
 def test_bad_options_are_refused():
     for bad, match in (({"scale": 3}, "scale=3"), ({"discriminator": "patch"}, "discriminator"), ({"psnr_fraction": 2.0}, "psnr_fraction"),
                        ({"upsample": "deconv"}, "upsample"), ({"crop": 30, "scale": 4}, "crop=30"), ({"holdout_every": 1}, "holdout_every"),
-                       ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks")):
+                       ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks"), ({"min_texture": -1.0}, "min_texture"),
+                       ({"skip_upscale": "nearest"}, "skip_upscale")):
         with pytest.raises(GanforgeError, match=match):
             SRGANOptions(**bad).validate()
     with pytest.raises(GanforgeError, match="Loss 'hinge' is not available for srgan"):
@@ -209,3 +211,17 @@ class TestSRGANVGGCriticContract(TestSRGANContract):
 
     def make_batch(self):
         return {"a": torch.rand(2, 3, 8, 8) * 2 - 1, "b": torch.rand(2, 3, 16, 16) * 2 - 1}
+
+
+def test_photo_data_refuses_flat_crops_by_default_and_the_generator_skips_from_bicubic(tmp_path):
+    from ganforge.games.srgan import load_data
+
+    data = write_photos(tmp_path / "photos")
+    cfg = sr_cfg(tmp_path, data)
+    options = SRGANOptions(**{**TINY, "crop": 16})
+    source = load_data(cfg, options, Runtime(torch.device("cpu")))
+    assert options.min_texture == 4.0 and source.min_texture == 4.0 and source.texture is not None
+    assert load_data(cfg, SRGANOptions(**{**TINY, "crop": 16, "min_texture": 0.0}), Runtime(torch.device("cpu"))).texture is None
+    game = make_game()
+    assert game.generator.config["skip_upscale"] == "bicubic"
+    assert make_game(skip_upscale="bilinear").generator.config["skip_upscale"] == "bilinear"

@@ -33,7 +33,7 @@ def test_evaluation_puts_bicubic_and_the_model_in_one_table(tmp_path):
     for i in range(4):
         base = np.random.default_rng(i).integers(0, 256, (12, 10, 3), dtype=np.uint8)
         Image.fromarray(base).resize((40, 48), Image.BICUBIC).save(photos / f"{i}.png")
-    g = RRDBGenerator(3, 8, 1, 4, 2)  # freshly made: about the bilinear upscaling
+    g = RRDBGenerator(3, 8, 1, 4, 2)  # freshly made: about the bicubic upscaling
     info = {"kind": "superres", "family": "srgan", "scale": 2, "channels": 3, "data": str(photos), "holdout_every": 4}
     save_players({"generator": g}, info, tmp_path / "model")
     kept = []
@@ -47,6 +47,11 @@ def test_evaluation_puts_bicubic_and_the_model_in_one_table(tmp_path):
     assert "bicubic" in table and "model" in table and "border cut" in table
     with pytest.raises(GanforgeError, match="no held-out photographs"):
         evaluate_superres(g, {**info, "data": "mnist"})
+    other = evaluate_superres(g.eval(), info, files=[photos / "0.png", photos / "1.png"])  # photos of another source
+    assert [r["file"] for r in other["images"]] == ["0.png", "1.png"] and other["data"] == str(photos)
+    assert abs(other["model"]["psnr_y"] - other["bicubic"]["psnr_y"]) < 0.5  # an untrained G is bicubic plus a tiny correction
+    with pytest.raises(GanforgeError, match="No image files"):
+        evaluate_superres(g, info, files=[])
     with pytest.raises(GanforgeError, match="scale"):
         evaluate_superres(g, {**info, "scale": None})
 

@@ -3,7 +3,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from ganforge.data.superres import imresize
 from ganforge.errors import GanforgeError
+from ganforge.export import rebuild
 from ganforge.models.srgan import RRDBGenerator, UNetDiscriminator, VGGDiscriminator, make_discriminator, ramp_window, tile_starts, upscale_tiled
 from ganforge.models.vgg19 import CONV5_4, VGG19Features, build_features, expected_shapes
 
@@ -18,12 +20,25 @@ def test_generator_upscales_any_size_by_its_scale(scale, upsample):
     assert type(g)(**g.config).config == g.config
 
 
-def test_image_skip_starts_near_the_bilinear_upscaling_and_can_be_off():
+def test_image_skip_starts_near_the_bicubic_upscaling_or_the_bilinear_one_and_can_be_off():
     x = torch.rand(1, 1, 6, 6) * 2 - 1
     g = RRDBGenerator(1, 8, 1, 4, 2)
+    assert g.config["skip_upscale"] == "bicubic"
+    assert (g(x) - imresize(x, 2.0)).abs().max() < 0.05  # the untrained correction is near zero: G starts at bicubic
+    bilinear = RRDBGenerator(1, 8, 1, 4, 2, skip_upscale="bilinear")
     base = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-    assert (g(x) - base).abs().max() < 0.05
+    assert (bilinear(x) - base).abs().max() < 0.05
     assert RRDBGenerator(1, 8, 1, 4, 2, image_skip=False)(x).shape == (1, 1, 12, 12)
+
+
+def test_the_skip_without_its_correction_is_exactly_bicubic_and_older_exports_rebuild_bilinear():
+    x = torch.rand(2, 3, 9, 7) * 2 - 1
+    g = RRDBGenerator(3, 8, 1, 4, 4)
+    torch.nn.init.zeros_(g.last.weight)
+    torch.testing.assert_close(g(x), imresize(x, 4.0), atol=1e-5, rtol=0)
+    old = {k: v for k, v in g.config.items() if k != "skip_upscale"}  # a config recorded before the option existed
+    assert rebuild(RRDBGenerator, old).config["skip_upscale"] == "bilinear"
+    assert set(g.state_dict()) == set(RRDBGenerator(3, 8, 1, 4, 4, skip_upscale="bilinear").state_dict())  # same weights either way
 
 
 def test_generator_refuses_bad_sizes():
@@ -33,6 +48,8 @@ def test_generator_refuses_bad_sizes():
         RRDBGenerator(upsample="bicubic")
     with pytest.raises(GanforgeError, match="blocks=0"):
         RRDBGenerator(blocks=0)
+    with pytest.raises(GanforgeError, match="Skip upscaling 'lanczos'"):
+        RRDBGenerator(skip_upscale="lanczos")
 
 
 def test_discriminators_score_and_return_features():

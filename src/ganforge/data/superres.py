@@ -38,24 +38,17 @@ from ganforge.data.dataset import to_float
 from ganforge.data.folder import parallel_map
 from ganforge.data.images import IMAGE_SUFFIXES, is_image_file, read_header, unreadable_image, upright_8bit
 from ganforge.data.realesrgan import RealESRGANConfig, RealESRGANDegradation
+from ganforge.data.texture import crop_texture, texture_table
 from ganforge.errors import GanforgeError
+from ganforge.nn.bicubic import CUBIC_A, cubic  # noqa: F401  (CUBIC_A: part of this module's interface)
 
-CUBIC_A = -0.5  #: the bicubic kernel's parameter in MATLAB's imresize (and Pillow's)
 SCALES = (2, 4)  #: upscaling factors the family trains
 DEGRADATIONS = ("bicubic", "realesrgan")  #: how the LR of a training crop is made
 MARGIN = 2  #: LR pixels cut around each crop so its LR equals the whole image's LR there (the kernel reaches 2 LR pixels)
+TEXTURE_TRIES = 8  #: crop places drawn per crop when flat crops are refused (min_texture > 0)
 
 
 # --- MATLAB-style bicubic resizing -------------------------------------------------------------------
-
-def cubic(x: Tensor, a: float = CUBIC_A) -> Tensor:
-    """Keys' cubic convolution kernel with parameter `a` (Keys 1981): support [-2, 2], 1 at 0, 0 at other integers."""
-    ax = x.abs()
-    ax2, ax3 = ax * ax, ax * ax * ax
-    near = (a + 2) * ax3 - (a + 3) * ax2 + 1
-    far = a * ax3 - 5 * a * ax2 + 8 * a * ax - 4 * a
-    return torch.where(ax <= 1, near, torch.where(ax <= 2, far, torch.zeros_like(ax)))
-
 
 def resize_weights(in_size: int, out_size: int, scale: float, antialias: bool = True) -> tuple[Tensor, Tensor]:
     """(indices, weights), each (out_size, P): output i is sum_p weights[i, p] * input[indices[i, p]], as MATLAB's imresize.
@@ -266,13 +259,18 @@ class SuperResBatchSource(ShuffledOrder):
     dropped, so the LR of a crop equals the LR of the whole image at that place. Crop positions are
     a function of (seed, epoch, position), so the state is two integers.
 
+    With `min_texture` > 0 flat crops are refused: each crop draws up to TEXTURE_TRIES places and takes
+    the first whose HR crop has a mean absolute luma gradient (data.texture) of at least `min_texture`
+    levels, else the most textured of them.
+
     With a `degradation` (Real-ESRGAN's), the LR is that degradation of the HR crop instead, its
     random draws also a function of (seed, epoch, position); the state stays two integers.
     """
 
     def __init__(self, data: SuperResData, batch_size: int, seed: int, device: torch.device, crop: int, scale: int,
                  channels_last: bool = False, rank: int = 0, world_size: int = 1, augment: bool = True,
-                 info: Optional[DataInfo] = None, degradation: Optional[RealESRGANDegradation] = None):
+                 info: Optional[DataInfo] = None, degradation: Optional[RealESRGANDegradation] = None,
+                 min_texture: float = 0.0):
         if len(data) == 0:
             raise GanforgeError(f"Super-resolution data {data.name!r} holds no images; expected at least one.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -282,6 +280,8 @@ class SuperResBatchSource(ShuffledOrder):
         if crop < scale or crop % scale:
             raise GanforgeError(f"Crop {crop} is invalid for scale {scale}; expected a multiple of {scale}.")
         check_crop_fits(data, crop, scale)
+        if not (math.isfinite(min_texture) and min_texture >= 0):
+            raise GanforgeError(f"min_texture={min_texture!r} is invalid; expected a number >= 0 (mean luma gradient in 8-bit levels).")
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
         self.info = info or DataInfo(data.channels, crop)
         self.crop, self.scale, self.augment, self.degradation = crop, scale, augment, degradation
@@ -290,6 +290,9 @@ class SuperResBatchSource(ShuffledOrder):
         self.store = data.store.to(device)
         self.offsets, self.heights, self.widths = data.offsets.to(device), data.heights.to(device), data.widths.to(device)
         self._grid = torch.arange(self.extent, device=device)
+        self.min_texture = min_texture
+        self.texture = (texture_table(data.store, data.offsets, data.heights, data.widths, data.channels, scale)
+                        if min_texture > 0 else None)
         self._start_order(len(data))
 
     def batch_key(self, epoch: int, position: int) -> int:
@@ -311,8 +314,17 @@ class SuperResBatchSource(ShuffledOrder):
         flips = torch.rand(3, len(index), generator=g) < 0.5
         if not self.augment:
             flips = torch.zeros_like(flips)
+        if self.texture is not None:  # more places, drawn after the flips so those stay as without texture selection
+            u = torch.cat([u[:, None], torch.rand(2, TEXTURE_TRIES - 1, len(index), generator=g, dtype=torch.float64)], 1)
+            rows, cols = rows[None], cols[None]
         top = (u[0] * rows).long().clamp_(max=rows - 1) * self.scale
         left = (u[1] * cols).long().clamp_(max=cols - 1) * self.scale
+        if self.texture is not None:
+            inset = MARGIN * self.scale
+            energy = crop_texture(self.texture, index.expand_as(top), top + inset, left + inset, self.crop)
+            ok = energy >= self.min_texture
+            pick = torch.where(ok.any(0), ok.to(torch.uint8).argmax(0), energy.argmax(0))[None]
+            top, left = top.gather(0, pick)[0], left.gather(0, pick)[0]
         return {"top": top, "left": left, "vflip": flips[0], "hflip": flips[1], "transpose": flips[2]}
 
     def cut(self, index: Tensor, params: dict[str, Tensor]) -> Tensor:

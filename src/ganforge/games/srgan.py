@@ -14,6 +14,7 @@ the L1 distance of VGG-19 conv5_4 features before activation (ESRGAN).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -41,7 +42,7 @@ from ganforge.games.registry import Family, register
 from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
-from ganforge.models.srgan import DISCRIMINATORS, UPSAMPLES, RRDBGenerator
+from ganforge.models.srgan import DISCRIMINATORS, SKIP_UPSCALES, UPSAMPLES, RRDBGenerator
 from ganforge.nn.configurable import default_of
 from ganforge.nn.modes import eval_mode
 from ganforge.schedules import psnr_then_gan
@@ -58,8 +59,10 @@ class SRGANOptions:
     features: int = default_of(RRDBGenerator, "features")  #: channels of the trunk (ESRGAN: 64)
     growth: int = default_of(RRDBGenerator, "growth")  #: channels added by each dense layer (ESRGAN: 32)
     upsample: str = default_of(RRDBGenerator, "upsample")  #: nearest (nearest + conv, ESRGAN) or pixelshuffle
-    image_skip: bool = default_of(RRDBGenerator, "image_skip")  #: G predicts a correction to the bilinearly upsampled input
+    image_skip: bool = default_of(RRDBGenerator, "image_skip")  #: G predicts a correction to the upscaled input
+    skip_upscale: str = default_of(RRDBGenerator, "skip_upscale")  #: the skip's upscaling: bicubic (MATLAB's, the baseline) or bilinear
     crop: int = 0  #: HR crop side in pixels (ESRGAN: 128); 0: 128, or the largest the smallest image holds (16 for 28-px digits at x2)
+    min_texture: float = 4.0  #: refuse flatter HR crops: mean absolute luma gradient in 8-bit levels (data.texture); 0: any crop
     discriminator: str = "unet"  #: unet (Real-ESRGAN, spectral norm, per-pixel scores) or vgg (SRGAN/ESRGAN)
     d_width: int = 64  #: discriminator channels of its first layer
     psnr_fraction: float = 0.5  #: share of the rounds trained with L1 alone before the GAN phase
@@ -85,8 +88,12 @@ class SRGANOptions:
                 raise GanforgeError(f"srgan option {name}={getattr(self, name)} is invalid; expected an integer >= 1.")
         if self.upsample not in UPSAMPLES:
             raise GanforgeError(f"srgan option upsample={self.upsample!r} is invalid; expected {' or '.join(UPSAMPLES)}.")
+        if self.skip_upscale not in SKIP_UPSCALES:
+            raise GanforgeError(f"srgan option skip_upscale={self.skip_upscale!r} is invalid; expected {' or '.join(SKIP_UPSCALES)}.")
         if self.discriminator not in DISCRIMINATORS:
             raise GanforgeError(f"srgan option discriminator={self.discriminator!r} is invalid; expected {' or '.join(DISCRIMINATORS)}.")
+        if not (math.isfinite(self.min_texture) and self.min_texture >= 0):
+            raise GanforgeError(f"srgan option min_texture={self.min_texture} is invalid; expected a number >= 0 (0: any crop).")
         if not 0 <= self.psnr_fraction <= 1:
             raise GanforgeError(f"srgan option psnr_fraction={self.psnr_fraction} is invalid; expected 0 <= value <= 1.")
         for name in ("l1_weight", "perceptual_weight", "gan_weight"):
@@ -126,7 +133,7 @@ class SRGANGame(Game):
             raise GanforgeError(f"HR crop {info.image_size} is invalid for scale {scale}; expected a multiple of {scale}.")
         self.options, self.scale = options, scale
         self.seat_pair(RRDBGenerator(info.channels, options.features, options.blocks, options.growth, scale,
-                                     options.upsample, options.image_skip),
+                                     options.upsample, options.image_skip, options.skip_upscale),
                        make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg)
         self.loss = get_loss("ragan")
         self.vgg: Optional[nn.Module] = None
@@ -196,6 +203,7 @@ class SRGANGame(Game):
             raise GanforgeError("This srgan game has no images to preview; expected a SuperResInfo with data.")
         source = SuperResBatchSource(data, max(1, min(3, n)), int(torch.randint(0, 2 ** 31, (1,), generator=generator)),
                                      torch.device("cpu"), self.info.image_size, self.scale, augment=False,
+                                     min_texture=self.options.min_texture,
                                      degradation=make_degradation(self.options.degradation, self.options.degradation_options))
         batch = source.next()
         return {"a": batch["a"], "b": batch["b"]}
@@ -242,6 +250,7 @@ def load_data(cfg: TrainConfig, options: SRGANOptions, runtime: Runtime) -> Supe
     info = SuperResInfo(data.channels, crop, scale=options.scale, data=data, held_out=held_out)
     return SuperResBatchSource(data, cfg.batch_size, cfg.seed, runtime.device, crop, options.scale,
                                runtime.channels_last, runtime.rank, runtime.world_size, augment=options.augment, info=info,
+                               min_texture=options.min_texture,
                                degradation=make_degradation(options.degradation, options.degradation_options))
 
 

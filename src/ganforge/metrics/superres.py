@@ -80,15 +80,20 @@ def held_out_images(info: dict[str, Any], data: Optional[str] = None) -> tuple[l
 
 def evaluate_superres(generator: nn.Module, info: dict[str, Any], data: Optional[str] = None, n: Optional[int] = None,
                       crop: Optional[int] = None, tile: int = 128, overlap: int = 16, device: str | torch.device = "cpu",
-                      keep: Optional[Callable[[str, Tensor, Tensor, Tensor, Tensor], None]] = None) -> dict[str, Any]:
+                      keep: Optional[Callable[[str, Tensor, Tensor, Tensor, Tensor], None]] = None,
+                      files: Optional[list[Path]] = None) -> dict[str, Any]:
     """Score the model and bicubic upscaling on held-out images (optionally their central `crop` px); per image and mean.
 
-    `keep(name, original, lr, bicubic, output)` is called with each image's uint8 tensors (for figures).
+    The images are the model's held-out files (or those of the folder `data`), or the image `files` given
+    (e.g. photos of another source). `keep(name, original, lr, bicubic, output)` is called with each
+    image's uint8 tensors (for figures).
     """
     scale = int(info.get("scale") or 0)
     if scale < 2:
         raise GanforgeError(f"Model info has scale {info.get('scale')!r}; expected a super-resolution model (scale 2 or 4).")
-    files, folder = held_out_images(info, data)
+    if files is not None and not files:
+        raise GanforgeError("No image files were given to score on; expected at least one.")
+    files, folder = (list(files), str(Path(files[0]).parent)) if files else held_out_images(info, data)
     files = files if n is None else files[:max(1, n)]
     channels = int(info.get("channels", 3))
     per_image = []

@@ -3,9 +3,12 @@
 Generator (Wang et al. 2018, ESRGAN): a first convolution, a trunk of residual-in-residual dense
 blocks (RRDB) without batch norm, residual scaling 0.2, a long skip over the trunk, then ×2 steps of
 nearest-neighbour upsampling + convolution (or sub-pixel convolution, Shi et al. 2016) and two
-output convolutions. With `image_skip` the network predicts a correction added to the bilinearly
-upsampled input, which makes small, short-trained networks converge much faster (it changes no
-receptive field, so tiled inference stays exact).
+output convolutions. With `image_skip` the network predicts a correction added to the upscaled
+input — by default MATLAB's bicubic upscaling (`skip_upscale="bicubic"`, the papers' baseline), so an
+untrained network starts at bicubic and training only has to add what bicubic misses; "bilinear" was
+the earlier skip (on photos it starts 0.7 dB below bicubic). The skip makes small, short-trained
+networks converge much faster; it reads 2 LR pixels around each place, well inside the trunk's
+receptive field, so tiled inference stays exact.
 
 Discriminators, both scoring HR images alone (unconditional): "vgg", the VGG-style stack of SRGAN /
 ESRGAN (3x3 and 4x4 stride-2 convolutions, batch norm, leaky ReLU) ending in global average pooling
@@ -24,8 +27,10 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge.errors import GanforgeError
 from ganforge.nn import Configurable
+from ganforge.nn.bicubic import CubicUpscale
 
 UPSAMPLES = ("nearest", "pixelshuffle")
+SKIP_UPSCALES = ("bicubic", "bilinear")  #: how the image skip upscales the input
 SCALES = (2, 4)
 DISCRIMINATORS = ("unet", "vgg")
 
@@ -75,11 +80,14 @@ class RRDBGenerator(Configurable):
 
     `blocks` RRDBs of `features` channels and `growth` channels per dense layer (paper: 23, 64, 32);
     ×`scale` (2 or 4) in ×2 steps of `upsample`: "nearest" (nearest + 3x3 conv, ESRGAN) or
-    "pixelshuffle" (a 3x3 conv to 4× channels, then sub-pixel shuffle).
+    "pixelshuffle" (a 3x3 conv to 4× channels, then sub-pixel shuffle). With `image_skip` the output is
+    a correction added to the `skip_upscale` ("bicubic" or "bilinear") upscaling of the input.
     """
 
+    added_since = {"skip_upscale": "bilinear"}  # exports made before the option had a bilinear skip
+
     def __init__(self, channels: int = 3, features: int = 64, blocks: int = 23, growth: int = 32, scale: int = 4,
-                 upsample: str = "nearest", image_skip: bool = True):
+                 upsample: str = "nearest", image_skip: bool = True, skip_upscale: str = "bicubic"):
         super().__init__()
         if channels < 1 or features < 1 or blocks < 1 or growth < 1:
             raise GanforgeError(f"RRDBGenerator sizes channels={channels}, features={features}, blocks={blocks}, growth={growth} "
@@ -88,7 +96,10 @@ class RRDBGenerator(Configurable):
             raise GanforgeError(f"Scale {scale!r} is not supported; expected one of {', '.join(map(str, SCALES))}.")
         if upsample not in UPSAMPLES:
             raise GanforgeError(f"Upsampling {upsample!r} is unknown; expected one of {', '.join(UPSAMPLES)}.")
+        if skip_upscale not in SKIP_UPSCALES:
+            raise GanforgeError(f"Skip upscaling {skip_upscale!r} is unknown; expected one of {', '.join(SKIP_UPSCALES)}.")
         self.channels, self.scale, self.upsample, self.image_skip = channels, scale, upsample, image_skip
+        self.skip = CubicUpscale(channels, scale) if image_skip and skip_upscale == "bicubic" else None
         self.first = nn.Conv2d(channels, features, 3, padding=1)
         self.trunk = nn.Sequential(*(RRDB(features, growth) for _ in range(blocks)))
         self.trunk_conv = nn.Conv2d(features, features, 3, padding=1)
@@ -117,7 +128,9 @@ class RRDBGenerator(Configurable):
             else:
                 h = F.leaky_relu(F.pixel_shuffle(conv(h), 2), 0.2)
         out = self.last(F.leaky_relu(self.hr_conv(h), 0.2))
-        if self.image_skip:
+        if self.skip is not None:
+            out = out + self.skip(x)
+        elif self.image_skip:
             out = out + F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return out
 
