@@ -29,18 +29,8 @@ def _publish_permissions(folder: Path) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file so that readers see the old or the new content, never a torn one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with file_written_atomically(path) as tmp:
+        tmp.write_text(text)
 
 
 @contextmanager

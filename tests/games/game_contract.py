@@ -33,6 +33,17 @@ def same_state(a, b) -> bool:
     return a == b
 
 
+def assert_g_loss_pairs_with_reals(game, real) -> None:
+    """G's loss pairs its fakes with the real batch: other reals give another loss for the same noise and weights."""
+    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
+    losses = []
+    for images in (real, -real):
+        game.generator.load_state_dict(state)
+        torch.manual_seed(1)
+        losses.append(game.generator_step({"images": images})["loss_g"].item())
+    assert losses[0] != pytest.approx(losses[1])
+
+
 class GameContract:
     """Mix into a test class that defines `make_game()` (a fresh game, same seed, same players) and `make_batch()`."""
 

@@ -7,7 +7,7 @@ from ganforge.contract import DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.registry import get_family
 from ganforge.games.stylegan import StyleGANOptions
-from tests.games.game_contract import GameContract
+from tests.games.game_contract import GameContract, assert_g_loss_pairs_with_reals
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=128, channel_max=16)
 
@@ -67,14 +67,7 @@ def test_relativistic_pairing_and_r2_come_from_the_run_settings():
     logs = [game.discriminator_step({"images": real}) for _ in range(3)]
     assert [("r1" in log, "r2" in log) for log in logs] == [(True, True), (False, False), (True, True)]  # lazy together
     assert logs[0]["r2"] > 0
-    # G's loss pairs its fakes with the real batch: other reals give another loss for the same noise and weights
-    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
-    losses = []
-    for images in (real, -real):
-        game.generator.load_state_dict(state)
-        torch.manual_seed(1)
-        losses.append(game.generator_step({"images": images})["loss_g"].item())
-    assert losses[0] != pytest.approx(losses[1])
+    assert_g_loss_pairs_with_reals(game, real)
 
 
 def test_phase_sets_resolution_and_fades_real_images():

@@ -10,6 +10,7 @@ from ganforge.games.base import Game
 from ganforge.games.registry import get_family
 from ganforge.games.toolkit import LastFakes, Penalties, discriminator_loss, frozen, generator_loss
 from ganforge.losses import get_loss, logistic_discriminator, relativistic_average_generator
+from tests.games.game_contract import assert_g_loss_pairs_with_reals
 
 CPU = Runtime(torch.device("cpu"))
 
@@ -150,14 +151,7 @@ def test_dcgan_plays_the_relativistic_pairing_loss_with_the_runs_r2():
     real = torch.rand(4, 1, 8, 8) * 2 - 1
     logs = game.discriminator_step({"images": real})
     assert {"r1", "r2"} <= set(logs) and logs["r2"] > 0
-    # the G step pairs its fakes with the real batch: other reals, another loss for the same noise
-    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
-    losses = []
-    for images in (real, -real):
-        game.generator.load_state_dict(state)
-        torch.manual_seed(1)
-        losses.append(game.generator_step({"images": images})["loss_g"].item())
-    assert losses[0] != pytest.approx(losses[1])
+    assert_g_loss_pairs_with_reals(game, real)
     with pytest.raises(GanforgeError, match="r2_gamma=-1"):
         family.build(TrainConfig(model="dcgan", loss="non_saturating", r2_gamma=-1.0), resolve_options(family.options, {}, "dcgan"),
                      DataInfo(1, 8), Runtime(torch.device("cpu")))

@@ -3,30 +3,18 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from ganforge.cli import main
 from ganforge.data.video import probe_clip
 from ganforge.errors import GanforgeError
-from ganforge.export import load_generator, save_players
-from ganforge.models.srgan import RRDBGenerator
+from ganforge.export import load_generator
 from ganforge.tools import upscale as upscale_tool
 from ganforge.tools.upscale import upscale_array, upscale_video
 
 av = pytest.importorskip("av")
 
-INFO = {"kind": "superres", "family": "srgan", "scale": 2, "channels": 3, "image_size": 16}
 FPS, FRAMES, W, H, RATE = 12, 8, 32, 24, 16000
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(0)
-    g = RRDBGenerator(3, 8, 1, 4, 2)
-    for p in g.last.parameters():
-        p.data.normal_(0, 0.05)
-    return save_players({"generator": g}, INFO, tmp_path_factory.mktemp("sr") / "model")
 
 
 def frame_pixels(i, w=W, h=H):
@@ -70,17 +58,17 @@ def read_video(path):
         return frames, rate, audio.name, audio.sample_rate, samples / audio.sample_rate
 
 
-def test_a_clip_keeps_frame_count_size_fps_order_and_audio(model, tmp_path, capsys):
+def test_a_clip_keeps_frame_count_size_fps_order_and_audio(sr_model, tmp_path, capsys):
     clip = make_clip(tmp_path / "clip.mp4")
     out = tmp_path / "up" / "clip_x2.mp4"
-    assert main(["upscale", str(model), str(clip), "--out", str(out), "--no-progress", "--tile", "16", "--overlap", "4"]) == 0
+    assert main(["upscale", str(sr_model), str(clip), "--out", str(out), "--no-progress", "--tile", "16", "--overlap", "4"]) == 0
     assert "audio: aac copied" in capsys.readouterr().out
     source, fps, _, _, seconds_in = read_video(clip)
     frames, rate, codec, sample_rate, seconds = read_video(out)
     assert len(frames) == FRAMES and frames[0].shape == (2 * H, 2 * W, 3)
     assert rate == FPS
     assert codec == "aac" and sample_rate == RATE and abs(seconds - seconds_in) < 0.05 and abs(seconds - FRAMES / FPS) < 0.15
-    generator, _ = load_generator(model)
+    generator, _ = load_generator(sr_model)
     with upscale_tool.autocast("auto", "cpu"):
         expected = [upscale_array(generator, f, 2, 16, 4, 3).astype(int) for f in source]
     errors = np.array([[np.abs(f.astype(int) - e).mean() for e in expected] for f in frames])
@@ -106,34 +94,34 @@ def durations_of(path):
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp"])
-def test_an_animation_round_trip_keeps_frame_count_and_durations(model, tmp_path, suffix):
+def test_an_animation_round_trip_keeps_frame_count_and_durations(sr_model, tmp_path, suffix):
     durations = [100, 80, 120, 60, 200]
     source = animation(tmp_path / f"anim{suffix}", durations)
-    target, audio = upscale_video(model, source, tmp_path / "out", progress=False)
+    target, audio = upscale_video(sr_model, source, tmp_path / "out", progress=False)
     assert target == tmp_path / "out" / f"anim-x2{suffix}" and audio == "none"
     size, kept = durations_of(target)
     assert size == (40, 28) and kept == durations
 
 
-def test_a_gif_becomes_an_mp4_with_its_timing(model, tmp_path):
+def test_a_gif_becomes_an_mp4_with_its_timing(sr_model, tmp_path):
     source = animation(tmp_path / "anim.gif", [100, 50, 150, 100])
-    target, _ = upscale_video(model, source, tmp_path / "anim.mp4", progress=False)
+    target, _ = upscale_video(sr_model, source, tmp_path / "anim.mp4", progress=False)
     with av.open(str(target)) as c:
         stream = c.streams.video[0]
         times = [float(f.pts * stream.time_base) for f in c.decode(stream)]
     assert times == pytest.approx([0, 0.1, 0.15, 0.3], abs=1e-3)
 
 
-def test_a_text_file_named_like_a_video_is_one_sentence_and_writes_nothing(model, tmp_path, capsys):
+def test_a_text_file_named_like_a_video_is_one_sentence_and_writes_nothing(sr_model, tmp_path, capsys):
     fake = tmp_path / "clip.mp4"
     fake.write_text("hello, not a video\n")
-    assert main(["upscale", str(model), str(fake), "--out", str(tmp_path / "up" / "x.mp4"), "--no-progress"]) == 2
+    assert main(["upscale", str(sr_model), str(fake), "--out", str(tmp_path / "up" / "x.mp4"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "clip.mp4' is not a video or animation" in err and err.endswith(".")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
-def test_a_container_without_video_and_an_unwritten_container_are_refused(model, tmp_path):
+def test_a_container_without_video_and_an_unwritten_container_are_refused(sr_model, tmp_path):
     sound = tmp_path / "tone.wav"
     with av.open(str(sound), "w") as out:
         stream = out.add_stream("pcm_s16le", rate=RATE)
@@ -146,21 +134,21 @@ def test_a_container_without_video_and_an_unwritten_container_are_refused(model,
         probe_clip(sound)
     clip = make_clip(tmp_path / "clip.mp4")
     with pytest.raises(GanforgeError, match=r"'.*clip.flv' is in no container ganforge writes video to; expected a name ending in"):
-        upscale_video(model, clip, tmp_path / "clip.flv", progress=False)
+        upscale_video(sr_model, clip, tmp_path / "clip.flv", progress=False)
     assert not (tmp_path / "clip.flv").exists()
 
 
-def test_image_only_options_and_one_file_for_several_inputs_are_refused(model, tmp_path, capsys):
+def test_image_only_options_and_one_file_for_several_inputs_are_refused(sr_model, tmp_path, capsys):
     clip = make_clip(tmp_path / "clip.mp4")
     gif = animation(tmp_path / "anim.gif", [100, 100])
-    assert main(["upscale", str(model), str(clip), "--out", str(tmp_path / "up"), "--side-by-side", "--no-progress"]) == 2
+    assert main(["upscale", str(sr_model), str(clip), "--out", str(tmp_path / "up"), "--side-by-side", "--no-progress"]) == 2
     assert "is a video, which --degrade and --side-by-side do not apply to" in capsys.readouterr().err
-    assert main(["upscale", str(model), str(clip), str(gif), "--out", str(tmp_path / "up" / "x.mp4"), "--no-progress"]) == 2
+    assert main(["upscale", str(sr_model), str(clip), str(gif), "--out", str(tmp_path / "up" / "x.mp4"), "--no-progress"]) == 2
     assert "names one video file but 2 inputs were given" in capsys.readouterr().err
     assert not (tmp_path / "up").exists()
 
 
-def test_an_interrupted_run_leaves_no_file_under_the_final_name(model, tmp_path, monkeypatch):
+def test_an_interrupted_run_leaves_no_file_under_the_final_name(sr_model, tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "clip.mp4")
     calls = []
     real = upscale_tool.upscale_array
@@ -173,12 +161,12 @@ def test_an_interrupted_run_leaves_no_file_under_the_final_name(model, tmp_path,
 
     monkeypatch.setattr(upscale_tool, "upscale_array", failing)
     with pytest.raises(KeyboardInterrupt):
-        upscale_video(model, clip, tmp_path / "up" / "clip_x2.mp4", progress=False)
+        upscale_video(sr_model, clip, tmp_path / "up" / "clip_x2.mp4", progress=False)
     assert len(calls) == 3 and list((tmp_path / "up").iterdir()) == []
 
 
-def test_bf16_batched_tiles_equal_fp32_single_tiles_within_tolerance(model):
-    generator, _ = load_generator(model)
+def test_bf16_batched_tiles_equal_fp32_single_tiles_within_tolerance(sr_model):
+    generator, _ = load_generator(sr_model)
     rng = np.random.default_rng(1)
     pixels = np.clip(frame_pixels(3, 48, 40).astype(int) + rng.integers(-40, 41, (40, 48, 3)), 0, 255).astype(np.uint8)  # texture
     with upscale_tool.autocast("fp32", "cpu"):
