@@ -13,6 +13,15 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 
 USABLE_MEMORY = 0.8  #: fraction of a device's memory one pass (or one run) may plan to fill
+PASS_PIXELS = 64 * 128 * 128  #: output pixels of one generator pass outside training (preview grids, the copy check)
+
+
+def rows_per_pass(image_size: int, limit: int) -> int:
+    """Images one generator pass makes at `image_size` px outside training: at most `limit` and PASS_PIXELS pixels, at least 1.
+
+    A 64-image preview grid is one pass up to 128 px; at 256 px it takes four, each with a quarter of the activations.
+    """
+    return max(1, min(limit, PASS_PIXELS // max(1, image_size) ** 2))
 
 
 def device_memory(device: torch.device) -> int:
@@ -96,12 +105,16 @@ def check_labels(generator: nn.Module, labels: Optional[Tensor]) -> None:
 @torch.no_grad()
 def iter_samples(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 500,
                  labels: Optional[Tensor] = None, device: Optional[torch.device] = None,
-                 **generator_kwargs) -> Iterator[Tensor]:
-    """Yield float [-1, 1] image batches, `n` images in all, noise drawn from `seed` (labels cycle if given)."""
+                 pass_size: Optional[int] = None, **generator_kwargs) -> Iterator[Tensor]:
+    """Yield float [-1, 1] image batches, `n` images in all, noise drawn from `seed` (labels cycle if given).
+
+    The noise is drawn `batch_size` rows at a time; `pass_size` (None: the whole batch) bounds the rows of one
+    generator call, so the memory of a pass shrinks without changing which samples are drawn.
+    """
     if n < 1:
         raise GanforgeError(f"Sample count {n} is invalid; expected at least 1.")
-    if batch_size < 1:
-        raise GanforgeError(f"Batch size {batch_size} is invalid; expected at least 1.")
+    if batch_size < 1 or (pass_size is not None and pass_size < 1):
+        raise GanforgeError(f"Batch size {batch_size} (pass size {pass_size}) is invalid; expected at least 1.")
     check_labels(generator, labels)
     device = device or next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)
@@ -111,4 +124,9 @@ def iter_samples(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 
         count = min(batch_size, n - start)
         z = torch.randn(count, generator.z_dim, generator=rng).to(device)
         batch_labels = None if labels is None else labels[torch.arange(start, start + count) % len(labels)].to(device)
-        yield generator(z, batch_labels, **generator_kwargs).float().clamp_(-1, 1)
+        step = pass_size or count
+        if step >= count:
+            yield generator(z, batch_labels, **generator_kwargs).float().clamp_(-1, 1)
+            continue
+        yield torch.cat([generator(z[i:i + step], None if batch_labels is None else batch_labels[i:i + step],
+                                   **generator_kwargs).float().clamp_(-1, 1) for i in range(0, count, step)])

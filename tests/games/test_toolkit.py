@@ -155,3 +155,35 @@ def test_dcgan_plays_the_relativistic_pairing_loss_with_the_runs_r2():
     with pytest.raises(GanforgeError, match="r2_gamma=-1"):
         family.build(TrainConfig(model="dcgan", loss="non_saturating", r2_gamma=-1.0), resolve_options(family.options, {}, "dcgan"),
                      DataInfo(1, 8), Runtime(torch.device("cpu")))
+
+
+def test_in_passes_splits_rows_by_the_pixel_budget_and_joins_them_in_order():
+    from ganforge.games.toolkit import in_passes
+
+    calls = []
+
+    def make(rows):
+        calls.append(rows["z"].shape[0])
+        return rows["z"] * 2 + rows["labels"][:, None]
+
+    inputs = {"z": torch.randn(64, 3), "labels": torch.arange(64)}
+    assert torch.equal(in_passes(make, inputs, 256), inputs["z"] * 2 + inputs["labels"][:, None])
+    assert calls == [16, 16, 16, 16]  # 16 images of 256 px a pass
+    calls.clear()
+    in_passes(make, inputs, 128)
+    assert calls == [64]  # a 64-image grid up to 128 px stays one pass
+
+
+def test_a_256_px_dcgan_preview_is_rendered_in_passes_with_the_images_of_one_pass():
+    fam = get_family("dcgan")
+    game = fam.build(TrainConfig(model="dcgan", loss="non_saturating"), fam.options(width=2, z_dim=8), DataInfo(3, 256), CPU)
+    inputs = game.sample_inputs(64, torch.Generator().manual_seed(0))
+    rows = []
+    hook = game.generator.register_forward_hook(lambda module, args, out: rows.append(out.shape[0]))
+    images = game.render(game.generator, inputs)
+    hook.remove()
+    assert rows == [16, 16, 16, 16] and images.shape == (64, 3, 256, 256)
+    with torch.no_grad():
+        game.generator.eval()
+        whole = game.generator(inputs["z"])
+    assert torch.allclose(images, whole, atol=1e-6)

@@ -54,3 +54,25 @@ def test_a_family_whose_export_is_not_noise_to_images_is_not_checked(tmp_path, c
                       sample_every=100, checkpoint_every=100)
     run = train(cfg, progress=False)
     assert not (run / "copy_check.json").exists() and "copy check" not in capsys.readouterr().out
+
+
+def test_the_check_at_256_px_runs_the_generator_16_samples_a_pass(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import ganforge.metrics.copy_check as metric
+
+    seen = {}
+
+    def fake_check(generator, data, n, seed=0, **kwargs):
+        seen.update(kwargs, n=n)
+        raise GanforgeError("stop here.")
+
+    monkeypatch.setattr(metric, "applies_to", lambda info: True)
+    monkeypatch.setattr(metric, "generator_copy_check", fake_check)
+    trainer = SimpleNamespace(is_main=True, game=SimpleNamespace(export_info=dict), sample_generator=None,
+                              cfg=SimpleNamespace(data="x", seed=0), info=SimpleNamespace(image_size=256))
+    CopyCheckAtEnd(1000).on_end(trainer)
+    assert seen == {"n": 1000, "pass_size": 16} and "not run (stop here.)" in capsys.readouterr().out
+    trainer.info.image_size = 32
+    CopyCheckAtEnd(1000).on_end(trainer)
+    assert seen["pass_size"] == 1000  # small images: one pass per drawn batch, as before

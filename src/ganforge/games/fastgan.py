@@ -20,7 +20,7 @@ from ganforge.data.folder import typical_size
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
-from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, in_passes
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.fastgan import PARTS, SIZES, FastGANDiscriminator, FastGANGenerator, reconstruction_targets
@@ -122,7 +122,7 @@ class FastGANGame(Game):
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """G's images for the fixed noise, in eval mode."""
         with eval_mode(generator):
-            return generator(inputs["z"].to(self.runtime.device)).float()
+            return in_passes(lambda rows: generator(rows["z"].to(self.runtime.device)).float(), inputs, self.info.image_size)
 
     def export_info(self) -> dict[str, Any]:
         """Base facts plus kind "noise": a generator of images from z."""

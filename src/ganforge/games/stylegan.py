@@ -15,7 +15,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import AUGMENTED_KEYS, Family, register
-from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, run_penalties
+from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, in_passes, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.stylegan import StyleGANDiscriminator, StyleGANGenerator, check_image_size
@@ -195,11 +195,15 @@ class StyleGANGame(Game):
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """Images at the current phase with constant noise, upsampled (nearest) to the full image size."""
+        device = self.runtime.device
+
+        def make(rows: dict[str, Tensor]) -> Tensor:
+            labels = rows.get("labels")
+            return generator(rows["z"].to(device), None if labels is None else labels.to(device),
+                             level=self.level, alpha=self.alpha, noise_mode="const")
+
         with eval_mode(generator):
-            device = self.runtime.device
-            labels = inputs.get("labels")
-            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device),
-                               level=self.level, alpha=self.alpha, noise_mode="const")
+            images = in_passes(make, inputs, self.info.image_size)
         if images.shape[-1] != self.info.image_size:
             images = F.interpolate(images.float(), size=(self.info.image_size,) * 2, mode="nearest")
         return images.float()

@@ -4,7 +4,8 @@
 output to the next discriminator step; `discriminator_loss` builds D's objective from its logits with
 every penalty and augmentation as arguments; `generator_loss` is G's adversarial term, reading real
 logits too where the loss is relativistic; `run_penalties` adds the run's own penalty settings (`gp_weight`,
-`r2_gamma`) to a game's. A new penalty or loss added here reaches every game.
+`r2_gamma`) to a game's; `in_passes` renders a preview grid a few rows at a time. A new penalty or loss
+added here reaches every game.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ganforge.games.penalties import NO_PENALTIES, Penalties
 from ganforge.losses import AdversarialLoss, discriminator_score, gradient_penalty, r1_penalty, r2_penalty
 from ganforge.nn.augment import Augmenter
 from ganforge.nn.modes import eval_mode
+from ganforge.sampling import rows_per_pass
 
 Critic = Callable[[Tensor], Tensor]  # images (or points) -> logits
 
@@ -170,9 +172,22 @@ class NoiseRendering:
 
     @torch.no_grad()
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
-        """G's images for the fixed inputs, in eval mode."""
+        """G's images for the fixed inputs, in eval mode (`in_passes`)."""
         device = self.runtime.device
-        labels = inputs.get("labels")
+
+        def make(rows: dict[str, Tensor]) -> Tensor:
+            labels = rows.get("labels")
+            return generator(rows["z"].to(device), None if labels is None else labels.to(device)).float()
+
         with eval_mode(generator):
-            images = generator(inputs["z"].to(device), None if labels is None else labels.to(device))
-        return images.float()
+            return in_passes(make, inputs, self.info.image_size)
+
+
+def in_passes(make: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor], image_size: int) -> Tensor:
+    """`make(inputs)` run on slices of the inputs' rows, `sampling.rows_per_pass` images each, joined: a preview
+    grid at 256 px holds a quarter of one pass's activations (the rows are independent in eval mode)."""
+    n = next(iter(inputs.values())).shape[0]
+    rows = rows_per_pass(image_size, n)
+    if rows >= n:
+        return make(inputs)
+    return torch.cat([make({k: v[i:i + rows] for k, v in inputs.items()}) for i in range(0, n, rows)])

@@ -20,6 +20,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import Family, register
 from ganforge.games.shared_options import ChannelCeiling
+from ganforge.games.toolkit import in_passes
 from ganforge.kinds import declare
 from ganforge.losses import bernoulli_nll, gaussian_kl, gaussian_nll, reparameterize
 from ganforge.nn.modes import eval_mode
@@ -114,8 +115,7 @@ class VAEGame(Game):
     def render(self, generator: nn.Module, inputs: dict[str, Tensor]) -> Tensor:
         """The decoder's mean images for the fixed codes."""
         with eval_mode(generator):
-            images = generator(inputs["z"].to(self.runtime.device))
-        return images.float()
+            return in_passes(lambda rows: generator(rows["z"].to(self.runtime.device)).float(), inputs, self.info.image_size)
 
     def export_info(self) -> dict[str, Any]:
         """Image facts, kind "vae" with an encoder, and the likelihood and β, so scores can be read in context."""

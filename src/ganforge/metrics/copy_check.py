@@ -52,9 +52,11 @@ def pixel_space(image_size: int, size: int = COPY_CHECK_SIZE) -> tuple[Optional[
 
 @torch.no_grad()
 def generator_copy_check(generator: nn.Module, data: Union[str, ImageDataset], n: int = COPY_CHECK_SAMPLES, seed: int = 0,
-                         batch_size: int = 500, max_reference: Optional[int] = REFERENCE_IMAGES) -> GeneratorCopyCheck:
+                         batch_size: int = 500, max_reference: Optional[int] = REFERENCE_IMAGES,
+                         pass_size: Optional[int] = None) -> GeneratorCopyCheck:
     """`n` samples of a noise generator checked in pixels against the training images of `data` (its train split,
-    or all of a plain folder), the test split's images as held-out reference when there is one."""
+    or all of a plain folder), the test split's images as held-out reference when there is one; `pass_size` bounds
+    the rows of one generator call (`ganforge.sampling.iter_samples`)."""
     from ganforge.sampling import iter_samples
 
     gen_device = next(generator.parameters()).device
@@ -62,7 +64,7 @@ def generator_copy_check(generator: nn.Module, data: Union[str, ImageDataset], n
     generator.eval()
     try:
         samples = torch.cat([to_uint8(b.float().cpu()) for b in iter_samples(generator, n, seed=seed, batch_size=batch_size,
-                                                                                   device=gen_device)])
+                                                                                   device=gen_device, pass_size=pass_size)])
     finally:
         generator.train(was_training)
     size, channels = samples.shape[-1], samples.shape[1]

@@ -19,11 +19,13 @@ class CopyCheckAtEnd(Callback):
     def on_end(self, trainer) -> None:
         """Run the check on the main process when the export declares a noise-to-image kind."""
         from ganforge.metrics.copy_check import applies_to, copy_check_rows, generator_copy_check
+        from ganforge.sampling import rows_per_pass
 
         if self.n < 1 or not trainer.is_main or not applies_to(trainer.game.export_info()):
             return
         try:
-            result = generator_copy_check(trainer.sample_generator, trainer.cfg.data, self.n, seed=trainer.cfg.seed)
+            result = generator_copy_check(trainer.sample_generator, trainer.cfg.data, self.n, seed=trainer.cfg.seed,
+                                          pass_size=rows_per_pass(trainer.info.image_size, self.n))
         except GanforgeError as exc:  # the run is saved; a check that cannot run says why and leaves it so
             print(f"copy check: not run ({exc})")
             return
