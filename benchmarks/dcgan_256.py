@@ -1,17 +1,21 @@
 """DCGAN at 256 px with and without the channel ceiling: seconds per round, peak memory, checkpoint size.
 
-Prepares the 256 px Oxygen icons (`apt-get install oxygen-icon-theme`) once, then trains DCGAN at
-batch 8 from that prepared set for a few rounds in a fresh process per setting (`channel_max=0`, the
-width doubling without limit as before the ceiling, and the default 512), and reads each run's
-seconds per round (the logged training time over the rounds after the first), the process's peak
-RSS and the size of its checkpoint folder.
+Prepares the 256 px Oxygen icons (`apt-get install oxygen-icon-theme`) once (or reads `--prepared`), then
+trains DCGAN at batch 8 from that prepared set for a few rounds in a fresh process per setting
+(`channel_max=0`, the width doubling without limit as before the ceiling, and the default 512), `--repeats`
+times alternating, and reads each run's seconds per round (the logged training time over the rounds after
+the first), the process's peak RSS and the size of its checkpoint folder. Each child computes with
+`--threads` threads (default: every core), so a busy neighbour cannot change the count halfway.
+`--phases` then trains the default setting once more in this process and prints where its time and
+resident memory go (benchmarks/run_phases.py).
 
-    python benchmarks/dcgan_256.py --steps 12
+    python benchmarks/dcgan_256.py --steps 10 --phases
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,33 +42,58 @@ def icons_folder(work: Path) -> Path:
     return folder
 
 
-def train(data: Path, out: Path, steps: int, channel_max: int) -> dict:
+#: the run's settings beyond the model, the data and the ceiling: batch 8, a round logged each step, no copy check
+SETTINGS = {"image_size": 256, "batch_size": 8, "log_every": 1, "copy_check_n": 0}
+
+
+def train(data: Path, out: Path, steps: int, channel_max: int, threads: int, name: str) -> dict:
     """One short run in a child process; its seconds per round, peak RSS and checkpoint size."""
-    done = subprocess.run([*MEASURED, "train", "--model", "dcgan", "--data", str(data), "--image-size", "256", "--batch-size", "8",
-                    "--steps", str(steps), "--out", str(out), "--name", f"cmax{channel_max}", "--no-progress",
-                    "--option", f"channel_max={channel_max}", "--set", "log_every=1", "--set", "copy_check_n=0"],
+    settings = [arg for key, value in {**SETTINGS, "threads": threads}.items() for arg in ("--set", f"{key}={value}")]
+    done = subprocess.run([*MEASURED, "train", "--model", "dcgan", "--data", str(data), "--steps", str(steps), "--out", str(out),
+                           "--name", name, "--no-progress", "--option", f"channel_max={channel_max}", *settings],
                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_kb = int(done.stderr.strip().splitlines()[-1])
-    run = out / f"cmax{channel_max}"
+    run = out / name
     times = [json.loads(line)["time"] for line in (run / "metrics.jsonl").read_text().splitlines() if '"time"' in line]
     checkpoint = max((run / "checkpoints").glob("step_*"))
     return {"channel_max": channel_max, "s_per_round": (times[-1] - times[0]) / (len(times) - 1),
             "peak_rss_gb": peak_kb / 1e6, "checkpoint_mb": sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file()) / 1e6}
 
 
+def phases(data: Path, out: Path, steps: int, threads: int) -> None:
+    """Train the default setting in this process and print where its time and resident memory go."""
+    from run_phases import phase_table, run_phases
+
+    from ganforge.config import TrainConfig
+
+    cfg = TrainConfig(model="dcgan", data=str(data), steps=steps, out=str(out), name="phases", threads=threads, **SETTINGS)
+    _, table, peak = run_phases(cfg)
+    print(f"phases of one default run ({steps} rounds, in this process; peak RSS {peak:.0f} MB):")
+    print(phase_table(table))
+
+
 def main() -> None:
-    """Print one row per setting."""
+    """Print one row per setting and run, then the phases of the default setting when asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each setting")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of each run (the config's threads)")
+    parser.add_argument("--prepared", type=Path, help="an already prepared 256 px folder to train from (default: prepare the icons)")
+    parser.add_argument("--phases", action="store_true", help="also the phases of one default run (benchmarks/run_phases.py)")
     args = parser.parse_args()
-    print(describe())
+    print(describe(), f"; {args.threads} threads")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        data = work / "prepared"
-        subprocess.run([*GANFORGE, "prepare", str(icons_folder(work)), "--out", str(data), "--size", "256", "--no-progress"],
-                       check=True, stdout=subprocess.DEVNULL)
-        for channel_max in (0, 512):
-            print(json.dumps(train(data, work / "runs", args.steps, channel_max)))
+        data = args.prepared or work / "prepared"
+        if args.prepared is None:
+            subprocess.run([*GANFORGE, "prepare", str(icons_folder(work)), "--out", str(data), "--size", "256", "--no-progress"],
+                           check=True, stdout=subprocess.DEVNULL)
+        for repeat in range(args.repeats):
+            for channel_max in (0, 512):
+                row = train(data, work / "runs", args.steps, channel_max, args.threads, f"cmax{channel_max}-{repeat}")
+                print(json.dumps(row), flush=True)
+        if args.phases:
+            phases(data, work / "runs", args.steps, args.threads)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""Where a training run's time and resident memory go, phase by phase: rounds (data, D step, G step, EMA, log
+flushes), checkpoints and each callback, from a thread sampling this process's RSS every 5 ms.
+
+Used by `python benchmarks/dcgan_256.py --phases`; runs `ganforge.train` in this process with the standard
+callbacks, each wrapped so that its hooks are timed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ganforge.config import TrainConfig
+from ganforge.contract import Callback
+
+HOOKS = ("on_start", "on_round_end", "on_log", "on_end", "on_stop")
+BETWEEN = "loop and Python between phases"
+
+
+def rss_kb() -> int:
+    """This process's resident memory (kB) from /proc/self/status."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1])
+    return 0
+
+
+class Timeline:
+    """Marks (time, phase name) set by the wrapped calls, and RSS samples (time, kB) from a background thread."""
+
+    def __init__(self, every: float = 0.005):
+        self.marks: list[tuple[float, str]] = []
+        self.samples: list[tuple[float, int]] = []
+        self.every, self._stop = every, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), rss_kb()))
+            time.sleep(self.every)
+
+    def __enter__(self) -> Timeline:
+        self._thread.start()
+        self.mark(BETWEEN)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.mark(BETWEEN)
+        time.sleep(2 * self.every)
+        self._stop.set()
+        self._thread.join()
+
+    def mark(self, name: str) -> None:
+        self.marks.append((time.perf_counter(), name))
+
+    def timed(self, name: str, call: Callable) -> Callable:
+        """`call`, marking `name` while it runs (a nested mark ends it early)."""
+        def wrapped(*args, **kwargs):
+            self.mark(name)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.mark(BETWEEN)
+        return wrapped
+
+    def phases(self) -> dict[str, dict]:
+        """Per phase: calls, seconds in all and the highest RSS sampled while it ran (MB)."""
+        table: dict[str, dict] = {}
+        for (start, name), (end, _) in zip(self.marks, self.marks[1:]):
+            peak = max((kb for t, kb in self.samples if start <= t <= end), default=0)
+            row = table.setdefault(name, {"calls": 0, "seconds": 0.0, "peak_rss_mb": 0.0})
+            row["calls"] += 1
+            row["seconds"] += end - start
+            row["peak_rss_mb"] = max(row["peak_rss_mb"], peak / 1e3)
+        return table
+
+
+class _Timed(Callback):
+    """A callback whose hooks are marked on the timeline under its class name."""
+
+    def __init__(self, inner: Callback, timeline: Timeline):
+        self.inner = inner
+        for hook in HOOKS:
+            if hasattr(inner, hook):
+                setattr(self, hook, timeline.timed(f"{type(inner).__name__}.{hook}", getattr(inner, hook)))
+
+
+class _RoundParts(Callback):
+    """Wraps the game's steps, the data source and the EMA update once the trainer is built."""
+
+    def __init__(self, timeline: Timeline):
+        self.timeline = timeline
+
+    def on_start(self, trainer) -> None:
+        t = self.timeline
+        trainer.game.discriminator_step = t.timed("D step", trainer.game.discriminator_step)
+        trainer.game.generator_step = t.timed("G step", trainer.game.generator_step)
+        trainer.source.next = t.timed("data (next batch)", trainer.source.next)
+        if trainer.ema is not None:
+            trainer.ema.update = t.timed("EMA update", trainer.ema.update)
+        trainer._flush = t.timed("log flush (guard)", trainer._flush)
+        trainer.save_checkpoint = t.timed("checkpoint + export", trainer.save_checkpoint)
+
+
+def run_phases(cfg: TrainConfig) -> tuple[Path, dict[str, dict], float]:
+    """Train `cfg` here with the standard callbacks; (run folder, phases, peak RSS MB over the whole run)."""
+    from ganforge.train.api import default_callbacks
+    from ganforge.train.loop import run_training
+
+    with Timeline() as timeline:
+        run = run_training(cfg, None, lambda resolved: [_RoundParts(timeline)] + [
+            _Timed(c, timeline) for c in default_callbacks(resolved, progress=False)])
+    return run, timeline.phases(), max(kb for _, kb in timeline.samples) / 1e3
+
+
+def phase_table(phases: dict[str, dict]) -> str:
+    """The phases that took time, longest first, as a markdown table."""
+    lines = ["| phase | calls | seconds in all | highest RSS while it ran (MB) |", "|---|---|---|---|"]
+    for name, row in sorted(phases.items(), key=lambda kv: -kv[1]["seconds"]):
+        if row["seconds"] >= 0.001:
+            lines.append(f"| {name} | {row['calls']} | {row['seconds']:.3f} | {row['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
