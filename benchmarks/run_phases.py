@@ -15,7 +15,7 @@ from ganforge.config import TrainConfig
 from ganforge.contract import Callback
 
 HOOKS = ("on_start", "on_round_end", "on_log", "on_end", "on_stop")
-BETWEEN = "loop and Python between phases"
+BETWEEN = "set-up, loop and Python between phases"
 
 
 def rss_kb() -> int:
