@@ -7,13 +7,16 @@ times alternating, and reads each run's seconds per round (the logged training t
 the first), the process's peak RSS and the size of its checkpoint folder. Each child computes with
 `--threads` threads (default: every core), so a busy neighbour cannot change the count halfway.
 `--phases` then trains the default setting once more in this process and prints where its time and
-resident memory go (benchmarks/run_phases.py).
+resident memory go (benchmarks/run_phases.py); `--precisions` times the default players' round in this
+process under each precision and memory layout, with and without R1 (where its op categories go:
+`python benchmarks/speed.py --profile --cases DCGAN-256`).
 
     python benchmarks/dcgan_256.py --steps 10 --phases
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -72,6 +75,24 @@ def phases(data: Path, out: Path, steps: int, threads: int) -> None:
     print(phase_table(table))
 
 
+def precisions(rounds: int = 3) -> None:
+    """Median seconds of the default 256 px round (random images) per precision and layout, plain and with R1."""
+    from round_profile import forced_penalties, timed
+    from speed import make_game, round_once
+
+    print("| precision, layout | plain round s | R1 round s | average round over R1's interval s |\n|---|---|---|---|")
+    for precision, layout in (("bf16", "on"), ("bf16", "off"), ("fp32", "on"), ("fp32", "off")):
+        game, runtime, data = make_game("dcgan", SETTINGS["batch_size"], precision, layout, image_size=SETTINGS["image_size"],
+                                        channels=3)
+        seconds = {}
+        for due in (False, True):
+            with forced_penalties(game, due):
+                round_once(game, runtime, data)  # warm
+                seconds[due] = timed(functools.partial(round_once, game, runtime, data), rounds)
+        average = seconds[False] + (seconds[True] - seconds[False]) / game.penalties.interval
+        print(f"| {precision}, channels_last {layout} | {seconds[False]:.3f} | {seconds[True]:.3f} | {average:.3f} |", flush=True)
+
+
 def main() -> None:
     """Print one row per setting and run, then the phases of the default setting when asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,8 +101,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of each run (the config's threads)")
     parser.add_argument("--prepared", type=Path, help="an already prepared 256 px folder to train from (default: prepare the icons)")
     parser.add_argument("--phases", action="store_true", help="also the phases of one default run (benchmarks/run_phases.py)")
+    parser.add_argument("--precisions", action="store_true", help="only the round per precision and layout, in this process")
     args = parser.parse_args()
     print(describe(), f"; {args.threads} threads")
+    if args.precisions:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        precisions()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = args.prepared or work / "prepared"

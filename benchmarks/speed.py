@@ -176,6 +176,8 @@ PROFILE_CASES = (
                                         channels=3, augment="ada", augment_p=0.3), False),
     ("StyleGAN-64 colour, ADA p=0.3", dict(model="stylegan", batch=None, precision="auto", channels_last="auto",
                                            image_size=64, channels=3, augment="ada", augment_p=0.3), False),
+    ("DCGAN-256 colour, batch 8", dict(model="dcgan", batch=8, precision="auto", channels_last="auto", image_size=256,
+                                       channels=3), False),
 )
 
 
