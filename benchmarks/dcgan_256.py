@@ -9,7 +9,9 @@ the first), the process's peak RSS and the size of its checkpoint folder. Each c
 `--phases` then trains the default setting once more in this process and prints where its time and
 resident memory go (benchmarks/run_phases.py); `--precisions` times the default players' round in this
 process under each precision and memory layout, with and without R1 (where its op categories go:
-`python benchmarks/speed.py --profile --cases DCGAN-256`).
+`python benchmarks/speed.py --profile --cases DCGAN-256`); `--allocator` times the default round in child
+processes with glibc's defaults and with `GLIBC_TUNED` (no heap trimming, no mmap below 32 MB), alternating,
+with each child's system time, page faults and peak RSS.
 
     python benchmarks/dcgan_256.py --steps 10 --phases
 """
@@ -93,6 +95,41 @@ def precisions(rounds: int = 3) -> None:
         print(f"| {precision}, channels_last {layout} | {seconds[False]:.3f} | {seconds[True]:.3f} | {average:.3f} |", flush=True)
 
 
+#: glibc malloc settings that keep freed memory in the heap instead of handing it back and faulting it in again
+GLIBC_TUNED = {"MALLOC_TRIM_THRESHOLD_": str(4 << 30), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+
+
+def rounds_cost(rounds: int = 8) -> dict:
+    """Per round of the default 256 px players (random images, R1 on its interval): wall, user and system seconds,
+    minor page faults; and the process's peak RSS."""
+    import resource
+    import time
+
+    from speed import make_game, round_once
+
+    game, runtime, data = make_game("dcgan", SETTINGS["batch_size"], "auto", "auto", image_size=SETTINGS["image_size"], channels=3)
+    for step in range(2):
+        game.set_phase(step, 100)
+        round_once(game, runtime, data)
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for step in range(2, 2 + rounds):
+        game.set_phase(step, 100)
+        round_once(game, runtime, data)
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall_s": wall / rounds, "user_s": (after.ru_utime - before.ru_utime) / rounds,
+            "sys_s": (after.ru_stime - before.ru_stime) / rounds, "minor_faults": (after.ru_minflt - before.ru_minflt) / rounds,
+            "peak_rss_gb": after.ru_maxrss / 1e6}
+
+
+def allocator(threads: int, repeats: int) -> None:
+    """`rounds_cost` in child processes under glibc's defaults and GLIBC_TUNED, alternating."""
+    for _ in range(repeats):
+        for name, extra in (("glibc defaults", {}), ("no trim, mmap >= 32 MB", GLIBC_TUNED)):
+            env = {**os.environ, **extra, "OMP_NUM_THREADS": str(threads)}
+            done = subprocess.run([sys.executable, __file__, "--rounds-cost"], env=env, check=True, capture_output=True, text=True)
+            print(json.dumps({"allocator": name, **json.loads(done.stdout.strip().splitlines()[-1])}), flush=True)
+
+
 def main() -> None:
     """Print one row per setting and run, then the phases of the default setting when asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,8 +139,16 @@ def main() -> None:
     parser.add_argument("--prepared", type=Path, help="an already prepared 256 px folder to train from (default: prepare the icons)")
     parser.add_argument("--phases", action="store_true", help="also the phases of one default run (benchmarks/run_phases.py)")
     parser.add_argument("--precisions", action="store_true", help="only the round per precision and layout, in this process")
+    parser.add_argument("--allocator", action="store_true", help="only the round under glibc's defaults and GLIBC_TUNED")
+    parser.add_argument("--rounds-cost", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rounds_cost:
+        print(json.dumps(rounds_cost()))
+        return
     print(describe(), f"; {args.threads} threads")
+    if args.allocator:
+        allocator(args.threads, args.repeats)
+        return
     if args.precisions:
         import torch
 
