@@ -1,11 +1,17 @@
-"""Where a training run's time and resident memory go, phase by phase: rounds (data, D step, G step, EMA, log
-flushes), checkpoints and each callback, from a thread sampling this process's RSS every 5 ms.
+"""Where a training run's time and resident memory go, phase by phase: imports, set-up, rounds (data, D step,
+G step, EMA, log flushes), checkpoints and each callback (sample grids, report, copy check, model card), from a
+thread sampling this process's RSS every 5 ms. Linux only (/proc).
 
-Used by `python benchmarks/dcgan_256.py --phases`; runs `ganforge.train` in this process with the standard
-callbacks, each wrapped so that its hooks are timed.
+As a script it takes the arguments of `ganforge train` and trains in this process:
+
+    python benchmarks/run_phases.py --steps 250 --out /tmp/phases --name probe
+
+`python benchmarks/dcgan_256.py --phases` uses `run_phases` and `phase_table` as a module.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -122,3 +128,38 @@ def phase_table(phases: dict[str, dict]) -> str:
         if row["seconds"] >= 0.001:
             lines.append(f"| {name} | {row['calls']} | {row['seconds']:.3f} | {row['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (VmHWM, MB)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1e3
+
+
+def process_age() -> float:
+    """Seconds since this process started (interpreter start-up and imports so far), from /proc."""
+    import os
+
+    ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    return float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str]) -> int:
+    """Train the run `ganforge train ARGS` would, in this process, and print the phase table."""
+    from ganforge.train.command import add_arguments, config_from_args
+    from ganforge.train.run_dir import fill_from_data
+
+    imports = process_age()
+    parser = argparse.ArgumentParser(description="Phases of one `ganforge train` run (its arguments; --resume is not taken).")
+    add_arguments(parser)
+    cfg, note = fill_from_data(config_from_args(parser.parse_args(argv)))
+    if note:
+        print(note)
+    run, table, peak = run_phases(cfg)
+    print(f"run {run}: start-up and imports {imports:.2f} s; highest RSS sampled {peak:.0f} MB; process peak (VmHWM) {peak_rss_mb():.0f} MB")
+    print(phase_table(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

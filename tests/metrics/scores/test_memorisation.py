@@ -4,7 +4,7 @@ import torch
 
 from ganforge.data.dataset import to_float
 from ganforge.errors import GanforgeError
-from ganforge.metrics.scores.memorisation import closest_pairs, copy_check, memorisation, nearest, nearest_grid
+from ganforge.metrics.scores.memorisation import closest_pairs, copy_check, memorisation, nearest, nearest_grid, nearest_two
 
 
 def sets(seed=0):
@@ -139,3 +139,43 @@ def test_copy_check_refuses_what_it_cannot_compare():
         copy_check(samples, train[:1])
     with pytest.raises(GanforgeError, match="quantile 1.5"):
         copy_check(samples, train, quantile=1.5)
+
+
+def brute_force_two(queries, references, exclude=None):
+    d = torch.cdist(queries, references)
+    if exclude is not None:
+        d[torch.arange(len(queries)), exclude] = float("inf")
+    values, index = d.topk(2, dim=1, largest=False)
+    return values, index
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 4096])
+def test_the_chunked_search_finds_what_a_search_over_all_references_at_once_finds(chunk):
+    g = torch.Generator().manual_seed(0)
+    references, queries = torch.randn(23, 5, generator=g), torch.randn(9, 5, generator=g)
+    values, index = brute_force_two(queries, references)
+    distance, found, second = nearest_two(queries, references, batch_size=4, chunk=chunk)
+    assert torch.equal(found, index[:, 0]) and torch.allclose(distance, values[:, 0]) and torch.allclose(second, values[:, 1])
+    exclude = torch.randint(0, 23, (9,), generator=g)
+    exclude[0] = index[0, 0]  # query 0 may not pick its nearest: it gets its second nearest
+    values, index = brute_force_two(queries, references, exclude)
+    distance, found, second = nearest_two(queries, references, batch_size=4, exclude=exclude, chunk=chunk)
+    assert torch.equal(found, index[:, 0]) and torch.allclose(distance, values[:, 0]) and torch.allclose(second, values[:, 1])
+
+
+def test_images_are_embedded_a_chunk_at_a_time_with_the_features_applied(monkeypatch):
+    import ganforge.metrics.scores.memorisation as memo
+
+    g = torch.Generator().manual_seed(1)
+    train = torch.randint(0, 256, (10_000, 1, 4, 4), dtype=torch.uint8, generator=g)
+    samples = to_float(train[[5, 9_999]]) + 0.001
+    held_out = torch.randint(0, 256, (300, 1, 4, 4), dtype=torch.uint8, generator=g)
+    seen = []
+    embed = memo.embed
+    monkeypatch.setattr(memo, "embed", lambda images, features=None, batch_size=256: seen.append(len(images)) or embed(images, features, batch_size))
+    check = copy_check(samples, train, held_out)
+    assert check.index.tolist() == [5, 9_999] and check.distance.max() < 0.01  # found across the chunks
+    assert max(seen) == memo.REFERENCE_CHUNK < len(train)  # never the whole training set at once
+    assert sum(n for n in seen if n in (memo.REFERENCE_CHUNK, len(train) % memo.REFERENCE_CHUNK)) == 2 * len(train)  # samples, held-out
+    doubled = copy_check(samples, train, held_out, features=lambda x: torch.cat([x, x], 1), space="doubled")
+    assert torch.allclose(doubled.distance, check.distance * 2 ** 0.5) and torch.equal(doubled.index, check.index)

@@ -43,29 +43,44 @@ def embed(images: Tensor, features: Optional[Features] = None, batch_size: int =
     return torch.cat(out)
 
 
+REFERENCE_CHUNK = 4096  #: reference images embedded at a time by the nearest-neighbour search
+
+
 @torch.no_grad()
-def nearest_two(queries: Tensor, references: Tensor, batch_size: int = 512,
-                exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
-    """(distance, index, second distance) of each query vector's nearest reference vector and its second nearest,
-    Euclidean (the second is inf with one reference); `exclude[i]` is a reference index query i may not pick (itself,
-    for leave-one-out). Candidates are found in float32, the nearest distance recomputed exactly."""
-    refs = references.float()
-    dists, indices, seconds = [], [], []
-    for i in range(0, len(queries), batch_size):
-        q = queries[i:i + batch_size].float()
-        d = torch.cdist(q, refs)
-        if exclude is not None:
-            d[torch.arange(len(q)), exclude[i:i + batch_size]] = float("inf")
-        values, index = d.topk(min(2, d.shape[1]), dim=1, largest=False)
-        dists.append((q.double() - refs[index[:, 0]].double()).norm(dim=1).float())
-        indices.append(index[:, 0])
-        seconds.append(values[:, 1] if values.shape[1] > 1 else torch.full((len(q),), float("inf")))
-    return torch.cat(dists), torch.cat(indices), torch.cat(seconds)
+def nearest_two(queries: Tensor, references: Tensor, batch_size: int = 512, exclude: Optional[Tensor] = None,
+                features: Optional[Features] = None, chunk: int = REFERENCE_CHUNK) -> tuple[Tensor, Tensor, Tensor]:
+    """(distance, index, second distance) of each query vector's nearest reference and its second nearest, Euclidean
+    (the second is inf with one reference); `exclude[i]` is a reference index query i may not pick (itself, for
+    leave-one-out). `references` are vectors, or images embedded `chunk` at a time by `embed(..., features)` (which
+    must treat each image on its own), so memory does not grow with their number. Candidates are found in float32,
+    the nearest distance recomputed exactly."""
+    best = torch.full((len(queries), 2), float("inf"))
+    best_index = torch.zeros((len(queries), 2), dtype=torch.long)
+    for start in range(0, len(references), chunk):
+        refs = embed(references[start:start + chunk], features)
+        for i in range(0, len(queries), batch_size):
+            q = queries[i:i + batch_size].float()
+            d = torch.cdist(q, refs)
+            if exclude is not None:
+                rows = torch.arange(len(q))
+                own = exclude[i:i + batch_size] - start
+                inside = (own >= 0) & (own < len(refs))
+                d[rows[inside], own[inside]] = float("inf")
+            values, index = d.topk(min(2, d.shape[1]), dim=1, largest=False)
+            merged = torch.cat([best[i:i + batch_size], values], dim=1)
+            merged_index = torch.cat([best_index[i:i + batch_size], index + start], dim=1)
+            kept, order = merged.topk(2, dim=1, largest=False)
+            best[i:i + batch_size], best_index[i:i + batch_size] = kept, merged_index.gather(1, order)
+    nearest_vectors = embed(references[best_index[:, 0]], features)
+    distance = (queries.double().flatten(1) - nearest_vectors.double()).norm(dim=1).float()
+    return distance, best_index[:, 0], best[:, 1]
 
 
-def nearest(queries: Tensor, references: Tensor, batch_size: int = 512, exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-    """(distance, index) of each query vector's nearest reference vector, Euclidean (`exclude` as in `nearest_two`)."""
-    distance, index, _ = nearest_two(queries, references, batch_size, exclude)
+def nearest(queries: Tensor, references: Tensor, batch_size: int = 512, exclude: Optional[Tensor] = None,
+            features: Optional[Features] = None) -> tuple[Tensor, Tensor]:
+    """(distance, index) of each query vector's nearest reference, Euclidean (`references`, `exclude` and `features`
+    as in `nearest_two`)."""
+    distance, index, _ = nearest_two(queries, references, batch_size, exclude, features)
     return distance, index
 
 
@@ -100,7 +115,7 @@ def memorisation(samples: Tensor, train: Tensor, held_out: Tensor, features: Opt
 @torch.no_grad()
 def nearest_grid(samples: Tensor, train: Tensor, features: Optional[Features] = None) -> Tensor:
     """Images ordered sample, its nearest training image, sample, nearest, ...: a grid of 8 shows 4 pairs a row."""
-    _, index = nearest(embed(samples, features), embed(train, features))
+    _, index = nearest(embed(samples, features), train, features=features)
     pairs = torch.stack([samples.float(), train[index].float()], dim=1)
     return pairs.flatten(0, 1)
 
@@ -168,14 +183,13 @@ def copy_check(samples: Tensor, train: Tensor, held_out: Optional[Tensor] = None
                             f"got {len(samples)}, {len(train)} and {reference_count}.")
     if not 0 < quantile < 1:
         raise GanforgeError(f"Copy-check quantile {quantile!r} is invalid; expected a number between 0 and 1.")
-    train_vectors = embed(train, features)
-    distance, index, second = nearest_two(embed(samples, features), train_vectors)
+    distance, index, second = nearest_two(embed(samples, features), train, features=features)  # train embedded chunk by chunk
     if held_out is not None:
         chosen = _subset(len(held_out), max_reference, seed)
-        reference_distance, _ = nearest(embed(held_out[chosen], features), train_vectors)
+        reference_distance, _ = nearest(embed(held_out[chosen], features), train, features=features)
     else:
         chosen = _subset(len(train), max_reference, seed)
-        reference_distance, _ = nearest(train_vectors[chosen], train_vectors, exclude=chosen)
+        reference_distance, _ = nearest(embed(train[chosen], features), train, exclude=chosen, features=features)
     return CopyCheck(distance, index, second, reference_distance, "held-out" if held_out is not None else "leave-one-out",
                      space, len(train), quantile)
 
