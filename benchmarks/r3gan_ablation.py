@@ -8,9 +8,11 @@ only the loss (non-saturating logistic "GAN" or relativistic pairing "RpGAN") an
 Each run is an ordinary in-process `ganforge train` run (run directory with metrics.jsonl, checkpoints, export)
 with one extra callback that counts the generator's Stacked-MNIST modes every `--curve-every` rounds
 (`--curve-n` samples) and logs them as "modes" events; the end of the run is counted over 26,000 samples as
-PacGAN counts (ganforge.theory.modes). With `--lock`, each run holds that file's lock for itself alone and
+PacGAN counts (ganforge.theory.modes), for the EMA generator (the table) and for the live one of the last
+checkpoint (`final_live`: what the EMA averages over). With `--lock`, each run holds that file's lock for itself alone and
 releases it before the next. A run stopped by ganforge's non-finite guard is recorded as diverged.
-`--plot-only` redraws the figure and the table from the JSON.
+`--plot-only` redraws the figure and the table from the JSON; `--backfill-live` adds `final_live` to recorded runs
+whose run folder is still there.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from ganforge.nn.modes import eval_mode  # noqa: E402
 from ganforge.runlog import read_metrics  # noqa: E402
 from ganforge.theory.modes import STACKED_SAMPLES, generator_stacked_modes, stacked_modes  # noqa: E402
 from ganforge.train.api import default_callbacks, train  # noqa: E402
+from ganforge.train.checkpoint import Checkpoints, read_training_state  # noqa: E402
 from ganforge.train.guard import TrainingDiverged  # noqa: E402
 
 
@@ -130,6 +133,23 @@ def loss_d_curve(run: Path, window: int = 25) -> list[list[float]]:
             for i in range(0, len(values) - window + 1, window)]
 
 
+def live_generator(run: Path) -> torch.nn.Module:
+    """The live (not averaged) generator of a run's last checkpoint, in the players of its export."""
+    from ganforge.export import load_generator
+
+    checkpoint = Checkpoints(run).latest()
+    if checkpoint is None:
+        raise FileNotFoundError(f"{run} has no checkpoint")
+    generator, _ = load_generator(run)
+    generator.load_state_dict(read_training_state(checkpoint)["game"]["players"]["generator"])
+    return generator.eval()
+
+
+def final_live(run: Path) -> dict:
+    """The end-of-run count (26,000 samples) of a run's live generator."""
+    return generator_stacked_modes(live_generator(run), n=STACKED_SAMPLES, seed=COUNT_SEED).as_dict()
+
+
 def one_run(args: argparse.Namespace, key: str, seed: int, out: Path) -> dict:
     """Train one row with one seed, counting modes along the way and over 26,000 samples at the end."""
     row = ROWS[key]
@@ -145,16 +165,18 @@ def one_run(args: argparse.Namespace, key: str, seed: int, out: Path) -> dict:
     except TrainingDiverged as error:
         diverged = str(error)
     seconds = time.perf_counter() - started
-    final = None
+    final = live = None
     if diverged is None:
         from ganforge.export import load_generator
 
         generator, _ = load_generator(out / name)
         final = generator_stacked_modes(generator, n=STACKED_SAMPLES, seed=COUNT_SEED).as_dict()
+        live = final_live(out / name)
     count_seconds = time.perf_counter() - started - seconds
     return {"row": key, "label": row.label, "loss": row.loss, "r2": row.r2, "seed": seed, "steps": args.steps,
             "batch": args.batch, "image_size": args.image_size, "precision": args.precision, "options": players(args, row),
-            "train_seconds": round(seconds, 1), "final_count_seconds": round(count_seconds, 1), "diverged": diverged, "final": final, "curve": curve.points,
+            "train_seconds": round(seconds, 1), "final_count_seconds": round(count_seconds, 1), "diverged": diverged,
+            "final": final, "final_live": live, "curve": curve.points,
             "last_logged": last_values(out / name), "loss_d_curve": loss_d_curve(out / name), "run": str(out / name)}
 
 
@@ -188,8 +210,20 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def live_table(results: dict) -> str:
+    """Markdown: per run with a `final_live` count, the EMA generator's modes / KL beside the live generator's."""
+    lines = ["| loss | seed | γ | EMA G: modes / KL | live G: modes / KL |", "|---|---|---|---|---|"]
+    for run in results["runs"]:
+        ema, live = run.get("final"), run.get("final_live")
+        if ema and live:
+            lines.append(f"| {run['label']} | {run['seed']} | {run['options']['gamma']:g} | {ema['modes']} / {ema['reverse_kl']:.2f} "
+                         f"| {live['modes']} / {live['reverse_kl']:.2f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def plot(results: dict, path: Path) -> None:
-    """Modes and KL to uniform against rounds, one colour per row, one line style per seed; real data dashed."""
+    """Modes, KL to uniform and D's loss against rounds, one colour per row, one line style per seed; the modes axis
+    is scaled to the runs (the real data's count is in its label), KL's real-data level dashed; one legend below."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,12 +231,12 @@ def plot(results: dict, path: Path) -> None:
 
     colours = dict(zip(ROWS, ("tab:orange", "tab:red", "tab:blue", "tab:green")))
     styles = ("-", "--", ":", "-.")
-    fig, (left, right, third) = plt.subplots(1, 3, figsize=(11, 3.0))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(11, 3.4))
     seeds = sorted({r["seed"] for r in results["runs"]})
     for run in results["runs"]:
         steps = [p["step"] for p in run["curve"]]
         style = styles[seeds.index(run["seed"]) % len(styles)]
-        label = f"{ROWS[run['row']].label} (seed {run['seed']})"
+        label = f"{ROWS[run['row']].label}, γ {run['options']['gamma']:g}, seed {run['seed']}"
         left.plot(steps, [p["modes"] for p in run["curve"]], style, color=colours[run["row"]], label=label, lw=1.2)
         right.plot(steps, [p["reverse_kl"] for p in run["curve"]], style, color=colours[run["row"]], lw=1.2)
         blind = BLIND_D_LOSS[run["loss"]]
@@ -210,18 +244,21 @@ def plot(results: dict, path: Path) -> None:
                    color=colours[run["row"]], lw=1.0)
     real = results.get("real")
     if real:
-        left.axhline(real["modes"], color="grey", ls=(0, (2, 2)), lw=0.8)
         right.axhline(real["reverse_kl"], color="grey", ls=(0, (2, 2)), lw=0.8)
     n = results["runs"][0]["curve"][-1]["samples"] if results["runs"] and results["runs"][0]["curve"] else 0
-    left.set(xlabel="rounds", ylabel=f"modes of 1,000 ({n:,} samples)", ylim=(0, 1020))
+    top = max([p["modes"] for run in results["runs"] for p in run["curve"]], default=0)
+    ceiling = f"; real: {real['modes']:,}" if real else ""
+    left.set(xlabel="rounds", ylabel=f"modes ({n:,} samples{ceiling})", ylim=(0, max(10, 1.15 * top)))
     right.set(xlabel="rounds", ylabel="KL to uniform (lower is better)")
     third.set(xlabel="rounds", ylabel="D loss / D loss of a blind D", ylim=(0, None))
-    left.legend(fontsize=6, loc="lower right")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     for ax in (left, right, third):
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
         ax.xaxis.label.set_size(8), ax.yaxis.label.set_size(8)
-    fig.tight_layout()
+    rows_of_legend = math.ceil(len(labels) / 4)
+    fig.tight_layout(rect=(0, 0.06 * rows_of_legend, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -250,11 +287,19 @@ def main() -> None:
     parser.add_argument("--lock", help="flock this file around each run alone (e.g. /tmp/heavy.lock)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plot-only", action="store_true", help="only redraw the figure and the table from --json")
+    parser.add_argument("--backfill-live", action="store_true",
+                        help="only count the live generator of recorded runs that lack it and whose folder is still there")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     json_path = Path(args.json)
     results = json.loads(json_path.read_text()) if json_path.is_file() else {"runs": []}
-    if not args.plot_only:
+    if args.backfill_live:
+        for run in results["runs"]:
+            if run.get("final") and not run.get("final_live") and Checkpoints(Path(run["run"])).latest() is not None:
+                with held(args.lock):
+                    run["final_live"] = final_live(Path(run["run"]))
+                write_json_atomic(json_path, results)
+    elif not args.plot_only:
         out = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
         results["machine"] = describe()
         with held(args.lock):
@@ -279,6 +324,7 @@ def main() -> None:
     if args.plot:
         plot(results, Path(args.plot))
     print(table(results))
+    print(live_table(results))
 
 
 if __name__ == "__main__":
