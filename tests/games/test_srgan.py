@@ -95,12 +95,32 @@ def test_gan_phase_objective_matches_its_weighted_terms():
     assert logs["loss_l1"].item() == pytest.approx(0.4) and logs["loss_perceptual"].item() == pytest.approx(0.6)
     assert logs["loss_g_adv"].item() == pytest.approx(adversarial)
     assert logs[LOSS_G].item() == pytest.approx(1e-2 * 0.4 + 1.0 * 0.6 + 5e-3 * adversarial)
-    # D then learns RaGAN on the HR crops of its batch against G's last outputs
+    # D then learns RaGAN on the crops G just trained on: their HR against G's outputs, not its own batch's HR
     d_logs = game.discriminator_step({"a": torch.zeros(2, 3, 4, 4), "b": torch.full((2, 3, 8, 8), 0.1)})
-    expected = relativistic_average_discriminator(torch.full((2, 1), 0.2), fake).item()
+    expected = relativistic_average_discriminator(real, fake).item()
     assert d_logs[LOSS_D].item() == pytest.approx(expected)
-    assert d_logs[D_REAL].item() == pytest.approx(0.2) and d_logs[D_FAKE].item() == pytest.approx(0.4)
+    assert d_logs[D_REAL].item() == pytest.approx(-0.4) and d_logs[D_FAKE].item() == pytest.approx(0.4)
     assert game.last_fakes.held is None
+
+
+def test_first_gan_step_of_d_upscales_its_own_batch_and_pairs_it_with_its_hr():
+    game = make_game(psnr_fraction=0.0)
+    game.players.update(generator=Scale(0.5), discriminator=Critic(2.0))
+    game.optimizers["discriminator"] = torch.optim.SGD(game.players["discriminator"].parameters(), lr=0.0)
+    game.set_phase(0, 10)
+    d_logs = game.discriminator_step({"a": torch.full((2, 3, 4, 4), 0.6), "b": torch.full((2, 3, 8, 8), 0.1)})
+    real, fake = torch.full((2, 1), 2.0 * 0.1), torch.full((2, 1), 2.0 * 0.3)  # a · mean(HR), a · mean(0.5 · LR)
+    assert d_logs[LOSS_D].item() == pytest.approx(relativistic_average_discriminator(real, fake).item())
+    assert d_logs[D_REAL].item() == pytest.approx(0.2) and d_logs[D_FAKE].item() == pytest.approx(0.6)
+
+
+def test_a_checkpoint_holding_only_gs_output_resumes_with_d_upscaling_its_batch():
+    game = make_game(psnr_fraction=0.0)
+    game.load_extra_state({"fake": {"out": torch.zeros(2, 3, 16, 16)}})  # saved before the HR crops were held too
+    assert game.last_fakes.held is None
+    game.load_extra_state({"fake": {"out": torch.zeros(2, 3, 16, 16), "hr": torch.ones(2, 3, 16, 16)}})
+    fake, hr = game.last_fakes.held
+    assert torch.equal(fake, torch.zeros(2, 3, 16, 16)) and torch.equal(hr, torch.ones(2, 3, 16, 16))
 
 
 def test_the_preview_is_bicubic_generated_and_high_resolution_rows():

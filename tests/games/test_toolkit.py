@@ -46,6 +46,8 @@ def test_last_fakes_are_taken_once_and_round_trip_through_state():
     assert again.take() is None
     again.load_state_dict(None)
     assert again.held is None
+    again.load_state_dict({"out": y})  # saved by a holder of fewer names: nothing held, the next D step makes its own
+    assert again.held is None
 
 
 def test_penalties_reject_negative_weights_and_intervals_below_one():

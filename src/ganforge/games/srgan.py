@@ -4,8 +4,15 @@ Two phases in one run, chosen by the round (`set_phase`, `ganforge.schedules.psn
 
 - "psnr" (the first `psnr_fraction` of the rounds): G alone learns L1 to the HR crop, no D;
 - "gan" (the rest, from those weights): D learns the relativistic average loss (RaGAN) on HR crops
-  vs G's outputs; G learns  l1_weight·L1 + perceptual_weight·L_percep + gan_weight·L_RaGAN
-  (ESRGAN: 1e-2, 1 and 5e-3), its learning rate times `gan_lr_factor` (ESRGAN: 2e-4, then 1e-4).
+  vs G's outputs *of those same crops*; G learns  l1_weight·L1 + perceptual_weight·L_percep +
+  gan_weight·L_RaGAN (ESRGAN: 1e-2, 1 and 5e-3), its learning rate times `gan_lr_factor` (ESRGAN: 2e-4,
+  then 1e-4).
+
+D judges the batch G has just trained on: the HR crops and G's outputs of their LR (ESRGAN's and
+Real-ESRGAN's schedule: one batch per iteration, G's step then D's). Measured (docs/superres.md): with
+the HR crops of another batch D stayed at chance for hundreds of rounds, with the same crops it left
+chance within 60 steps — an SR output differs from its original by fine detail, far less than two
+random crops differ in content.
 
 The perceptual term needs no download: by default it is discriminator feature matching (the L1
 distance between D's intermediate features of the SR output and of the HR crop, averaged over
@@ -143,7 +150,8 @@ class SRGANGame(Game):
             self.vgg = runtime.place(VGG19Features.from_file(options.vgg19_weights))
         self.phase = "psnr" if options.psnr_fraction > 0 else "gan"
         self.critic_steps = 0 if self.phase == "psnr" else 1
-        self.last_fakes = self.keep_in_state("fake", LastFakes(runtime, ("out",)))  # G's output of the last GAN-phase generator step, for the next D step
+        # (G's output, its HR crops) of the last GAN-phase generator step: the next D step judges that same batch
+        self.last_fakes = self.keep_in_state("fake", LastFakes(runtime, ("out", "hr")))
 
     # --- schedule -------------------------------------------------------------------------------
     def set_phase(self, step: int, total_steps: int) -> None:
@@ -154,14 +162,18 @@ class SRGANGame(Game):
 
     # --- one round ------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
-        """Update D with the RaGAN loss: HR crops of this batch vs G's outputs of the last generator step."""
-        real = batch["b"]
+        """Update D with the RaGAN loss on one batch of crops: their HR vs G's outputs of their LR.
+
+        The batch is the last generator step's (its outputs held); only when none is held (the first GAN
+        round, a resumed older checkpoint) does D upscale `batch` itself.
+        """
         held = self.last_fakes.take()
-        if held is None:  # the first GAN round: upscale this batch
+        if held is None:
             with torch.no_grad():
-                held = (self.generator(batch["a"]),)
+                held = (self.generator(batch["a"]), batch["b"])
+        fake, real = held
         critic = self.players["discriminator"]
-        terms = discriminator_loss(lambda x: critic(x).float(), real, held[0].to(real.dtype), self.loss)
+        terms = discriminator_loss(lambda x: critic(x).float(), real, fake.to(real.dtype), self.loss)
         self.update("discriminator", terms.loss)
         return terms.logs
 
@@ -192,7 +204,7 @@ class SRGANGame(Game):
             percep = self.perceptual(fake, hr, real_feats, fake_feats)
         loss = opts.l1_weight * l1 + opts.perceptual_weight * percep + opts.gan_weight * adversarial
         self.update("generator", loss)
-        self.last_fakes.keep(fake)
+        self.last_fakes.keep(fake, hr)
         return {LOSS_G: loss.detach(), "loss_l1": l1.detach(), "loss_perceptual": percep.detach(), "loss_g_adv": adversarial.detach()}
 
     # --- what a person sees -----------------------------------------------------------------------

@@ -70,8 +70,12 @@ class LastFakes:
         return None if self.held is None else dict(zip(self.names, self.held))
 
     def load_state_dict(self, state: Optional[dict[str, Tensor]]) -> None:
-        """Hold what `state_dict` saved, placed on this run's device and memory format."""
-        self.held = None if state is None else tuple(self.runtime.place_images(state[name]) for name in self.names)
+        """Hold what `state_dict` saved, placed on this run's device and memory format; a state without one of
+        the names (saved when the game held fewer) holds nothing, so the next D step makes its own."""
+        if state is None or any(name not in state for name in self.names):
+            self.held = None
+            return
+        self.held = tuple(self.runtime.place_images(state[name]) for name in self.names)
 
 
 @dataclass
