@@ -74,7 +74,7 @@ def run_config(args: argparse.Namespace, name: str, minutes: float, psnr_fractio
     options = dict(scale=args.scale, blocks=args.blocks, features=args.features, growth=args.growth, crop=args.crop,
                    d_width=args.d_width, psnr_fraction=psnr_fraction, holdout_every=0, **dict(args.option))
     return TrainConfig(model="srgan", data=str(args.out / "train-photos"), minutes=minutes, batch_size=args.batch_size, seed=args.seed,
-                       out=str(args.out), name=name, lr_g=lr, lr_d=lr, beta1=0.9, beta2=0.99, ema_decay=args.ema_decay,
+                       out=str(args.out), name=name, lr_g=lr, lr_d=lr, beta1=0.9, beta2=0.99, ema_decay=args.ema_decay, loss=args.loss,
                        log_every=25, sample_every=10 ** 9, checkpoint_every=10 ** 9, copy_check_n=0, options=options)
 
 
@@ -258,6 +258,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--loss", default=None, help="D's loss (default: the family's, ragan), e.g. relativistic_pairing")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--option", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="another srgan option, e.g. --option gan_weight 0.1 (numbers as numbers)")

@@ -245,3 +245,43 @@ def test_photo_data_refuses_flat_crops_by_default_and_the_generator_skips_from_b
     game = make_game()
     assert game.generator.config["skip_upscale"] == "bicubic"
     assert make_game(skip_upscale="bilinear").generator.config["skip_upscale"] == "bilinear"
+
+
+class PixelCritic(nn.Module):
+    """Per-pixel scores: `a` times the image's channel mean, a (B, 1, H, W) map like the U-Net D's."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(a))
+
+    def forward(self, x, features=False):
+        score = self.a * x.mean(1, keepdim=True)
+        return (score, [x]) if features else score
+
+
+def test_relativistic_pairing_judges_each_pixel_against_the_same_pixel_of_gs_output():
+    game = get_family("srgan").build(TrainConfig(loss="relativistic_pairing"), SRGANOptions(**TINY, psnr_fraction=0.0),
+                                     SuperResInfo(3, 16, scale=2, data=None), Runtime(torch.device("cpu")))
+    assert game.loss.name == "relativistic_pairing"
+    game.players.update(generator=Scale(1.0), discriminator=PixelCritic(3.0))
+    game.optimizers["discriminator"] = torch.optim.SGD(game.players["discriminator"].parameters(), lr=0.0)
+    game.set_phase(0, 10)
+    hr = torch.linspace(-1, 1, 2 * 3 * 8 * 8).reshape(2, 3, 8, 8)  # scores vary over pixels and crops
+    game.last_fakes.keep(hr.clone(), hr)  # G's outputs equal to their HR crops: nothing to tell apart
+    logs = game.discriminator_step({"a": torch.zeros(2, 3, 4, 4), "b": torch.zeros(2, 3, 8, 8)})
+    assert logs[LOSS_D].item() == pytest.approx(np.log(2.0))
+    assert game.players["discriminator"].a.grad.item() == 0.0  # nothing pulls D's score spread in
+
+
+def test_ragan_shrinks_a_per_pixel_ds_score_spread_where_real_and_fake_are_the_same():
+    """The collapse of docs/superres.md: RaGAN compares each pixel with the other side's mean score, so on crops
+    D cannot tell apart it pays for any spread of its scores and drives them to a constant."""
+    game = make_game(psnr_fraction=0.0)
+    game.players.update(generator=Scale(1.0), discriminator=PixelCritic(3.0))
+    game.optimizers["discriminator"] = torch.optim.SGD(game.players["discriminator"].parameters(), lr=0.0)
+    game.set_phase(0, 10)
+    hr = torch.linspace(-1, 1, 2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
+    game.last_fakes.keep(hr.clone(), hr)
+    logs = game.discriminator_step({"a": torch.zeros(2, 3, 4, 4), "b": torch.zeros(2, 3, 8, 8)})
+    assert logs[LOSS_D].item() > 2 * np.log(2.0) + 0.1
+    assert game.players["discriminator"].a.grad.item() > 0.1  # a descent step shrinks the spread

@@ -14,6 +14,10 @@ the HR crops of another batch D stayed at chance for hundreds of rounds, with th
 chance within 60 steps — an SR output differs from its original by fine detail, far less than two
 random crops differ in content.
 
+D's loss is RaGAN (ESRGAN's), or with `loss: relativistic_pairing` each real pixel's score against the
+same pixel of G's output of that crop (no pull on the spread of a per-pixel D's scores where the two
+cannot be told apart; docs/superres.md measures both).
+
 The perceptual term needs no download: by default it is discriminator feature matching (the L1
 distance between D's intermediate features of the SR output and of the HR crop, averaged over
 layers; Wang et al. 2018, pix2pixHD), and with `vgg19_weights=FILE` (torchvision's vgg19 state-dict)
@@ -55,6 +59,9 @@ from ganforge.nn.modes import eval_mode
 from ganforge.schedules import psnr_then_gan
 
 EMBEDDED = ("mnist", "fashion-mnist")
+#: D's losses: ESRGAN's relativistic average, or relativistic pairing of each real pixel's score with the same
+#: pixel of G's output of that crop (for the per-pixel U-Net D; docs/superres.md)
+LOSSES = ("ragan", "relativistic_pairing")
 
 
 @dataclass
@@ -142,7 +149,7 @@ class SRGANGame(Game):
         self.seat_pair(RRDBGenerator(info.channels, options.features, options.blocks, options.growth, scale,
                                      options.upsample, options.image_skip, options.skip_upscale),
                        make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg)
-        self.loss = get_loss("ragan")
+        self.loss = get_loss(cfg.loss or "ragan")
         self.vgg: Optional[nn.Module] = None
         if options.vgg19_weights:
             from ganforge.models.vgg19 import VGG19Features
@@ -268,8 +275,9 @@ def load_data(cfg: TrainConfig, options: SRGANOptions, runtime: Runtime) -> Supe
 
 def build(cfg: TrainConfig, options: SRGANOptions, info: DataInfo, runtime: Runtime) -> SRGANGame:
     """The super-resolution game for a resolved config (its adversarial loss is always RaGAN)."""
-    if cfg.loss not in (None, "ragan"):
-        raise GanforgeError(f"Loss {cfg.loss!r} is not available for srgan; expected ragan (the relativistic average GAN of ESRGAN).")
+    if cfg.loss not in (None, *LOSSES):
+        raise GanforgeError(f"Loss {cfg.loss!r} is not available for srgan; expected {' or '.join(LOSSES)} (relativistic: "
+                            "ESRGAN's average, or each pixel against the same pixel of G's output).")
     return SRGANGame(runtime, info, options, cfg)
 
 
