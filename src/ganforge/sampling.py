@@ -24,6 +24,14 @@ def rows_per_pass(image_size: int, limit: int) -> int:
     return max(1, min(limit, PASS_PIXELS // max(1, image_size) ** 2))
 
 
+def in_slices(make: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor], rows: int) -> Tensor:
+    """`make` run on at most `rows` rows of `inputs` at a time (one call when they fit), its outputs joined in order."""
+    n = next(iter(inputs.values())).shape[0]
+    if rows >= n:
+        return make(inputs)
+    return torch.cat([make({k: v[i:i + rows] for k, v in inputs.items()}) for i in range(0, n, rows)])
+
+
 def device_memory(device: torch.device) -> int:
     """Bytes of memory of `device` (physical RAM for the CPU)."""
     if device.type == "cuda":
@@ -124,9 +132,6 @@ def iter_samples(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 
         count = min(batch_size, n - start)
         z = torch.randn(count, generator.z_dim, generator=rng).to(device)
         batch_labels = None if labels is None else labels[torch.arange(start, start + count) % len(labels)].to(device)
-        step = pass_size or count
-        if step >= count:
-            yield generator(z, batch_labels, **generator_kwargs).float().clamp_(-1, 1)
-            continue
-        yield torch.cat([generator(z[i:i + step], None if batch_labels is None else batch_labels[i:i + step],
-                                   **generator_kwargs).float().clamp_(-1, 1) for i in range(0, count, step)])
+        inputs = {"z": z} if batch_labels is None else {"z": z, "labels": batch_labels}
+        yield in_slices(lambda rows: generator(rows["z"], rows.get("labels"), **generator_kwargs).float().clamp_(-1, 1),
+                        inputs, pass_size or count)

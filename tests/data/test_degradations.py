@@ -16,6 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator
 from ganforge.games.srgan import SRGANOptions
 from ganforge.train.api import train
+from tests.data.photo_folder import write_photos
 
 CPU = torch.device("cpu")
 K = 21
@@ -255,16 +256,8 @@ def test_bad_values_are_refused_in_one_sentence(options, match):
     assert message.endswith(".") and message.count(". ") == 0
 
 
-def write_photos(root, n=4, size=(48, 40)):
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        base = np.random.default_rng(i).integers(0, 256, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8)
-        Image.fromarray(base).resize(size, Image.BICUBIC).save(root / f"{i:02d}.png")
-    return root
-
-
 def test_a_short_srgan_training_with_realesrgan_degradations(tmp_path):
-    data = write_photos(tmp_path / "photos")
+    data = write_photos(tmp_path / "photos", n=4)
     options = {"scale": 2, "blocks": 1, "features": 8, "growth": 4, "d_width": 4, "crop": 16, "psnr_fraction": 0.5,
                "degradation": "realesrgan", "degradation_options": {"jpeg_range2": [50, 95]}}
     run = train(TrainConfig(model="srgan", data=str(data), steps=4, batch_size=2, out=str(tmp_path), name="real", log_every=1,

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 from torch import nn
 
@@ -18,6 +17,7 @@ from ganforge.losses import relativistic_average_discriminator, relativistic_ave
 from ganforge.models.vgg19 import CONV5_4, build_features
 from ganforge.schedules import psnr_then_gan
 from ganforge.train.api import train
+from tests.data.photo_folder import write_photos
 from tests.games.game_contract import GameContract
 
 TINY = {"scale": 2, "blocks": 1, "features": 8, "growth": 4, "d_width": 4}
@@ -168,14 +168,6 @@ class StopAfter(Callback):
     def on_round_end(self, trainer, step):
         if step > self.step:
             raise Stopped
-
-
-def write_photos(root, n=5, size=(48, 40)):
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        base = np.random.default_rng(i).integers(0, 256, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8)
-        Image.fromarray(base).resize(size, Image.BICUBIC).save(root / f"{i:02d}.png")
-    return root
 
 
 def sr_cfg(tmp_path, data, **kw):

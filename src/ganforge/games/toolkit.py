@@ -25,7 +25,7 @@ from ganforge.games.penalties import NO_PENALTIES, Penalties
 from ganforge.losses import AdversarialLoss, discriminator_score, gradient_penalty, r1_penalty, r2_penalty
 from ganforge.nn.augment import Augmenter
 from ganforge.nn.modes import eval_mode
-from ganforge.sampling import rows_per_pass
+from ganforge.sampling import in_slices, rows_per_pass
 
 Critic = Callable[[Tensor], Tensor]  # images (or points) -> logits
 
@@ -190,8 +190,4 @@ class NoiseRendering:
 def in_passes(make: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor], image_size: int) -> Tensor:
     """`make(inputs)` run on slices of the inputs' rows, `sampling.rows_per_pass` images each, joined: a preview
     grid at 256 px holds a quarter of one pass's activations (the rows are independent in eval mode)."""
-    n = next(iter(inputs.values())).shape[0]
-    rows = rows_per_pass(image_size, n)
-    if rows >= n:
-        return make(inputs)
-    return torch.cat([make({k: v[i:i + rows] for k, v in inputs.items()}) for i in range(0, n, rows)])
+    return in_slices(make, inputs, rows_per_pass(image_size, next(iter(inputs.values())).shape[0]))
