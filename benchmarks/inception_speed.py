@@ -4,10 +4,10 @@ Configurations, each timed on the same 299-px inputs, interleaved over `--reps` 
 counts, as others' work on a shared machine only ever slows a round down):
   before      the network as loaded, NCHW, batch norm separate, fp32 (what `ganforge eval` ran before)
   folded_cl   batch norm folded into the convolutions, channels_last, fp32
-  frozen_direct  folded_cl traced and frozen with TorchScript, oneDNN Graph fusion on, chunks of 8 images,
-              every convolution direct (oneDNN), fp32
-  frozen      what eval runs (features/inference.py): frozen_direct with the large stride-1 3x3 and 5x5
-              convolutions through NNPACK's Winograd/FFT algorithms (features/nnpack.py), fp32
+  frozen      what eval runs (features/inference.py): folded_cl traced and frozen with TorchScript, oneDNN
+              Graph fusion on, chunks of 8 images, fp32
+  nnpack      frozen with the stride-1 3x3 and 5x5 convolutions through NNPACK's Winograd/FFT algorithms
+              (benchmarks/inception_exact.py, which times the other exact variants tried), fp32
   bf16        frozen under bfloat16 autocast (`--precision bf16`)
 Features are compared with `before` on real photos (skimage.data) resized to 299 px: the largest
 relative L2 difference per image is printed; fp32 paths must stay ≤ 1e-4.
@@ -62,11 +62,13 @@ def network(weights: str) -> FIDInceptionV3:
 
 def configurations(net: FIDInceptionV3) -> dict:
     """Name -> a callable from TF-range 299-px images to features."""
+    from inception_exact import use_nnpack
+
     folded = fold_batch_norm(copy.deepcopy(net)).to(memory_format=torch.channels_last)
     return {"before": net.features,
             "folded_cl": lambda x: folded.features(x.contiguous(memory_format=torch.channels_last)),
-            "frozen_direct": InferenceNetwork(net, precision="fp32", nnpack=False),
             "frozen": InferenceNetwork(net, precision="fp32"),
+            "nnpack": InferenceNetwork(net, precision="fp32", fold=lambda m: use_nnpack(fold_batch_norm(m))),
             "bf16": InferenceNetwork(net, precision="bf16")}
 
 

@@ -1,11 +1,9 @@
-"""A feature network tuned for inference: folded, channels_last, fast 3x3/5x5 convolutions, frozen with TorchScript, fp32 or bf16, in chunks.
+"""A feature network tuned for inference: folded, channels_last, frozen with TorchScript, fp32 or bf16, in chunks.
 
 The network as loaded stays untouched (it is what the weights are checked against); this wraps a
-copy whose batch norms are folded into the convolutions (`fold`), stored channels_last, whose large
-stride-1 3x3 and 5x5 convolutions run through NNPACK's Winograd/FFT algorithms in fp32 (`nnpack`:
-fewer multiplications, see features/nnpack.py), and which on the first call is traced and frozen with
-TorchScript; its calls run with oneDNN Graph fusion on (convolution, ReLU and concatenation fused),
-switched back off afterwards.
+copy whose batch norms are folded into the convolutions (`fold`), stored channels_last, and, on the
+first call, traced and frozen with TorchScript; its calls run with oneDNN Graph fusion on (convolution,
+ReLU and concatenation fused), switched back off afterwards.
 Inputs are fed in chunks of `chunk` images, which keeps activations in cache-sized pieces whatever
 batch the caller hands in. In fp32 the features equal the loaded network's to float rounding
 (≤ 1e-4 relative, tested); "bf16" runs under bfloat16 autocast, faster where the CPU has native
@@ -55,7 +53,7 @@ class InferenceNetwork:
     """Callable images -> features of a copy of `network` (which has `.features`), tuned for inference."""
 
     def __init__(self, network: nn.Module, precision: str = "fp32", chunk: int = DEFAULT_CHUNK,
-                 fold: Optional[Callable[[nn.Module], nn.Module]] = None, freeze: bool = True, nnpack: bool = True):
+                 fold: Optional[Callable[[nn.Module], nn.Module]] = None, freeze: bool = True):
         if precision not in PRECISIONS:
             raise GanforgeError(f"Precision {precision!r} is unknown; expected one of {', '.join(PRECISIONS)}.")
         if chunk < 1:
@@ -66,12 +64,7 @@ class InferenceNetwork:
 
             fold = fold_batch_norm if isinstance(net, FIDInceptionV3) else (lambda m: m)
         self.precision, self.chunk, self.freeze = precision, chunk, freeze
-        net = fold(net)
-        if nnpack and precision == "fp32":
-            from ganforge.metrics.features.nnpack import use_nnpack
-
-            net = use_nnpack(net)
-        self.module = _Features(net).to(memory_format=torch.channels_last).eval()
+        self.module = _Features(fold(net)).to(memory_format=torch.channels_last).eval()
         self._run: Optional[Callable[[Tensor], Tensor]] = None
 
     def _autocast(self, device: torch.device):
@@ -82,7 +75,6 @@ class InferenceNetwork:
             return self.module
         with self._autocast(x.device), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated in torch 2.13 but still the fastest here
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # NNPACKConv2d's choice by map size is meant to be fixed at trace time
             return torch.jit.freeze(torch.jit.trace(self.module, x, check_trace=False))
 
     @torch.no_grad()
