@@ -14,6 +14,7 @@ NNPACK's thread pool is created once per process with the thread count of its fi
 `workers2x1 nnpack` rows share the 2-thread pool made by the `nnpack` rows.
 
     flock /tmp/heavy.lock env OMP_NUM_THREADS=2 python benchmarks/inception_exact.py --weights tf
+    OMP_NUM_THREADS=1 python benchmarks/inception_exact.py --layers      # single layers, oneDNN against NNPACK
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 import types
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -147,12 +149,41 @@ class Workers:
 
 
 @torch.no_grad()
+def layers(reps: int = 3) -> None:
+    """Single layers of InceptionV3's shapes (batch 8, random weights): oneDNN channels_last against NNPACK, time and error."""
+    torch.manual_seed(0)
+    for cin, cout, size, k, pad in [(64, 96, 35, 3, 1), (96, 96, 35, 3, 1), (48, 64, 35, 5, 2), (80, 192, 73, 3, 0),
+                                    (32, 64, 147, 3, 1), (448, 384, 8, 3, 1)]:
+        x, w, b = torch.randn(8, cin, size, size), torch.randn(cout, cin, k, k) * 0.05, torch.randn(cout)
+        exact = F.conv2d(x.double(), w.double(), b.double(), padding=pad).float()
+        xc, wc = x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last)
+        runs = {"onednn": partial(F.conv2d, xc, wc, b, padding=pad),
+                "nnpack": partial(torch._nnpack_spatial_convolution, x, w, b, [pad, pad])}
+        best = {}
+        for name, f in runs.items():
+            f()
+            best[name] = min(_seconds(f) for _ in range(reps))
+        err = float((runs["nnpack"]() - exact).norm() / exact.norm())
+        print(f"{cin}->{cout} {k}x{k} at {size} px: onednn {best['onednn'] * 1e3:.1f} ms, nnpack {best['nnpack'] * 1e3:.1f} ms "
+              f"({best['onednn'] / best['nnpack']:.2f}x), nnpack relative error {err:.1e}", flush=True)
+
+
+def _seconds(f) -> float:
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
+@torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", choices=["random", "tf"], default="tf")
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--layers", action="store_true", help="time single layers instead (oneDNN against NNPACK)")
     args = parser.parse_args()
+    if args.layers:
+        return layers(args.reps)
     net = network(args.weights)
     real = photos()
     ref = net.features(real)
