@@ -103,6 +103,7 @@ def main() -> int:
     parser.add_argument("--group-width", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per candidate and shape")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--nhwc", action="store_true", help="inputs and weights in channels_last, as ganforge trains by default")
     args = parser.parse_args()
     print(json.dumps({"machine": describe()}), flush=True)
     for inner in args.inner:
@@ -112,8 +113,10 @@ def main() -> int:
             x = torch.randn(args.batch, inner, size, size)
             w = torch.randn(inner, args.group_width, 3, 3) / 12
             r = torch.randn(args.batch, inner, size, size)
+            if args.nhwc:
+                x, w, r = (t.contiguous(memory_format=torch.channels_last) for t in (x, w, r))
             ref = penalty_step(grouped, x, w, r, groups)
-            row = {"inner": inner, "groups": groups, "size": size}
+            row = {"inner": inner, "groups": groups, "size": size, "nhwc": args.nhwc}
             for name in args.candidates:
                 got = penalty_step(CANDIDATES[name], x, w, r, groups)
                 err = max(((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item() for a, b in zip(got, ref))
