@@ -82,3 +82,20 @@ def test_resampling_gradients_pass_gradcheck_to_second_order(layer):
     x = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(layer, (x,))
     assert torch.autograd.gradgradcheck(layer, (x,))
+
+
+@pytest.mark.parametrize("kind", ["down", "up"])
+def test_resampling_under_bf16_autocast_matches_the_depthwise_convolution_and_differentiates_twice(kind):
+    torch.manual_seed(0)
+    layer = LowPassDownsample() if kind == "down" else LowPassUpsample()
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got, want = layer(x), _depthwise_reference(kind, x)
+        assert got.dtype == want.dtype
+        assert torch.allclose(got.float(), want.float(), atol=2e-2)
+        (grad,) = torch.autograd.grad(got.float().square().sum(), x, create_graph=True)
+        (ref,) = torch.autograd.grad(want.float().square().sum(), x, create_graph=True)
+        assert grad.dtype == torch.float32 and torch.allclose(grad, ref, atol=5e-2)
+        (second,) = torch.autograd.grad(grad.square().sum(), x)
+        (second_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    assert torch.allclose(second, second_ref, rtol=5e-2, atol=5e-2 * second_ref.abs().max().item())
