@@ -9,7 +9,6 @@ identity (Fixup, Zhang et al. 2019).
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,48 +30,6 @@ def he_init(layer: nn.Module, gain: float = 1.0) -> nn.Module:
 def conv(in_channels: int, out_channels: int, kernel: int, groups: int = 1, gain: float = 1.0) -> nn.Conv2d:
     """A same-size convolution without bias, He-initialised with `gain`."""
     return he_init(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, groups=groups, bias=False), gain)
-
-
-class _GroupedConv3x3(torch.autograd.Function):
-    """A grouped 3×3 same-size convolution whose input gradient is a transposed convolution that autograd records,
-    so a double backward (R1, R2) runs that convolution's first-order backward: one call, where PyTorch's own
-    double backward of a grouped convolution loops over the groups."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, groups: int) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.groups = groups
-        return F.conv2d(x, weight, padding=1, groups=groups)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Optional[Tensor], Optional[Tensor], None]:
-        x, weight = ctx.saved_tensors
-        grad_x = F.conv_transpose2d(grad, weight, padding=1, groups=ctx.groups) if ctx.needs_input_grad[0] else None
-        grad_w = None
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.ops.aten.convolution_backward(grad, x, weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0],
-                                                         ctx.groups, [False, True, False])[1]
-        return grad_x, grad_w, None
-
-
-class GroupedConv3x3(nn.Conv2d):
-    """nn.Conv2d(channels, channels, 3, padding=1, groups, bias=False) (same parameters and state), whose gradient
-    takes the `_GroupedConv3x3` route on the CPU where a graph is recorded."""
-
-    def __init__(self, channels: int, groups: int):
-        super().__init__(channels, channels, 3, padding=1, groups=groups, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Same shape as `x`."""
-        if not (x.device.type == "cpu" and torch.is_grad_enabled() and self.groups > 1
-                and not torch.compiler.is_exporting()):
-            return super().forward(x)
-        weight = self.weight
-        if torch.is_autocast_enabled("cpu"):  # autocast's cast for a convolution, done here: autograd keeps it
-            dtype = torch.get_autocast_dtype("cpu")
-            x, weight = x.to(dtype), weight.to(dtype)
-        with torch.autocast("cpu", enabled=False):
-            return _GroupedConv3x3.apply(x, weight, self.groups)
 
 
 class BiasedLeakyReLU(nn.Module):
@@ -98,7 +55,7 @@ class BottleneckBlock(nn.Module):
         gain = ACTIVATION_GAIN * total_blocks ** -0.25  # L^(-1/(2m-2)) with m = 3 layers
         self.expand = conv(channels, inner, 1, gain=gain)
         self.act1 = BiasedLeakyReLU(inner)
-        self.grouped = he_init(GroupedConv3x3(inner, inner // group_width), gain)
+        self.grouped = conv(inner, inner, 3, groups=inner // group_width, gain=gain)
         self.act2 = BiasedLeakyReLU(inner)
         self.project = conv(inner, channels, 1, gain=0.0)  # zero: the block starts as the identity
 
