@@ -43,9 +43,11 @@ from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_si
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
 #: family -> its arguments in these runs: the ada.py settings without augmentation (batch 32) for dcgan and
-#: stylegan; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
+#: stylegan; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
 FAMILIES = {"dcgan": ["--option", "width=32", "--batch-size", "32"],
             "stylegan": ["--option", "growth=false", "--batch-size", "32"],
+            "r3gan": ["--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
+                      "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
             "fastgan": []}
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
