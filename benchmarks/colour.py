@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from icon_board import add_outputs, add_prepare, generated, save_grids, write_json  # noqa: E402
 from machine import describe  # noqa: E402
 
+from ganforge.atomic import write_json_atomic  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.data.dataset import to_float  # noqa: E402
 from ganforge.metrics.features.extractors import tf_inception_extractor  # noqa: E402
@@ -41,9 +42,14 @@ from ganforge.metrics.scores.frechet import frechet_distance_features  # noqa: E
 from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size  # noqa: E402
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
-#: family -> its options in these runs (the ada.py settings, without augmentation)
-FAMILIES = {"dcgan": ["--option", "width=32"], "stylegan": ["--option", "growth=false"]}
-COMMON = {"batch_size": 32, "sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
+#: family -> its arguments in these runs: the ada.py settings without augmentation (batch 32) for dcgan and
+#: stylegan; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
+FAMILIES = {"dcgan": ["--option", "width=32", "--batch-size", "32"],
+            "stylegan": ["--option", "growth=false", "--batch-size", "32"],
+            "r3gan": ["--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
+                      "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
+            "fastgan": []}
+COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
 
 def scores(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
@@ -86,27 +92,46 @@ def floor(data: Path, seed: int, repeats: int) -> dict:
     return out
 
 
-def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None) -> dict:
-    """Train each family x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception."""
+def last_round(run_dir: Path) -> int:
+    """The last round the run's metrics log records (0 if none)."""
+    log = run_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    return max((int(r["step"]) for r in rows if "step" in r), default=0)
+
+
+def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None,
+        board_file: Path | None) -> dict:
+    """Train each family x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception.
+
+    With `board_file`, runs already on that board are kept and skipped, and the board is rewritten after every
+    run, so a scoreboard can grow over several sittings and an interruption loses only the run under way.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    board = {"machine": describe(), "data": str(data), "n": n, "runs": {}}
+    board = json.loads(board_file.read_text()) if board_file is not None and board_file.exists() else {"data": str(data), "runs": {}}
     for family in families:
         for budget in minutes:
             for seed in seeds:
                 name = f"{family}-{budget:g}min-seed{seed}"
+                if name in board["runs"]:
+                    print(f"{name}: on the board already, skipped", flush=True)
+                    continue
                 cmd = [sys.executable, "-m", "ganforge", "train", "--model", family, "--data", str(data), "--image-size", "64",
                        "--minutes", str(budget), "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
                        "--device", "cpu", *FAMILIES[family]]
                 for key, value in COMMON.items():
                     cmd += ["--set", f"{key}={value}"]
                 print(" ".join(cmd[2:]), flush=True)
+                started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
                 subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
                 scores_file = runs / f"{name}.json"
                 subprocess.run([sys.executable, "-m", "ganforge", "eval", str(runs / name), "--n", str(n), "--seed", "0",
                                 "--extractor", "tf-inception", "--json", str(scores_file)], env=env, check=True)
-                board["runs"][name] = json.loads(scores_file.read_text())
+                board["runs"][name] = {"machine": describe(), "started": started, "arguments": cmd[3:],
+                                       "rounds": last_round(runs / name), "n": n, "scores": json.loads(scores_file.read_text())}
                 if img is not None:
                     save_grids(img, f"colour-board-{name}", generated(runs / name / "export", 64, 0)[0])
+                if board_file is not None:
+                    write_json_atomic(board_file, board)
     if img is not None:
         save_grids(img, "colour-board-real", to_float(load_dataset(str(data), image_size=64, split="train").images[:64]))
     return board
@@ -127,7 +152,7 @@ def main() -> None:
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the 528 training icons)")
     add_outputs(p)
     args = parser.parse_args()
     if args.command == "prepare":
@@ -137,7 +162,7 @@ def main() -> None:
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
     else:
-        result = run(args.data, args.runs, args.families, args.minutes, args.seeds, args.n, args.img)
+        result = run(args.data, args.runs, args.families, args.minutes, args.seeds, args.n, args.img, args.json)
     write_json(result, getattr(args, "json", None))
 
 

@@ -79,6 +79,19 @@ def test_the_r3gan_cpu_preset_is_small():
     assert game.recipe(1000).horizon == 1000 * 32  # the schedules span the whole run
 
 
+def test_the_r3gan_64_cpu_preset_matches_the_scoreboards_stylegan_in_size():
+    cfg = _cfg("r3gan-64-cpu.yaml")
+    assert (cfg.model, cfg.image_size, cfg.batch_size) == ("r3gan", 64, 32)
+    family = get_family("r3gan")
+    game = family.build(cfg, resolve_options(family.options, cfg.options, "r3gan"), DataInfo(3, 64), Runtime(torch.device("cpu")))
+    counts = [sum(p.numel() for p in game.players[name].parameters()) for name in ("generator", "discriminator")]
+    assert counts == [331_624, 323_560]  # the preset's comment; the scoreboard's stylegan (growth off): 396,599 + 214,217
+    recipe = game.recipe(1000)
+    assert recipe.horizon == 1000 * 32 and recipe.gamma == pytest.approx((2.0, 0.2))  # FFHQ-64's γ over the whole run
+    with torch.no_grad():
+        assert game.generator(torch.randn(2, 64)).shape == (2, 3, 64, 64)
+
+
 def test_the_fastgan_cpu_preset_is_what_fastgan_picks_on_a_cpu():
     cfg = _cfg("fastgan-cpu.yaml")
     picked = resolve_defaults(TrainConfig(model="fastgan", device="cpu"))

@@ -87,3 +87,30 @@ def test_players_rebuild_from_their_recorded_config():
     rebuilt.load_state_dict(g.state_dict())
     z = torch.randn(2, 16)
     assert torch.equal(rebuilt(z), g(z))
+
+
+def test_d_head_is_the_depthwise_4x4_convolution_with_its_gradients():
+    torch.manual_seed(0)
+    d = R3GANDiscriminator(3, 8, [16, 16], **SMALL)
+    for block in d.modules():  # live residual branches, so every layer reaches the score
+        if isinstance(block, BottleneckBlock):
+            torch.nn.init.normal_(block.project.weight, 0.0, 0.1)
+
+    def reference(images):  # the head as PyTorch's depthwise convolution of the 4×4 map
+        x = d.from_pixels(images)
+        for stage in d.stages:
+            x = stage(x)
+        return d.to_score(torch.nn.functional.conv2d(x, d.basis.weight, groups=x.shape[1]).flatten(1)).flatten()
+
+    images = torch.randn(4, 3, 8, 8)
+    results = []
+    for score in (d, reference):
+        x = images.clone().requires_grad_(True)
+        logits = score(x)
+        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)  # R1's gradient, then its own gradient
+        weights = torch.autograd.grad(grad.square().sum() + logits.sum(), [d.basis.weight, d.from_pixels.weight])
+        results.append((logits.detach(), grad.detach(), *weights))
+    assert results[0][0].shape == (4,)
+    for got, want in zip(*results):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert d.state_dict()["basis.weight"].shape == (16, 1, 4, 4)  # the checkpoint layout is the convolution's

@@ -39,3 +39,10 @@ def test_biased_leaky_relu_adds_the_bias_then_leaks_at_0_2():
         act.bias.copy_(torch.tensor([1.0, -1.0]))
     x = torch.zeros(1, 2, 1, 1)
     assert act(x).flatten().tolist() == pytest.approx([1.0, -0.2])
+
+
+def test_the_block_state_keeps_its_names_and_shapes():  # what r3gan checkpoints hold
+    block = BottleneckBlock(48, group_width=16, expansion=2)
+    assert {k: tuple(v.shape) for k, v in block.state_dict().items()} == {
+        "expand.weight": (96, 48, 1, 1), "act1.bias": (96,), "grouped.weight": (96, 16, 3, 3), "act2.bias": (96,),
+        "project.weight": (48, 96, 1, 1)}

@@ -43,3 +43,59 @@ def test_downsampling_averages_with_the_taps_and_keeps_a_constant():
 def test_resampling_has_nothing_to_learn_and_nothing_to_save():
     for layer in (LowPassUpsample(), LowPassDownsample()):
         assert list(layer.parameters()) == [] and layer.state_dict() == {}
+
+
+def _depthwise_reference(kind: str, x: torch.Tensor) -> torch.Tensor:
+    """The resampling as one PyTorch depthwise convolution (autograd's own backward and double backward)."""
+    k = lowpass_kernel().to(x.dtype)
+    c = x.shape[1]
+    if kind == "down":
+        return F.conv2d(x, k.expand(c, 1, 3, 3), stride=2, padding=1, groups=c)
+    return F.conv_transpose2d(x, (4 * k).expand(c, 1, 3, 3), stride=2, padding=1, output_padding=1, groups=c)
+
+
+def _penalty_gradients(fn, x: torch.Tensor, r: torch.Tensor):
+    """(y, ∇ₓs, ∂(‖∇ₓs‖² + s)/∂x) for s = Σ leaky(fn(leaky(x)))·r: what R1 asks of a layer."""
+    x = x.detach().requires_grad_(True)
+    s = (F.leaky_relu(fn(F.leaky_relu(x, 0.2)), 0.2) * r).sum()
+    (gx,) = torch.autograd.grad(s, x, create_graph=True)
+    (dx,) = torch.autograd.grad(gx.square().sum() + s, x)
+    return s.detach(), gx.detach(), dx
+
+
+@pytest.mark.parametrize("kind, shape", [("down", (3, 5, 8, 8)), ("down", (2, 4, 7, 10)), ("up", (3, 5, 4, 4)),
+                                         ("up", (2, 4, 3, 6))])
+def test_resampling_and_its_first_and_second_order_gradients_match_the_depthwise_convolution(kind, shape):
+    torch.manual_seed(0)
+    layer = LowPassDownsample() if kind == "down" else LowPassUpsample()
+    x = torch.randn(shape)
+    r = torch.randn_like(_depthwise_reference(kind, x))
+    with torch.no_grad():
+        assert torch.allclose(layer(x), _depthwise_reference(kind, x), atol=1e-6)  # the graph-free path
+    for got, want in zip(_penalty_gradients(layer, x, r), _penalty_gradients(lambda t: _depthwise_reference(kind, t), x, r)):
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [LowPassDownsample(), LowPassUpsample()])
+def test_resampling_gradients_pass_gradcheck_to_second_order(layer):
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
+    assert torch.autograd.gradgradcheck(layer, (x,))
+
+
+@pytest.mark.parametrize("kind", ["down", "up"])
+def test_resampling_under_bf16_autocast_matches_the_depthwise_convolution_and_differentiates_twice(kind):
+    torch.manual_seed(0)
+    layer = LowPassDownsample() if kind == "down" else LowPassUpsample()
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got, want = layer(x), _depthwise_reference(kind, x)
+        assert got.dtype == want.dtype
+        assert torch.allclose(got.float(), want.float(), atol=2e-2)
+        (grad,) = torch.autograd.grad(got.float().square().sum(), x, create_graph=True)
+        (ref,) = torch.autograd.grad(want.float().square().sum(), x, create_graph=True)
+        assert grad.dtype == torch.float32 and torch.allclose(grad, ref, atol=5e-2)
+        (second,) = torch.autograd.grad(grad.square().sum(), x)
+        (second_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    assert torch.allclose(second, second_ref, rtol=5e-2, atol=5e-2 * second_ref.abs().max().item())

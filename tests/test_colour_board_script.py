@@ -1,0 +1,46 @@
+"""benchmarks/colour.py: a scoreboard that grows over sittings, one run at a time, rewritten after each run."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import colour  # noqa: E402
+
+
+class FakeRuns:
+    """Stands in for `ganforge train` and `ganforge eval`: writes a metrics log and a scores file, records each call."""
+
+    def __init__(self, runs: Path):
+        self.runs, self.calls = runs, []
+
+    def __call__(self, cmd, **kwargs):
+        self.calls.append(cmd[3])
+        if cmd[3] == "train":
+            name = cmd[cmd.index("--name") + 1]
+            (self.runs / name).mkdir(parents=True)
+            (self.runs / name / "metrics.jsonl").write_text('{"step": 10}\n{"step": 20, "loss_d": 1.0}\n{"sample": 1}\n')
+        else:
+            Path(cmd[cmd.index("--json") + 1]).write_text(json.dumps({"fd": 12.5, "kid": 0.01}))
+
+
+def test_board_keeps_earlier_runs_and_skips_them(tmp_path, monkeypatch):
+    fake = FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr(colour.subprocess, "run", fake)
+    board_file = tmp_path / "board.json"
+    first = colour.run(tmp_path / "data", tmp_path / "runs", ["dcgan"], [30], [0], 2000, None, board_file)
+    assert fake.calls == ["train", "eval"]
+    run = json.loads(board_file.read_text())["runs"]["dcgan-30min-seed0"]
+    assert run == first["runs"]["dcgan-30min-seed0"]
+    assert run["rounds"] == 20 and run["n"] == 2000 and run["scores"] == {"fd": 12.5, "kid": 0.01}
+    assert run["arguments"][:4] == ["train", "--model", "dcgan", "--data"] and "--minutes" in run["arguments"]
+
+    second = colour.run(tmp_path / "data", tmp_path / "runs", ["dcgan", "stylegan"], [30], [0], 2000, None, board_file)
+    assert fake.calls == ["train", "eval", "train", "eval"]  # only stylegan ran
+    assert set(second["runs"]) == {"dcgan-30min-seed0", "stylegan-30min-seed0"}
+    assert second["runs"]["dcgan-30min-seed0"] == run
+    assert json.loads(board_file.read_text()) == second
+
+
+def test_last_round_of_a_run_without_log_is_zero(tmp_path):
+    assert colour.last_round(tmp_path) == 0
