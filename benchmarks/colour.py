@@ -133,8 +133,23 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if board_file is not None:
                     write_json_atomic(board_file, board)
     if img is not None:
-        save_grids(img, "colour-board-real", to_float(load_dataset(str(data), image_size=64, split="train").images[:64]))
+        real = to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
+        save_grids(img, "colour-board-real", real)
+        save_sheet(img / "colour-board.png", real, runs, board)
     return board
+
+
+def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:
+    """One row of real icons, then one row of samples per run on the board whose export is under `runs`."""
+    from ganforge.report.grid import save_labeled_rows
+
+    rows, labels = [real[:per_row]], ["real icons"]
+    for name in sorted(board["runs"]):
+        if (runs / name / "export").exists():
+            rows.append(generated(runs / name / "export", per_row, 0)[0])
+            family, rest = name.split("-", 1)
+            labels.append(f"{family}, {rest.replace('min-seed', ' min, seed ')}")
+    save_labeled_rows(torch.cat(rows), path, labels)
 
 
 def main() -> None:
