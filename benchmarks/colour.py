@@ -43,9 +43,11 @@ from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_si
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
 #: family -> its arguments in these runs: the ada.py settings without augmentation (batch 32) for dcgan and
-#: stylegan; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
+#: stylegan; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
 FAMILIES = {"dcgan": ["--option", "width=32", "--batch-size", "32"],
             "stylegan": ["--option", "growth=false", "--batch-size", "32"],
+            "r3gan": ["--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
+                      "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
             "fastgan": []}
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
@@ -131,8 +133,35 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if board_file is not None:
                     write_json_atomic(board_file, board)
     if img is not None:
-        save_grids(img, "colour-board-real", to_float(load_dataset(str(data), image_size=64, split="train").images[:64]))
+        real = to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
+        save_grids(img, "colour-board-real", real)
+        save_sheet(img / "colour-board.png", real, runs, board)
     return board
+
+
+def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:
+    """One row of real icons, then one row of samples per run on the board whose export is under `runs`."""
+    from ganforge.report.grid import save_labeled_rows
+
+    rows, labels = [real[:per_row]], ["real icons"]
+    for name in sorted(board["runs"]):
+        if (runs / name / "export").exists():
+            rows.append(generated(runs / name / "export", per_row, 0)[0])
+            family, rest = name.split("-", 1)
+            labels.append(f"{family}, {rest.replace('min-seed', ' min, seed ')}")
+    save_labeled_rows(torch.cat(rows), path, labels)
+
+
+def table(board: dict) -> str:
+    """The board as a markdown table, one row per run."""
+    lines = ["| run | rounds | FID ↓ | KID ↓ (± std, subset) | precision ↑ | recall ↑ | copies |", "|---|---|---|---|---|---|---|"]
+    for name in sorted(board["runs"]):
+        run = board["runs"][name]
+        s = run["scores"]
+        copies = s.get("memorisation", {}).get("copies")
+        lines.append(f"| {name} | {run['rounds']:,} | {s['fd']:.1f} | {s['kid']:.4f} ± {s['kid_std']:.4f} ({s['kid_subset_size']}) | "
+                     f"{s['precision']:.3f} | {s['recall']:.3f} | {'–' if copies is None else f'{100 * copies:.1f} %'} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -144,6 +173,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", type=Path)
+    p = sub.add_parser("table", help="print a board's runs as a markdown table")
+    p.add_argument("board", type=Path)
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
@@ -157,6 +188,9 @@ def main() -> None:
         from ada import prepare
 
         result = prepare(args.out)
+    elif args.command == "table":
+        print(table(json.loads(args.board.read_text())))
+        return
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
     else:
