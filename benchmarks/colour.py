@@ -133,8 +133,35 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if board_file is not None:
                     write_json_atomic(board_file, board)
     if img is not None:
-        save_grids(img, "colour-board-real", to_float(load_dataset(str(data), image_size=64, split="train").images[:64]))
+        real = to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
+        save_grids(img, "colour-board-real", real)
+        save_sheet(img / "colour-board.png", real, runs, board)
     return board
+
+
+def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:
+    """One row of real icons, then one row of samples per run on the board whose export is under `runs`."""
+    from ganforge.report.grid import save_labeled_rows
+
+    rows, labels = [real[:per_row]], ["real icons"]
+    for name in sorted(board["runs"]):
+        if (runs / name / "export").exists():
+            rows.append(generated(runs / name / "export", per_row, 0)[0])
+            family, rest = name.split("-", 1)
+            labels.append(f"{family}, {rest.replace('min-seed', ' min, seed ')}")
+    save_labeled_rows(torch.cat(rows), path, labels)
+
+
+def table(board: dict) -> str:
+    """The board as a markdown table, one row per run."""
+    lines = ["| run | rounds | FID ↓ | KID ↓ (± std, subset) | precision ↑ | recall ↑ | copies |", "|---|---|---|---|---|---|---|"]
+    for name in sorted(board["runs"]):
+        run = board["runs"][name]
+        s = run["scores"]
+        copies = s.get("memorisation", {}).get("copies")
+        lines.append(f"| {name} | {run['rounds']:,} | {s['fd']:.1f} | {s['kid']:.4f} ± {s['kid_std']:.4f} ({s['kid_subset_size']}) | "
+                     f"{s['precision']:.3f} | {s['recall']:.3f} | {'–' if copies is None else f'{100 * copies:.1f} %'} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -146,6 +173,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", type=Path)
+    p = sub.add_parser("table", help="print a board's runs as a markdown table")
+    p.add_argument("board", type=Path)
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
@@ -159,6 +188,9 @@ def main() -> None:
         from ada import prepare
 
         result = prepare(args.out)
+    elif args.command == "table":
+        print(table(json.loads(args.board.read_text())))
+        return
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
     else:

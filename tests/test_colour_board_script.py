@@ -44,3 +44,14 @@ def test_board_keeps_earlier_runs_and_skips_them(tmp_path, monkeypatch):
 
 def test_last_round_of_a_run_without_log_is_zero(tmp_path):
     assert colour.last_round(tmp_path) == 0
+
+
+def test_table_has_a_row_per_run_with_its_scores():
+    scores = {"fd": 157.24, "kid": 0.0651, "kid_std": 0.0021, "kid_subset_size": 528, "precision": 0.1875, "recall": 0.0095,
+              "memorisation": {"copies": 0.0405}}
+    board = {"runs": {"stylegan-30min-seed0": {"rounds": 9962, "scores": scores},
+                      "dcgan-30min-seed0": {"rounds": 10092, "scores": {**scores, "memorisation": {}}}}}
+    lines = colour.table(board).splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| dcgan-30min-seed0 | 10,092 | 157.2 |")
+    assert lines[3] == "| stylegan-30min-seed0 | 9,962 | 157.2 | 0.0651 ± 0.0021 (528) | 0.188 | 0.009 | 4.0 % |"
+    assert lines[2].endswith("| – |")  # no copy check recorded
