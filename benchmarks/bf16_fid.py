@@ -17,7 +17,7 @@ Cost: 3n fp32 and 2n bf16 extractions (5n images; Y, extracted last, is skipped 
 `--budget` seconds). Features are saved under `--cache` as they are made, so a rerun only extracts what is
 missing.
 
-    flock /tmp/heavy.lock env OMP_NUM_THREADS=2 python benchmarks/bf16_fid.py --n 3000 --json bf16_fid.json
+    flock /tmp/heavy.lock env OMP_NUM_THREADS=2 python benchmarks/bf16_fid.py --n 2500 --budget 540 --json bf16_fid.json  # docs/metrics.md
 """
 from __future__ import annotations
 
