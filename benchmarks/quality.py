@@ -56,9 +56,13 @@ INCEPTION_SPLIT = "test"
 
 def inception_scores(images, precision: str, seed: int) -> dict:
     """FID and KID of images over the TF-Inception network against the MNIST test split."""
-    s = score_images(images, data="mnist", metrics=("fd", "kid"), extractor="tf-inception", split=INCEPTION_SPLIT,
-                     seed=seed, precision=precision)
-    return {"fid_tf": s["fd"], "kid_tf": s["kid"], "inception_protocol": s.get("protocol")}
+    return tf_fields(score_images(images, data="mnist", metrics=("fd", "kid"), extractor="tf-inception", split=INCEPTION_SPLIT,
+                                  seed=seed, precision=precision))
+
+
+def tf_fields(scores: dict) -> dict:
+    """A TF-Inception result's FID, KID and protocol under the names this benchmark's rows give them."""
+    return {"fid_tf": scores["fd"], "kid_tf": scores["kid"], "inception_protocol": scores.get("protocol")}
 
 
 def real_floor(n: int, seed: int, inception_n: int = 0, precision: str = "fp32") -> dict:
@@ -134,9 +138,8 @@ def run_family(family: str, minutes: float | None, n: int, seed: int, out: Path,
     generator, info = load_generator(run_dir)
     scores = evaluate(generator, info, n=n, seed=seed)
     if inception_n:
-        tf = evaluate(generator, info, n=inception_n, metrics=("fd", "kid"), seed=seed, extractor="tf-inception",
-                      split=INCEPTION_SPLIT, precision=precision)
-        scores.update(fid_tf=tf["fd"], kid_tf=tf["kid"], inception_protocol=tf.get("protocol"))
+        scores.update(tf_fields(evaluate(generator, info, n=inception_n, metrics=("fd", "kid"), seed=seed,
+                                         extractor="tf-inception", split=INCEPTION_SPLIT, precision=precision)))
     shares = class_shares(generator, info, n, seed) if int(info.get("num_classes", 0)) in (0, 10) else None
     steps, seconds = int(info.get("steps", 0)), float(info.get("train_seconds", wall))
     batch = int(yaml.safe_load((run_dir / "config.yaml").read_text())["batch_size"])  # resolved by the family
