@@ -70,11 +70,13 @@ def skimage_photos(folder: Path) -> list[Path]:
 
 
 def run_config(args: argparse.Namespace, name: str, minutes: float, psnr_fraction: float, lr: float) -> TrainConfig:
-    """A CPU-sized ESRGAN run on the linked photos: everything else at the family's defaults (bicubic skip, textured crops)."""
+    """A CPU-sized ESRGAN run on the linked photos: everything else at the family's defaults (bicubic skip, textured crops).
+
+    G's learning rate is `--lr-g` when given (two time scales), else `lr` like D's."""
     options = dict(scale=args.scale, blocks=args.blocks, features=args.features, growth=args.growth, crop=args.crop,
                    d_width=args.d_width, psnr_fraction=psnr_fraction, holdout_every=0, **dict(args.option))
     return TrainConfig(model="srgan", data=str(args.out / "train-photos"), minutes=minutes, batch_size=args.batch_size, seed=args.seed,
-                       out=str(args.out), name=name, lr_g=lr, lr_d=lr, beta1=0.9, beta2=0.99, ema_decay=args.ema_decay, loss=args.loss,
+                       out=str(args.out), name=name, lr_g=args.lr_g or lr, lr_d=lr, beta1=0.9, beta2=0.99, ema_decay=args.ema_decay, loss=args.loss,
                        log_every=25, sample_every=10 ** 9, checkpoint_every=10 ** 9, copy_check_n=0, options=options)
 
 
@@ -240,6 +242,14 @@ def figure(psnr: dict, gan: dict, side: int, rows: int, path: Path) -> dict:
     return {"path": str(path), "bytes": path.stat().st_size, "windows": [{"photo": n, "top": top, "left": left} for _, n, top, left in chosen]}
 
 
+def json_or_text(value: str):
+    """An --option value: a JSON number, boolean, null, list or object as such, anything else as text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("psnr", "gan", "score", "all"))
@@ -257,11 +267,12 @@ def main() -> int:
     parser.add_argument("--d-width", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr-g", type=float, default=None, help="G's learning rate (default: --lr; e.g. half of it for two time scales)")
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--loss", default=None, help="D's loss (default: the family's, ragan), e.g. relativistic_pairing")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--option", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                        help="another srgan option, e.g. --option gan_weight 0.1 (numbers as numbers)")
+                        help="another srgan option, e.g. --option gan_weight 0.1 or --option d_betas '[0.9, 0.9]' (JSON values as such)")
     parser.add_argument("--crop-side", type=int, default=128, help="score: side of the textured crops")
     parser.add_argument("--crops-per-photo", type=int, default=2)
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "superres-photos-crops.png")
@@ -270,7 +281,7 @@ def main() -> int:
     parser.add_argument("--figure-side", type=int, default=96)
     parser.add_argument("--figure-rows", type=int, default=4)
     args = parser.parse_args()
-    args.option = [(k, json.loads(v) if v[:1].isdigit() or v[:1] in "-." or v in ("true", "false") else v) for k, v in args.option]
+    args.option = [(k, json_or_text(v)) for k, v in args.option]
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe()
     print(f"machine: {machine}", flush=True)

@@ -69,6 +69,16 @@ def test_phases_switch_at_the_right_round_with_their_learning_rates():
     assert game.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.5e-4)
 
 
+def test_d_betas_give_ds_adam_its_own_betas_and_leave_gs_at_the_runs():
+    cfg = TrainConfig(lr_g=2e-4, lr_d=1e-4, beta1=0.5, beta2=0.999)
+    game = make_game(cfg, psnr_fraction=0.5, d_betas=[0.9, 0.9])
+    assert game.optimizers["discriminator"].param_groups[0]["betas"] == (0.9, 0.9)
+    assert game.optimizers["generator"].param_groups[0]["betas"] == (0.5, 0.999)
+    game.set_phase(5, 10)  # the GAN phase scales D's own Adam's rate as before
+    assert game.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.5e-4)
+    assert make_game(cfg).optimizers["discriminator"].param_groups[0]["betas"] == (0.5, 0.999)  # null: the run's
+
+
 def test_psnr_phase_is_l1_alone_and_leaves_d_untouched():
     game = make_game()
     game.players["generator"] = Scale(0.5)
@@ -148,7 +158,9 @@ def test_bad_options_are_refused():
     for bad, match in (({"scale": 3}, "scale=3"), ({"discriminator": "patch"}, "discriminator"), ({"psnr_fraction": 2.0}, "psnr_fraction"),
                        ({"upsample": "deconv"}, "upsample"), ({"crop": 30, "scale": 4}, "crop=30"), ({"holdout_every": 1}, "holdout_every"),
                        ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks"), ({"min_texture": -1.0}, "min_texture"),
-                       ({"skip_upscale": "nearest"}, "skip_upscale")):
+                       ({"skip_upscale": "nearest"}, "skip_upscale"), ({"d_betas": [0.9]}, r"d_betas=\[0.9\] is invalid"),
+                       ({"d_betas": [0.9, 1.0]}, r"d_betas=\[0.9, 1.0\] is invalid; expected two numbers in \[0, 1\)"),
+                       ({"d_betas": "0.9, 0.9"}, "d_betas='0.9, 0.9'")):
         with pytest.raises(GanforgeError, match=match):
             SRGANOptions(**bad).validate()
     with pytest.raises(GanforgeError, match="Loss 'hinge' is not available for srgan"):
@@ -157,6 +169,16 @@ def test_bad_options_are_refused():
 
 class Stopped(Exception):
     """Ends a run as a kill would."""
+
+
+class KeepBetas(Callback):
+    """Records each optimizer's Adam betas when a run starts."""
+
+    def __init__(self):
+        self.betas = {}
+
+    def on_start(self, trainer):
+        self.betas = {k: o.param_groups[0]["betas"] for k, o in trainer.game.optimizers.items()}
 
 
 class StopAfter(Callback):
@@ -172,7 +194,7 @@ class StopAfter(Callback):
 
 def sr_cfg(tmp_path, data, **kw):
     base = dict(model="srgan", data=str(data), steps=6, batch_size=2, out=str(tmp_path), log_every=1, checkpoint_every=3,
-                keep_checkpoints=5, precision="fp32", options={**TINY, "crop": 16, "psnr_fraction": 0.5})
+                keep_checkpoints=5, precision="fp32", options={**TINY, "crop": 16, "psnr_fraction": 0.5, "d_betas": [0.9, 0.9]})
     base.update(kw)
     return TrainConfig(**base)
 
@@ -190,7 +212,10 @@ def test_training_switches_phase_exports_and_resumes_bit_exact_across_the_switch
     with pytest.raises(Stopped):
         train(sr_cfg(tmp_path, data, name="b"), callbacks=[StopAfter(3)])
     half = tmp_path / "b"
-    train(TrainConfig(), resume=half, callbacks=[])
+    resumed = KeepBetas()
+    train(TrainConfig(), resume=half, callbacks=[resumed])
+    run = TrainConfig()  # the run's betas for G, the option d_betas for D, also after the resume
+    assert resumed.betas == {"generator": (run.beta1, run.beta2), "discriminator": (0.9, 0.9)}
     a = load_file(str(straight / "checkpoints" / "step_00000006" / "state.safetensors"))
     b = load_file(str(half / "checkpoints" / "step_00000006" / "state.safetensors"))
     assert a.keys() == b.keys() and any("discriminator" in k for k in a)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ganforge.errors import GanforgeError
 from ganforge.nn.widths import CHANNEL_MAX
@@ -19,3 +20,13 @@ class ChannelCeiling:
         """Reject a negative ceiling."""
         if self.channel_max < 0:
             raise GanforgeError(f"Option channel_max={self.channel_max!r} is invalid; expected an integer >= 1, or 0 for no ceiling.")
+
+
+def check_betas(betas: Any, what: str) -> None:
+    """Reject Adam (β1, β2) that are not two numbers in [0, 1); None (the run's beta1, beta2) passes. `what` names the
+    setting in the message, e.g. "StyleGAN option betas"."""
+    if betas is None:
+        return
+    if not (isinstance(betas, (list, tuple)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise GanforgeError(f"{what}={betas!r} is invalid; expected two numbers in [0, 1) (Adam's beta1, beta2), or null for the run's.")

@@ -50,6 +50,7 @@ from ganforge.data.superres import (
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
+from ganforge.games.shared_options import check_betas
 from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
@@ -84,6 +85,8 @@ class SRGANOptions:
     perceptual_weight: float = 1.0  #: weight of the perceptual term (D feature matching, or VGG-19 with vgg19_weights)
     gan_weight: float = 5e-3  #: weight of the RaGAN term in G's objective (ESRGAN: 5e-3)
     gan_lr_factor: float = 0.5  #: learning rates in the GAN phase are lr_g, lr_d times this (ESRGAN: 1e-4 after 2e-4)
+    #: D's Adam (β1, β2), e.g. [0.9, 0.9] for a short memory of its gradients (D steps only in the GAN phase); null: the run's beta1, beta2
+    d_betas: Optional[list] = None
     vgg19_weights: str = ""  #: torchvision vgg19 state-dict file for a VGG-19 perceptual loss; empty: D feature matching
     holdout_every: int = 4  #: every n-th image file (name order) is held out for evaluation (0: none); train/ + test/ override
     augment: bool = True  #: random mirrors and transposes of the crops
@@ -115,6 +118,7 @@ class SRGANOptions:
                 raise GanforgeError(f"srgan option {name}={getattr(self, name)} is invalid; expected a number >= 0.")
         if not self.gan_lr_factor > 0:
             raise GanforgeError(f"srgan option gan_lr_factor={self.gan_lr_factor} is invalid; expected a number > 0.")
+        check_betas(self.d_betas, "srgan option d_betas")
         if self.holdout_every < 0 or self.holdout_every == 1:
             raise GanforgeError(f"srgan option holdout_every={self.holdout_every} is invalid; expected 0 (none) or an integer >= 2.")
         if self.degradation not in DEGRADATIONS:
@@ -132,7 +136,7 @@ class SuperResInfo(DataInfo):
 
 
 class SRGANGame(Game):
-    """Players "generator" (RRDB) and "discriminator" (U-Net or VGG-style), one Adam each; phases by the round."""
+    """Players "generator" (RRDB) and "discriminator" (U-Net or VGG-style), one Adam each (D's with `d_betas` when set); phases by the round."""
 
     generator_name = "generator"
 
@@ -149,6 +153,9 @@ class SRGANGame(Game):
         self.seat_pair(RRDBGenerator(info.channels, options.features, options.blocks, options.growth, scale,
                                      options.upsample, options.image_skip, options.skip_upscale),
                        make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg)
+        if options.d_betas is not None:
+            b1, b2 = (float(b) for b in options.d_betas)
+            self.add_adam("discriminator", cfg.lr_d, (b1, b2))
         self.loss = get_loss(cfg.loss or "ragan")
         self.vgg: Optional[nn.Module] = None
         if options.vgg19_weights:

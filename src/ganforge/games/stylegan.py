@@ -15,6 +15,7 @@ from ganforge.contract import LOSS_G
 from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime, latent_inputs
 from ganforge.games.registry import AUGMENTED_KEYS, Family, register
+from ganforge.games.shared_options import check_betas
 from ganforge.games.toolkit import discriminator_loss, frozen, generator_loss, in_passes, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
@@ -71,8 +72,7 @@ class StyleGANOptions:
                 raise GanforgeError(f"StyleGAN option {name}={getattr(self, name)!r} is invalid; expected a number >= 0.")
         if self.mapping_lr_mul <= 0 or (self.lr is not None and self.lr <= 0):
             raise GanforgeError(f"StyleGAN options mapping_lr_mul={self.mapping_lr_mul!r}, lr={self.lr!r} are invalid; expected numbers > 0.")
-        if self.betas is not None and (len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas)):
-            raise GanforgeError(f"StyleGAN option betas={self.betas!r} is invalid; expected two numbers in [0, 1).")
+        check_betas(self.betas, "StyleGAN option betas")
         level_of(self.start_resolution)
         parse_policy(self.diffaugment)
 
