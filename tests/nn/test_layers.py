@@ -109,3 +109,54 @@ def test_cutout_zeroes_one_half_size_square():
     y = cutout(torch.ones(32, 1, 16, 16))
     zeros = (y == 0).sum(dim=(1, 2, 3))
     assert zeros.max() == 64 and zeros.min() > 0  # 8x8, clipped at the borders
+
+
+@pytest.mark.parametrize("layer", [EqualConv2d(3, 5, 3, activate=True), EqualLinear(6, 5, activate=True)])
+def test_activated_equalized_layers_fold_the_lrelu_gain_into_weight_and_bias(layer):
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(4, 3, 8, 8) if isinstance(layer, EqualConv2d) else torch.randn(4, 6)
+    layer.activate = False
+    plain = layer(x)
+    layer.activate = True
+    torch.testing.assert_close(layer(x), F.leaky_relu(plain, 0.2) * 2 ** 0.5)
+
+
+def reference_style_layer(layer, x, w, noise_mode):
+    """A styled layer computed pass by pass: conv · d, + weight · noise, + bias, lrelu · sqrt(2), AdaIN."""
+    if layer.modulation == "demod":
+        x = layer.conv(x, w)
+    else:
+        if layer.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = layer.conv(x)
+    x = layer.noise(x, noise_mode)
+    x = F.leaky_relu(x + layer.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
+    return layer.adain(x, w) if layer.modulation == "adain" else x
+
+
+@pytest.mark.parametrize("modulation", ["demod", "adain"])
+@pytest.mark.parametrize("noise_mode", ["random", "const", "none"])
+def test_style_layer_folds_its_passes_without_changing_values_gradients_or_memory_format(modulation, noise_mode):
+    from ganforge.models.stylegan_synthesis import StyleLayer
+
+    torch.manual_seed(0)
+    layer = StyleLayer(4, 6, 8, 8, modulation, upsample=True, noise=True)
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.noise.weight.normal_()
+    x = torch.randn(3, 4, 4, 4).to(memory_format=torch.channels_last).requires_grad_(True)
+    w = torch.randn(3, 8, requires_grad=True)
+    probe = torch.randn(3, 6, 8, 8)  # a loss that AdaIN's normalisation does not make constant in x
+    outs, grads = [], []
+    for fn in (layer.forward, lambda *a: reference_style_layer(layer, *a)):
+        torch.manual_seed(1)  # the same random noise map
+        out = fn(x, w, noise_mode)
+        outs.append(out)
+        grads.append(torch.autograd.grad((out * probe).sum(), [x, w, layer.bias, layer.noise.weight, *layer.conv.parameters()],
+                                         allow_unused=True, materialize_grads=True))
+    torch.testing.assert_close(outs[0], outs[1])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)  # fp32 sums in another order
+    assert outs[0].is_contiguous(memory_format=torch.channels_last)
+    assert noise_mode == "none" or not torch.equal(outs[0], reference_style_layer(layer, x, w, "none"))

@@ -5,7 +5,7 @@ Serves the textbook fully connected GAN and DCGAN (and, with conditional players
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -35,8 +35,11 @@ class AdversarialGame(NoiseRendering, Game):
     data_key = "images"
 
     def __init__(self, runtime: Runtime, info: DataInfo, generator: nn.Module, discriminator: nn.Module,
-                 loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0, r1_interval: int = 1):
+                 loss: AdversarialLoss, cfg: TrainConfig, r1_gamma: float = 0.0, r1_interval: int = 1,
+                 reuse_fake: bool = False):
         super().__init__(runtime, info)
+        self.reuse_fake = reuse_fake
+        self._fake_for_g: Optional[tuple[Tensor, Optional[Tensor]]] = None  # the round's last D-step fakes, with G's graph
         self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma, r1_interval))
         self.round, self.d_in_round = 0, 0  # where lazy R1 stands: set by set_phase, so a resumed run places it alike
         self.loss = loss
@@ -58,8 +61,10 @@ class AdversarialGame(NoiseRendering, Game):
         """One D update: real batch vs G(z) (no gradient into G); R1 and R2 on the D steps the lazy interval names."""
         G, D = self.players["generator"], self.players["discriminator"]
         real, labels = batch[self.data_key], self._labels(batch)
-        with torch.no_grad():
+        keep = self.reuse_fake and self.d_in_round == self.critic_steps - 1
+        with torch.set_grad_enabled(keep):
             fake = G(self._noise(real.shape[0]), labels)
+        self._fake_for_g = (fake, labels) if keep else None
         terms = discriminator_loss(lambda x: D(x, labels), real, fake, self.loss, self.penalties, d_step=self.d_step,
                                    augment=self.augmenter)
         self.d_in_round += 1
@@ -67,13 +72,19 @@ class AdversarialGame(NoiseRendering, Game):
         return terms.logs
 
     def generator_step(self, batch: Batch) -> dict[str, Tensor]:
-        """One G update through a frozen D."""
+        """One G update through a frozen D: on the round's last D-step fakes under `reuse_fake`, else on fresh ones.
+
+        Reusing them (G is unchanged since they were drawn) saves one G forward pass a round, as the reference
+        DCGAN training scripts do; the G step then sees the labels those fakes were drawn with.
+        """
         G, D = self.players["generator"], self.players["discriminator"]
-        labels = self._labels(batch)
         real = batch[self.data_key]
+        kept, self._fake_for_g = self._fake_for_g, None
+        fake, labels = kept if kept is not None else (None, self._labels(batch))
         with frozen(D):
-            loss = generator_loss(lambda x: D(x, labels), G(self._noise(real.shape[0]), labels), self.loss, real,
-                                  self.augmenter)
+            if fake is None:
+                fake = G(self._noise(real.shape[0]), labels)
+            loss = generator_loss(lambda x: D(x, labels), fake, self.loss, real, self.augmenter)
             self.update("generator", loss)
         return {LOSS_G: loss.detach()}
 
@@ -111,10 +122,11 @@ class DCGANOptions(ChannelCeiling):
     z_dim: int = default_of(DCGANGenerator, "z_dim")  #: noise dimension
     width: int = default_of(DCGANGenerator, "width")  #: channels of the widest-resolution layer (ngf = ndf)
     r1_gamma: float = 0.2  #: R1 penalty weight γ on real data (0: off); 0.2 took the default MNIST run from FD 5.7 to 2.8 (docs/speed.md)
-    r1_interval: int = 4  #: lazy R1 (Karras et al. 2020): every this many D steps, weighted by it; 1: every step (docs/speed.md)
+    r1_interval: int = 16  #: lazy R1 (Karras et al. 2020): every this many D steps, weighted by it; 1: every step (docs/speed.md)
     d_width: int = 0  #: D's first-layer channels; 0: the same as width. width/4 is PacGAN Table 3's small D
     pack: int = 1  #: PacGAN packing: D judges this many images at once (Lin et al. 2018; 2-4); batch size must divide
     minibatch_std: int = 0  #: minibatch-stddev group size before D's last conv (Karras et al. 2018); 0: off
+    reuse_fake: bool = True  #: G's step reuses the round's last D-step fakes (one G forward a round fewer; docs/speed.md)
 
     def validate(self) -> None:
         """Reject non-positive sizes."""
@@ -146,7 +158,8 @@ def build_adversarial(make_players: Callable) -> Callable:
         check_batch_for_pack(cfg, getattr(options, "pack", 1))
         generator, discriminator = make_players(options, info)
         return AdversarialGame(runtime, info, generator, discriminator, get_loss(cfg.loss), cfg,
-                               r1_gamma=options.r1_gamma, r1_interval=getattr(options, "r1_interval", 1))
+                               r1_gamma=options.r1_gamma, r1_interval=getattr(options, "r1_interval", 1),
+                               reuse_fake=getattr(options, "reuse_fake", False))
 
     return build
 

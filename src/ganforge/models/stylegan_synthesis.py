@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import GanforgeError
-from ganforge.nn.equalized import EqualConv2d, lrelu
+from ganforge.nn.equalized import LRELU_GAIN, EqualConv2d
 from ganforge.nn.resolution import level_of
 from ganforge.nn.style import NOISE_MODES, AdaIN, ModulatedConv2d, NoiseInjection
 
@@ -44,16 +44,22 @@ class StyleLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str) -> Tensor:
-        """One styled layer."""
+        """One styled layer: lrelu(conv · d + noise · weight + bias), lrelu's gain folded in (three passes over the features, not six)."""
         if self.modulation == "demod":
-            x = self.conv(x, w)
+            x, demod = self.conv.conv_and_demod(x, w)
         else:
             if self.upsample:
                 x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            x = self.conv(x)
-        if self.noise is not None:
-            x = self.noise(x, noise_mode)
-        x = lrelu(x + self.bias.to(x.dtype).view(1, -1, 1, 1))
+            x, demod = self.conv(x), None
+        shift = self.bias.to(x.dtype).view(1, -1, 1, 1) * LRELU_GAIN  # broadcast: x's memory format carries through
+        if demod is None:
+            x = torch.add(shift, x, alpha=LRELU_GAIN)
+        else:
+            x = torch.addcmul(shift, x, (demod * LRELU_GAIN).to(x.dtype)[:, :, None, None])
+        noise = self.noise.draw(x, noise_mode) if self.noise is not None else None
+        if noise is not None:
+            x = x.addcmul_(noise, self.noise.weight.to(x.dtype).view(1, -1, 1, 1) * LRELU_GAIN)
+        x = F.leaky_relu(x, 0.2)
         if self.modulation == "adain":
             x = self.adain(x, w)
         return x

@@ -16,9 +16,13 @@ from torch import Tensor, nn
 LRELU_GAIN = math.sqrt(2.0)
 
 
-def lrelu(x: Tensor) -> Tensor:
-    """Leaky ReLU (slope 0.2) scaled by sqrt(2) so activations keep unit variance."""
-    return F.leaky_relu(x, 0.2) * LRELU_GAIN
+def activation_gain(activate: bool) -> float:
+    """The factor a layer folds into its weight and bias so that a bare leaky ReLU (slope 0.2) of its output is
+    lrelu, the leaky ReLU scaled by sqrt(2) that keeps activations at unit variance.
+
+    leaky_relu(a)·g = leaky_relu(a·g) for g > 0, so scaling the (small) weight and bias spares a pass over the activations.
+    """
+    return LRELU_GAIN if activate else 1.0
 
 
 def pixel_norm(x: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
@@ -40,9 +44,10 @@ class EqualLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x @ (gain · W)ᵀ + lr_mul · b, then lrelu when `activate`."""
-        bias = self.bias * self.lr_mul if self.bias is not None else None
-        out = F.linear(x, self.weight * self.weight_gain, bias)
-        return lrelu(out) if self.activate else out
+        act = activation_gain(self.activate)
+        bias = self.bias * (self.lr_mul * act) if self.bias is not None else None
+        out = F.linear(x, self.weight * (self.weight_gain * act), bias)
+        return F.leaky_relu(out, 0.2) if self.activate else out
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, lr_mul={self.lr_mul}, activate={self.activate}"
@@ -62,8 +67,10 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """conv(x, gain · W) + b, then lrelu when `activate`."""
-        out = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
-        return lrelu(out) if self.activate else out
+        act = activation_gain(self.activate)
+        bias = None if self.bias is None else self.bias * act
+        out = F.conv2d(x, self.weight * (self.weight_gain * act), bias, padding=self.padding)
+        return F.leaky_relu(out, 0.2) if self.activate else out
 
     def extra_repr(self) -> str:
         o, i, k, _ = self.weight.shape

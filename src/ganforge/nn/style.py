@@ -24,16 +24,19 @@ class NoiseInjection(nn.Module):
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
         self.default_mode = "random"
 
-    def forward(self, x: Tensor, mode: str | None = None) -> Tensor:
-        """x + weight · noise."""
+    def draw(self, x: Tensor, mode: str | None = None) -> Tensor | None:
+        """The single-channel noise map for features `x` under `mode` (None for "none")."""
         mode = mode or self.default_mode
         if mode == "none":
-            return x
+            return None
         if mode == "const":
-            noise = self.noise_const.to(x.dtype)
-        else:
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
-        return x + noise * self.weight.view(1, -1, 1, 1).to(x.dtype)
+            return self.noise_const.to(x.dtype)
+        return torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+
+    def forward(self, x: Tensor, mode: str | None = None) -> Tensor:
+        """x + weight · noise."""
+        noise = self.draw(x, mode)
+        return x if noise is None else x + noise * self.weight.view(1, -1, 1, 1).to(x.dtype)
 
 
 class AdaIN(nn.Module):
@@ -75,16 +78,21 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
         """conv(x · s(w), W) · d, with d = 1/‖s·W‖ per output channel when demodulating."""
+        out, demod = self.conv_and_demod(x, w)
+        return out if demod is None else out * demod.to(out.dtype)[:, :, None, None]
+
+    def conv_and_demod(self, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor | None]:
+        """conv(x · s(w), W) and the demodulation factors d (B, out) in fp32 (None without demodulation), kept
+        apart so that a caller can fold d into its next elementwise pass."""
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         styles = self.affine(w)  # (B, in)
         weight = self.weight * self.weight_gain
         out = F.conv2d(x * styles.to(x.dtype)[:, :, None, None], weight, padding=self.padding)
-        if self.demodulate:
-            energy = weight.square().sum(dim=(2, 3))  # (out, in)
-            demod = (styles.float().square() @ energy.float().t() + self.eps).rsqrt()  # (B, out)
-            out = out * demod.to(out.dtype)[:, :, None, None]
-        return out
+        if not self.demodulate:
+            return out, None
+        energy = weight.square().sum(dim=(2, 3))  # (out, in)
+        return out, (styles.float().square() @ energy.float().t() + self.eps).rsqrt()
 
     def extra_repr(self) -> str:
         o, i, k, _ = self.weight.shape
