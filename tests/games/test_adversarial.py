@@ -110,3 +110,17 @@ def test_reused_fakes_give_the_g_step_of_fresh_fakes_drawn_with_the_same_noise()
     assert reused._fake_for_g is None
     for a, b in zip(reused.players["generator"].parameters(), fresh.players["generator"].parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_kept_fakes_are_dropped_when_gs_weights_are_written_between_the_steps():
+    batch = {"images": torch.rand(8, 1, 16, 16) * 2 - 1}
+    game = make_game("dcgan", width=4, z_dim=8)
+    game.set_phase(1, 100)
+    game.discriminator_step(batch)
+    state = {k: v.clone() for k, v in game.generator.state_dict().items()}
+    game.generator.load_state_dict(state)  # an in-place write: the kept graph would no longer backpropagate
+    calls = []
+    hook = game.players["generator"].register_forward_hook(lambda *_: calls.append(1))
+    game.generator_step(batch)  # falls back to fresh fakes instead of failing in backward
+    hook.remove()
+    assert calls == [1] and game._fake_for_g is None

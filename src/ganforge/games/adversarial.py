@@ -39,7 +39,7 @@ class AdversarialGame(NoiseRendering, Game):
                  reuse_fake: bool = False):
         super().__init__(runtime, info)
         self.reuse_fake = reuse_fake
-        self._fake_for_g: Optional[tuple[Tensor, Optional[Tensor]]] = None  # the round's last D-step fakes, with G's graph
+        self._fake_for_g: Optional[tuple] = None  # the round's last D-step fakes with G's graph, their labels, G's weight versions
         self.seat_pair(generator, discriminator, cfg, run_penalties(cfg, loss, r1_gamma, r1_interval))
         self.round, self.d_in_round = 0, 0  # where lazy R1 stands: set by set_phase, so a resumed run places it alike
         self.loss = loss
@@ -64,7 +64,7 @@ class AdversarialGame(NoiseRendering, Game):
         keep = self.reuse_fake and self.d_in_round == self.critic_steps - 1
         with torch.set_grad_enabled(keep):
             fake = G(self._noise(real.shape[0]), labels)
-        self._fake_for_g = (fake, labels) if keep else None
+        self._fake_for_g = (fake, labels, self._generator_versions()) if keep else None
         terms = discriminator_loss(lambda x: D(x, labels), real, fake, self.loss, self.penalties, d_step=self.d_step,
                                    augment=self.augmenter)
         self.d_in_round += 1
@@ -75,18 +75,25 @@ class AdversarialGame(NoiseRendering, Game):
         """One G update through a frozen D: on the round's last D-step fakes under `reuse_fake`, else on fresh ones.
 
         Reusing them (G is unchanged since they were drawn) saves one G forward pass a round, as the reference
-        DCGAN training scripts do; the G step then sees the labels those fakes were drawn with.
+        DCGAN training scripts do; the G step then sees the labels those fakes were drawn with. Fakes whose G
+        weights were written in between (a loaded state) are dropped for fresh ones.
         """
         G, D = self.players["generator"], self.players["discriminator"]
         real = batch[self.data_key]
         kept, self._fake_for_g = self._fake_for_g, None
-        fake, labels = kept if kept is not None else (None, self._labels(batch))
+        if kept is not None and kept[2] != self._generator_versions():  # G's weights were written since: draw anew
+            kept = None
+        fake, labels = kept[:2] if kept is not None else (None, self._labels(batch))
         with frozen(D):
             if fake is None:
                 fake = G(self._noise(real.shape[0]), labels)
             loss = generator_loss(lambda x: D(x, labels), fake, self.loss, real, self.augmenter)
             self.update("generator", loss)
         return {LOSS_G: loss.detach()}
+
+    def _generator_versions(self) -> tuple[int, ...]:
+        """The in-place write counters of G's parameters: kept fakes are valid only while these are unchanged."""
+        return tuple(p._version for p in self.players["generator"].parameters())
 
     def extra_state(self) -> dict:
         """The augmentation controller (ADA's p and its partial interval)."""
