@@ -124,3 +124,16 @@ def test_kept_fakes_are_dropped_when_gs_weights_are_written_between_the_steps():
     game.generator_step(batch)  # falls back to fresh fakes instead of failing in backward
     hook.remove()
     assert calls == [1] and game._fake_for_g is None
+
+
+def test_fakes_are_kept_every_round_also_when_rounds_are_played_without_set_phase():
+    batch = {"images": torch.rand(8, 1, 16, 16) * 2 - 1}
+    game = make_game("dcgan", width=4, z_dim=8)
+    game.set_phase(1, 100)  # once, as the speed benchmarks do; then round after round
+    calls = []
+    hook = game.players["generator"].register_forward_hook(lambda *_: calls.append(1))
+    for _ in range(3):
+        game.discriminator_step(batch)
+        game.generator_step(batch)
+    hook.remove()
+    assert len(calls) == 3

@@ -61,7 +61,7 @@ class AdversarialGame(NoiseRendering, Game):
         """One D update: real batch vs G(z) (no gradient into G); R1 and R2 on the D steps the lazy interval names."""
         G, D = self.players["generator"], self.players["discriminator"]
         real, labels = batch[self.data_key], self._labels(batch)
-        keep = self.reuse_fake and self.d_in_round == self.critic_steps - 1
+        keep = self.reuse_fake and (self.d_in_round + 1) % self.critic_steps == 0  # a round's last D step, reset or not
         with torch.set_grad_enabled(keep):
             fake = G(self._noise(real.shape[0]), labels)
         self._fake_for_g = (fake, labels, self._generator_versions()) if keep else None
