@@ -8,6 +8,12 @@ RGB on white, 64 px, a seeded 10 % held out), prepared by `ada.py prepare`.
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons64 --runs /tmp/gf/colour \\
         --families dcgan stylegan --minutes 15 30 --seeds 0 1 --n 10000 --json board.json --img docs/img
 
+The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan.py's 300 icons:
+
+    python benchmarks/fastgan.py prepare --out /tmp/gf/icons300
+    flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300 --runs /tmp/gf/small300 \\
+        --families fastgan dcgan-ada stylegan-ada --minutes 30 --seeds 0 1 --json small300.json --img docs/img
+
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
 resize rules put the same images apart, and FID's own spread at this n (random real subsets of the
@@ -42,13 +48,15 @@ from ganforge.metrics.scores.frechet import frechet_distance_features  # noqa: E
 from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_size  # noqa: E402
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
-#: family -> its arguments in these runs: the ada.py settings without augmentation (batch 32) for dcgan and
-#: stylegan; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
-FAMILIES = {"dcgan": ["--option", "width=32", "--batch-size", "32"],
-            "stylegan": ["--option", "growth=false", "--batch-size", "32"],
-            "r3gan": ["--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
-                      "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
-            "fastgan": []}
+#: run name -> its `ganforge train` arguments: the ada.py settings (batch 32) for dcgan and stylegan, without and with
+#: ADA; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
+ADA = ["--set", "augment=ada", "--set", "ada_speed_images=20000"]
+RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "32"],
+        "stylegan": ["--model", "stylegan", "--option", "growth=false", "--batch-size", "32"],
+        "r3gan": ["--model", "r3gan", "--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
+                  "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
+        "fastgan": ["--model", "fastgan"]}
+RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
 
@@ -115,9 +123,9 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if name in board["runs"]:
                     print(f"{name}: on the board already, skipped", flush=True)
                     continue
-                cmd = [sys.executable, "-m", "ganforge", "train", "--model", family, "--data", str(data), "--image-size", "64",
+                cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[family], "--data", str(data), "--image-size", "64",
                        "--minutes", str(budget), "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
-                       "--device", "cpu", *FAMILIES[family]]
+                       "--device", "cpu"]
                 for key, value in COMMON.items():
                     cmd += ["--set", f"{key}={value}"]
                 print(" ".join(cmd[2:]), flush=True)
@@ -147,8 +155,8 @@ def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row:
     for name in sorted(board["runs"]):
         if (runs / name / "export").exists():
             rows.append(generated(runs / name / "export", per_row, 0)[0])
-            family, rest = name.split("-", 1)
-            labels.append(f"{family}, {rest.replace('min-seed', ' min, seed ')}")
+            family, budget, seed = name.rsplit("-", 2)
+            labels.append(f"{family}, {budget.replace('min', ' min')}, seed {seed.removeprefix('seed')}")
     save_labeled_rows(torch.cat(rows), path, labels)
 
 
@@ -178,7 +186,7 @@ def main() -> None:
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
-    p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (a family, or a family with ADA)")
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the 528 training icons)")
