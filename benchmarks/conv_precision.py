@@ -29,7 +29,7 @@ from machine import describe  # noqa: E402
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 
 
-def conv_shapes(players: list[nn.Module], batch: int, z_dim: int, channels: int, size: int) -> list[tuple[nn.Module, tuple]]:
+def conv_shapes(players: list[nn.Module], batch: int, z_dim: int) -> list[tuple[nn.Module, tuple]]:
     """(layer, input shape) of every convolution the players run on one batch, in call order."""
     found = []
     hooks = [m.register_forward_hook(lambda mod, inputs, _out: found.append((mod, tuple(inputs[0].shape))))
@@ -79,7 +79,7 @@ def main() -> None:
     generator = DCGANGenerator(channels=args.channels, image_size=args.image_size)
     discriminator = DCGANDiscriminator(args.channels, args.image_size)
     rows = []
-    for layer, shape in conv_shapes([generator, discriminator], args.batch, generator.z_dim, args.channels, args.image_size):
+    for layer, shape in conv_shapes([generator, discriminator], args.batch, generator.z_dim):
         flops = layer_flops(layer, shape)
         fp32 = time_layer(layer, shape, torch.float32, torch.contiguous_format, args.repeats)
         bf16 = time_layer(layer, shape, torch.bfloat16, torch.channels_last, args.repeats)

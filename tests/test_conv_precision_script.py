@@ -13,7 +13,7 @@ from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E4
 
 def test_every_convolution_of_both_players_is_found_with_its_input_shape():
     g, d = DCGANGenerator(channels=1, image_size=32, width=8), DCGANDiscriminator(1, 32, 8)
-    found = conv_precision.conv_shapes([g, d], 2, g.z_dim, 1, 32)
+    found = conv_precision.conv_shapes([g, d], 2, g.z_dim)
     convs = [m for p in (g, d) for m in p.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     assert [m for m, _ in found] == convs
     assert found[0][1] == (2, g.z_dim, 1, 1) and found[len(convs) // 2][1] == (2, 1, 32, 32)  # G's input, D's input
