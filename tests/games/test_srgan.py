@@ -113,6 +113,36 @@ def test_gan_phase_objective_matches_its_weighted_terms():
     assert game.last_fakes.held is None
 
 
+def test_r1_and_r2_add_their_closed_forms_to_ds_loss_and_gradient():
+    """Critic(a) scores a·mean(x): its input gradient is a/n on each of the n = 3·8·8 values, so ‖∇‖² = a²/n."""
+    lr, hr = torch.full((2, 3, 4, 4), 0.4), torch.full((2, 3, 8, 8), -0.2)
+    grads = {}
+    for r1_gamma, r2_gamma in ((0.0, 0.0), (10.0, 0.0), (10.0, 4.0)):
+        game = make_game(TrainConfig(r2_gamma=r2_gamma), psnr_fraction=0.0, r1_gamma=r1_gamma)
+        game.players.update(generator=Scale(0.5), discriminator=Critic(2.0))
+        game.optimizers["discriminator"] = torch.optim.SGD(game.players["discriminator"].parameters(), lr=0.0)
+        game.set_phase(0, 10)
+        assert game.twice_differentiated() == ({"discriminator"} if r1_gamma else set())
+        logs = game.discriminator_step({"a": lr, "b": hr})
+        grads[r1_gamma, r2_gamma] = game.players["discriminator"].a.grad.item()
+        assert ("r1" in logs) == (r1_gamma > 0) and ("r2" in logs) == (r2_gamma > 0)
+        for key in ("r1", "r2"):
+            if key in logs:
+                assert logs[key].item() == pytest.approx(4.0 / 192)
+    # d/da of γ/2 · a²/n is γ·a/n
+    assert grads[10.0, 0.0] - grads[0.0, 0.0] == pytest.approx(10.0 * 2.0 / 192)
+    assert grads[10.0, 4.0] - grads[10.0, 0.0] == pytest.approx(4.0 * 2.0 / 192)
+
+
+def test_r1_differentiates_twice_through_the_spectral_norm_unet():
+    game = make_game(psnr_fraction=0.0, r1_gamma=1.0)
+    game.set_phase(0, 10)
+    d_before = [p.detach().clone() for p in game.players["discriminator"].parameters()]
+    logs = game.discriminator_step({"a": torch.rand(2, 3, 8, 8) * 2 - 1, "b": torch.rand(2, 3, 16, 16) * 2 - 1})
+    assert logs["r1"].item() > 0 and torch.isfinite(logs[LOSS_D])
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, game.players["discriminator"].parameters()))
+
+
 def test_first_gan_step_of_d_upscales_its_own_batch_and_pairs_it_with_its_hr():
     game = make_game(psnr_fraction=0.0)
     game.players.update(generator=Scale(0.5), discriminator=Critic(2.0))
@@ -160,7 +190,8 @@ def test_bad_options_are_refused():
                        ({"gan_weight": -1.0}, "gan_weight"), ({"blocks": 0}, "blocks"), ({"min_texture": -1.0}, "min_texture"),
                        ({"skip_upscale": "nearest"}, "skip_upscale"), ({"d_betas": [0.9]}, r"d_betas=\[0.9\] is invalid"),
                        ({"d_betas": [0.9, 1.0]}, r"d_betas=\[0.9, 1.0\] is invalid; expected two numbers in \[0, 1\)"),
-                       ({"d_betas": "0.9, 0.9"}, "d_betas='0.9, 0.9'")):
+                       ({"d_betas": "0.9, 0.9"}, "d_betas='0.9, 0.9'"), ({"r1_gamma": -1.0}, r"r1_gamma=-1.0 is invalid; expected a number >= 0"),
+                       ({"r1_gamma": float("nan")}, "r1_gamma=nan")):
         with pytest.raises(GanforgeError, match=match):
             SRGANOptions(**bad).validate()
     with pytest.raises(GanforgeError, match="Loss 'hinge' is not available for srgan"):

@@ -51,7 +51,7 @@ from ganforge.errors import GanforgeError
 from ganforge.games.base import Batch, DataInfo, Game, Runtime
 from ganforge.games.registry import Family, register
 from ganforge.games.shared_options import check_betas
-from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen
+from ganforge.games.toolkit import LastFakes, discriminator_loss, frozen, run_penalties
 from ganforge.kinds import declare
 from ganforge.losses import get_loss
 from ganforge.models.srgan import DISCRIMINATORS, SKIP_UPSCALES, UPSAMPLES, RRDBGenerator
@@ -87,6 +87,9 @@ class SRGANOptions:
     gan_lr_factor: float = 0.5  #: learning rates in the GAN phase are lr_g, lr_d times this (ESRGAN: 1e-4 after 2e-4)
     #: D's Adam (β1, β2), e.g. [0.9, 0.9] for a short memory of its gradients (D steps only in the GAN phase); null: the run's beta1, beta2
     d_betas: Optional[list] = None
+    #: γ of R1 on D's real HR crops, γ/2·E‖∇D(x)‖² over D's summed scores (Mescheder et al. 2018), every D step; 0: off.
+    #: With the run's `r2_gamma`, R2 on G's outputs beside it
+    r1_gamma: float = 0.0
     vgg19_weights: str = ""  #: torchvision vgg19 state-dict file for a VGG-19 perceptual loss; empty: D feature matching
     holdout_every: int = 4  #: every n-th image file (name order) is held out for evaluation (0: none); train/ + test/ override
     augment: bool = True  #: random mirrors and transposes of the crops
@@ -119,6 +122,8 @@ class SRGANOptions:
         if not self.gan_lr_factor > 0:
             raise GanforgeError(f"srgan option gan_lr_factor={self.gan_lr_factor} is invalid; expected a number > 0.")
         check_betas(self.d_betas, "srgan option d_betas")
+        if not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0):
+            raise GanforgeError(f"srgan option r1_gamma={self.r1_gamma} is invalid; expected a number >= 0 (0: off).")
         if self.holdout_every < 0 or self.holdout_every == 1:
             raise GanforgeError(f"srgan option holdout_every={self.holdout_every} is invalid; expected 0 (none) or an integer >= 2.")
         if self.degradation not in DEGRADATIONS:
@@ -150,13 +155,14 @@ class SRGANGame(Game):
         if info.image_size % scale:
             raise GanforgeError(f"HR crop {info.image_size} is invalid for scale {scale}; expected a multiple of {scale}.")
         self.options, self.scale = options, scale
+        self.loss = get_loss(cfg.loss or "ragan")
         self.seat_pair(RRDBGenerator(info.channels, options.features, options.blocks, options.growth, scale,
                                      options.upsample, options.image_skip, options.skip_upscale),
-                       make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg)
+                       make_discriminator(options.discriminator, info.channels, options.d_width, info.image_size), cfg,
+                       run_penalties(cfg, self.loss, options.r1_gamma))
         if options.d_betas is not None:
             b1, b2 = (float(b) for b in options.d_betas)
             self.add_adam("discriminator", cfg.lr_d, (b1, b2))
-        self.loss = get_loss(cfg.loss or "ragan")
         self.vgg: Optional[nn.Module] = None
         if options.vgg19_weights:
             from ganforge.models.vgg19 import VGG19Features
@@ -176,7 +182,7 @@ class SRGANGame(Game):
 
     # --- one round ------------------------------------------------------------------------------
     def discriminator_step(self, batch: Batch) -> dict[str, Tensor]:
-        """Update D with the RaGAN loss on one batch of crops: their HR vs G's outputs of their LR.
+        """Update D with the RaGAN loss (and R1, R2 when on) on one batch of crops: their HR vs G's outputs of their LR.
 
         The batch is the last generator step's (its outputs held); only when none is held (the first GAN
         round, a resumed older checkpoint) does D upscale `batch` itself.
@@ -187,7 +193,7 @@ class SRGANGame(Game):
                 held = (self.generator(batch["a"]), batch["b"])
         fake, real = held
         critic = self.players["discriminator"]
-        terms = discriminator_loss(lambda x: critic(x).float(), real, fake.to(real.dtype), self.loss)
+        terms = discriminator_loss(lambda x: critic(x).float(), real, fake.to(real.dtype), self.loss, self.penalties)
         self.update("discriminator", terms.loss)
         return terms.logs
 
@@ -291,6 +297,6 @@ def build(cfg: TrainConfig, options: SRGANOptions, info: DataInfo, runtime: Runt
 register(Family("srgan", "super-resolution, ESRGAN-style: RRDB generator, RaGAN, PSNR then GAN phase (Wang et al. 2018)",
                 SRGANOptions, build, default_data="mnist", default_loss="ragan", default_image_size=128,
                 default_steps=2000, default_batch_size=16, default_ema_decay=0.999, load_data=load_data,
-                reads=frozenset(LOSS_KEYS + OPTIMIZER_KEYS),
+                reads=frozenset(LOSS_KEYS + OPTIMIZER_KEYS + ("r2_gamma",)),
                 tiny={"options": {"scale": 2, "crop": 16, "blocks": 1, "features": 8, "growth": 4, "d_width": 4,
                                                     "psnr_fraction": 0.0}}))
