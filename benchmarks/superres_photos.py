@@ -225,18 +225,19 @@ def figure(psnr: dict, gan: dict, side: int, rows: int, path: Path) -> dict:
         i = int(diff.flatten().argmax())
         candidates.append((float(diff.flatten()[i]), name, i // diff.shape[1] * (side // 2), i % diff.shape[1] * (side // 2)))
     chosen = sorted(candidates, reverse=True)[:rows]
-    label_h, gap = 16, 3
-    sheet = Image.new("RGB", (4 * side + 3 * gap, len(chosen) * (side + label_h + gap)), "white")
+    line, gap = 14, 3  # the column titles once at the top; each row's photo on its own line above its tiles
+    titles = ("bicubic", "PSNR model", "GAN model", "original")
+    sheet = Image.new("RGB", (4 * side + 3 * gap, line + len(chosen) * (line + side + gap)), "white")
     draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(titles):
+        draw.text((c * (side + gap) + 2, 1), title, fill="black")
     for r, (_, name, top, left) in enumerate(chosen):
-        y0 = r * (side + label_h + gap)
-        tiles = (("bicubic", psnr[name]["bicubic"]), ("PSNR model", psnr[name]["model"]), ("GAN model", gan[name]["model"]),
-                 ("original", psnr[name]["original"]))
-        for c, (label, image) in enumerate(tiles):
+        y0 = line + r * (line + side + gap)
+        draw.text((2, y0 + 1), f"{name}, window at ({top}, {left})", fill="black")
+        tiles = (psnr[name]["bicubic"], psnr[name]["model"], gan[name]["model"], psnr[name]["original"])
+        for c, image in enumerate(tiles):
             part = image[:, top:top + side, left:left + side].permute(1, 2, 0).numpy()
-            x0 = c * (side + gap)
-            sheet.paste(Image.fromarray(part), (x0, y0 + label_h))
-            draw.text((x0 + 2, y0 + 2), f"{label} ({name})" if c == 0 else label, fill="black")
+            sheet.paste(Image.fromarray(part), (c * (side + gap), y0 + line))
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, optimize=True)
     return {"path": str(path), "bytes": path.stat().st_size, "windows": [{"photo": n, "top": top, "left": left} for _, n, top, left in chosen]}
