@@ -178,6 +178,12 @@ PROFILE_CASES = (
                                            image_size=64, channels=3, augment="ada", augment_p=0.3), False),
     ("DCGAN-256 colour, batch 8", dict(model="dcgan", batch=8, precision="auto", channels_last="auto", image_size=256,
                                        channels=3), False),
+    # the small-data board's two (benchmarks/colour.py): FastGAN's CPU defaults, DCGAN + ADA as it runs there
+    ("FastGAN-64 colour, its CPU defaults", dict(model="fastgan", batch=None, precision="auto", channels_last="auto",
+                                                 image_size=64, channels=3), False),
+    ("DCGAN-64 colour, width 32, batch 32, ADA p=0.3", dict(model="dcgan", batch=32, precision="auto", channels_last="auto",
+                                                            image_size=64, channels=3, augment="ada", augment_p=0.3,
+                                                            options={"width": 32}), False),
 )
 
 
