@@ -156,7 +156,7 @@ def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row:
         if (runs / name / "export").exists():
             rows.append(generated(runs / name / "export", per_row, 0)[0])
             family, budget, seed = name.rsplit("-", 2)
-            labels.append(f"{family}, {budget.replace('min', ' min')}, seed {seed.removeprefix('seed')}")
+            labels.append(f"{family}, {budget.replace('min', ' min')}, s{seed.removeprefix('seed')}")  # 24 characters fit
     save_labeled_rows(torch.cat(rows), path, labels)
 
 
