@@ -109,21 +109,21 @@ def last_round(run_dir: Path) -> int:
 
 def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None,
         board_file: Path | None) -> dict:
-    """Train each family x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception.
+    """Train each run name x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception.
 
     With `board_file`, runs already on that board are kept and skipped, and the board is rewritten after every
     run, so a scoreboard can grow over several sittings and an interruption loses only the run under way.
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     board = json.loads(board_file.read_text()) if board_file is not None and board_file.exists() else {"data": str(data), "runs": {}}
-    for family in families:
+    for run_name in families:
         for budget in minutes:
             for seed in seeds:
-                name = f"{family}-{budget:g}min-seed{seed}"
+                name = f"{run_name}-{budget:g}min-seed{seed}"
                 if name in board["runs"]:
                     print(f"{name}: on the board already, skipped", flush=True)
                     continue
-                cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[family], "--data", str(data), "--image-size", "64",
+                cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[run_name], "--data", str(data), "--image-size", "64",
                        "--minutes", str(budget), "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
                        "--device", "cpu"]
                 for key, value in COMMON.items():
@@ -155,8 +155,8 @@ def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row:
     for name in sorted(board["runs"]):
         if (runs / name / "export").exists():
             rows.append(generated(runs / name / "export", per_row, 0)[0])
-            family, budget, seed = name.rsplit("-", 2)
-            labels.append(f"{family}, {budget.replace('min', ' min')}, s{seed.removeprefix('seed')}")  # 24 characters fit
+            run_name, budget, seed = name.rsplit("-", 2)
+            labels.append(f"{run_name}, {budget.replace('min', ' min')}, s{seed.removeprefix('seed')}")  # 24 characters fit
     save_labeled_rows(torch.cat(rows), path, labels)
 
 
@@ -189,7 +189,7 @@ def main() -> None:
     p.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (a family, or a family with ADA)")
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the 528 training icons)")
+    p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the data's training split)")
     add_outputs(p)
     args = parser.parse_args()
     if args.command == "prepare":

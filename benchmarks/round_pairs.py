@@ -5,7 +5,7 @@ in fresh processes taken in turn (A B A B ...), so that a drift in the machine's
     python benchmarks/round_pairs.py --case DCGAN-32 --b-options '{"reuse_fake": true}'        # an option, this tree
 
 Each process builds the case on random images (speed.make_game), plays 3 warm-up rounds, then times
---rounds rounds (give a multiple of the lazy R1 interval: 4 for DCGAN, 16 for StyleGAN) and prints the mean
+--rounds rounds (give a multiple of the lazy R1 interval: 16 for DCGAN and StyleGAN) and prints the mean
 seconds per round. The table gives each pair's B ÷ A and the median of those ratios.
 """
 from __future__ import annotations
@@ -32,8 +32,9 @@ def child(root: str, case: str, rounds: int, options: str) -> None:
         raise SystemExit(f"Case {case!r} is not one of speed.py's profile cases; expected the start of one of: "
                          f"{', '.join(c[0] for c in PROFILE_CASES)}.")
     label, settings, _ = matches[0]
-    if json.loads(options):
-        settings = {**settings, "options": {**settings.get("options", {}), **json.loads(options)}}
+    extra = json.loads(options)
+    if extra:
+        settings = {**settings, "options": {**settings.get("options", {}), **extra}}
     torch.manual_seed(0)
     game, runtime, data = make_game(**settings)
     for _ in range(3):
