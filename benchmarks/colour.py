@@ -49,13 +49,15 @@ from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_si
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
 #: run name -> its `ganforge train` arguments: the ada.py settings (batch 32) for dcgan and stylegan, without and with
-#: ADA; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them
+#: ADA; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, width 16, DiffAugment on), as a user running it gets them,
+#: and fastgan-w8b32, the narrowest and largest-batch FastGAN that docs/fastgan.md times (about 3x the images a second)
 ADA = ["--set", "augment=ada", "--set", "ada_speed_images=20000"]
 RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "32"],
         "stylegan": ["--model", "stylegan", "--option", "growth=false", "--batch-size", "32"],
         "r3gan": ["--model", "r3gan", "--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
                   "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
-        "fastgan": ["--model", "fastgan"]}
+        "fastgan": ["--model", "fastgan"],
+        "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
@@ -147,6 +149,12 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
     return board
 
 
+def sheet_label(name: str) -> str:
+    """A board run's row label on the sheet, e.g. "stylegan-ada 30 min s0" for stylegan-ada-30min-seed0 (24 characters fit)."""
+    run_name, budget, seed = name.rsplit("-", 2)
+    return f"{run_name} {budget.replace('min', ' min')} s{seed.removeprefix('seed')}"
+
+
 def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:
     """One row of real icons, then one row of samples per run on the board whose export is under `runs`."""
     from ganforge.report.grid import save_labeled_rows
@@ -155,8 +163,7 @@ def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row:
     for name in sorted(board["runs"]):
         if (runs / name / "export").exists():
             rows.append(generated(runs / name / "export", per_row, 0)[0])
-            run_name, budget, seed = name.rsplit("-", 2)
-            labels.append(f"{run_name}, {budget.replace('min', ' min')}, s{seed.removeprefix('seed')}")  # 24 characters fit
+            labels.append(sheet_label(name))
     save_labeled_rows(torch.cat(rows), path, labels)
 
 
@@ -186,7 +193,7 @@ def main() -> None:
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
-    p.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (a family, or a family with ADA)")
+    p.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (a family, with ADA, or a variant)")
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the data's training split)")

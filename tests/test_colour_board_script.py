@@ -51,6 +51,11 @@ def test_ada_runs_add_ada_to_their_family_arguments(tmp_path, monkeypatch):
     assert "augment=ada" not in colour.RUNS["stylegan"]
 
 
+def test_sheet_labels_name_run_budget_and_seed_and_fit_the_margin():
+    assert colour.sheet_label("fastgan-w8b32-30min-seed1") == "fastgan-w8b32 30 min s1"
+    assert all(len(colour.sheet_label(f"{run}-30min-seed0")) <= 24 for run in colour.RUNS)  # the sheet's margin cuts longer labels
+
+
 def test_last_round_of_a_run_without_log_is_zero(tmp_path):
     assert colour.last_round(tmp_path) == 0
 
