@@ -55,7 +55,7 @@ ADA = ["--set", "augment=ada", "--set", "ada_speed_images=20000"]
 RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "32"],
         "stylegan": ["--model", "stylegan", "--option", "growth=false", "--batch-size", "32"],
         "r3gan": ["--model", "r3gan", "--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
-                  "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # presets/r3gan-64-cpu.yaml
+                  "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # src/ganforge/presets/r3gan-64-cpu.yaml
         "fastgan": ["--model", "fastgan"],
         "fastgan-w8": ["--model", "fastgan", "--option", "width=8"],
         "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
