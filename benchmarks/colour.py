@@ -14,6 +14,8 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300 --runs /tmp/gf/small300 \\
         --families fastgan dcgan-ada stylegan-ada --minutes 30 --seeds 0 1 --json small300.json --img docs/img
 
+with `--families fastgan-w8 fastgan-w8b32` for the two narrower FastGANs that docs/fastgan.md compares.
+
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
 resize rules put the same images apart, and FID's own spread at this n (random real subsets of the
@@ -60,6 +62,8 @@ RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "3
         "fastgan-w8": ["--model", "fastgan", "--option", "width=8"],
         "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
+#: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the FastGAN variants)
+DEFAULT_RUNS = [name for name in RUNS if not name.startswith("fastgan-")]
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
 
@@ -194,7 +198,7 @@ def main() -> None:
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
-    p.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS), help="run names (a family, with ADA, or a variant)")
+    p.add_argument("--families", nargs="+", default=DEFAULT_RUNS, choices=list(RUNS), help="run names (a family, with ADA, or a variant)")
     p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the data's training split)")
