@@ -95,7 +95,7 @@ def test_the_r3gan_64_cpu_preset_matches_the_scoreboards_stylegan_in_size():
 def test_the_fastgan_cpu_preset_is_what_fastgan_picks_on_a_cpu():
     cfg = _cfg("fastgan-cpu.yaml")
     picked = resolve_defaults(TrainConfig(model="fastgan", device="cpu"))
-    assert (cfg.model, cfg.batch_size, cfg.options["width"], cfg.options["z_dim"]) == ("fastgan", 8, 16, 256)
+    assert (cfg.model, cfg.batch_size, cfg.options["width"], cfg.options["z_dim"]) == ("fastgan", 8, 8, 256)
     assert (picked.batch_size, picked.options, picked.image_size, picked.minutes) == (cfg.batch_size, cfg.options, 64, 30)
     family = get_family("fastgan")
     game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, 128), Runtime(torch.device("cpu")))
