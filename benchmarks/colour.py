@@ -14,7 +14,8 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300 --runs /tmp/gf/small300 \\
         --families fastgan dcgan-ada stylegan-ada --minutes 30 --seeds 0 1 --json small300.json --img docs/img
 
-with `--families fastgan-w8 fastgan-w8b32` for the two narrower FastGANs that docs/fastgan.md compares.
+`fastgan` is what a user gets (width 8 since Dec 5); the rows recorded before under that name were width 16, which
+`--families fastgan-w16` reproduces, and `fastgan-w8b32` is width 8 at batch 32 (docs/fastgan.md compares them).
 
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
