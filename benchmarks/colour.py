@@ -52,9 +52,8 @@ from ganforge.metrics.scores.kid import kernel_inception_distance, kid_subset_si
 from ganforge.metrics.scores.precision_recall import precision_recall  # noqa: E402
 
 #: run name -> its `ganforge train` arguments: the ada.py settings (batch 32) for dcgan and stylegan, without and with
-#: ADA; r3gan's 64 px CPU preset; fastgan's own CPU defaults (batch 8, DiffAugment on), as a user running it gets them: width 16
-#: until Dec 5, so the recorded rows named "fastgan" are width 16 (`fastgan-w16` now), width 8 since (`fastgan-w8`, the
-#: width docs/fastgan.md chose on two seeds), and width 8 at batch 32
+#: ADA; r3gan's 64 px CPU preset; fastgan's CPU defaults as a user gets them, and its fixed-width variants (the docstring
+#: says which recorded rows each reproduces)
 ADA = ["--set", "augment=ada", "--set", "ada_speed_images=20000"]
 RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "32"],
         "stylegan": ["--model", "stylegan", "--option", "growth=false", "--batch-size", "32"],
