@@ -1,5 +1,6 @@
 """Video upscaling speed and memory: seconds per 1080p frame at x4 and peak RSS, one tile at a time in fp32 against
-batched tiles in fp32 and in bf16 autocast.
+batched tiles in fp32 and in bf16 autocast, and one tile at a time in bf16 (`ganforge upscale`'s default where the CPU
+has native bf16).
 
 The generator is the CPU configuration of docs/superres.md's quick start (4 RRDB blocks, 32 features, growth 16,
 x4), randomly initialised: timing does not depend on the weights. A short 1080p H.264 clip with an AAC sine is
@@ -35,7 +36,8 @@ from ganforge.models.srgan import RRDBGenerator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = Path("/usr/share/backgrounds/mate/abstract/Elephants.jpg")
-CONFIGS = {"one tile, fp32": (1, "fp32"), "batched, fp32": (None, "fp32"), "batched, bf16": (None, "bf16")}
+CONFIGS = {"one tile, fp32": (1, "fp32"), "batched, fp32": (None, "fp32"), "batched, bf16": (None, "bf16"),
+           "one tile, bf16": (1, "bf16")}
 
 
 def make_model(folder: Path) -> Path:
