@@ -156,7 +156,7 @@ def test_style_layer_folds_its_passes_without_changing_values_gradients_or_memor
         outs.append(out)
         grads.append(torch.autograd.grad((out * probe).sum(), [x, w, layer.bias, layer.noise.weight, *layer.conv.parameters()],
                                          allow_unused=True, materialize_grads=True))
-    for a, b in zip(outs[:1] + list(grads[0]), outs[1:] + list(grads[1])):  # demodulation runs in fp32: ~1e-7 apart
+    for a, b in zip([outs[0], *grads[0]], [outs[1], *grads[1]]):  # demodulation runs in fp32: ~1e-7 apart
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     assert outs[0].is_contiguous(memory_format=torch.channels_last)
     assert noise_mode == "none" or not torch.equal(outs[0], reference_style_layer(layer, x, w, "none"))
