@@ -16,6 +16,8 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
 
 `fastgan` is what a user gets (width 8 since Dec 5); the rows recorded before under that name were width 16, which
 `--families fastgan-w16` reproduces, and `fastgan-w8b32` is width 8 at batch 32 (docs/fastgan.md compares them).
+Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
+ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly).
 
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
@@ -64,8 +66,10 @@ RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "3
         "fastgan-w8": ["--model", "fastgan", "--option", "width=8"],
         "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
-#: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the FastGAN variants)
-DEFAULT_RUNS = [name for name in RUNS if not name.startswith("fastgan-")]
+#: dcgan at a stated learning rate: 4e-4 is its default since Dec 5, 2e-4 (the paper's) reproduces the board rows before
+RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", f"lr_d={k}e-4"] for k in (2, 4)})
+#: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the variants)
+DEFAULT_RUNS = [name for name in RUNS if not name.startswith(("fastgan-", "dcgan-lr"))]
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
 

@@ -38,6 +38,7 @@ from ganforge.data.unpaired import ink_mass, load_thickness_demo  # noqa: E402
 from ganforge.export import load_players  # noqa: E402
 from ganforge.games.cyclegan import CycleGANGame, CycleGANOptions, TranslationInfo  # noqa: E402
 from ganforge.losses import get_loss  # noqa: E402
+from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 
 
 # --- quality --------------------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def speed(sizes: tuple[int, ...], iters: int, channels: int = 3) -> dict:
             cl = layout == "channels_last"
             game = CycleGANGame(Runtime(torch.device("cpu"), None, cl), TranslationInfo(channels, size),
                                 CycleGANOptions(width=64, n_res_blocks=9, d_width=64), get_loss("least_squares"),
-                                TrainConfig())
+                                resolve_defaults(TrainConfig(model="cyclegan")))
             fmt = torch.channels_last if cl else torch.contiguous_format
 
             def ours(a, b, game=game):

@@ -37,6 +37,7 @@ from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.contract import Runtime  # noqa: E402
 from ganforge.games.pix2pix import PairedInfo, Pix2PixGame, Pix2PixOptions  # noqa: E402
 from ganforge.losses import get_loss  # noqa: E402
+from ganforge.train.run_dir import resolve_defaults  # noqa: E402
 
 VARIANTS = {"L1": {"adversarial": False}, "cGAN": {"lambda_l1": 0.0}, "L1+cGAN": {}}
 
@@ -241,7 +242,8 @@ def speed(sizes: tuple[int, ...], batches: tuple[int, ...], iters: int, variants
             for name in variants:
                 dtype, cl = GAME_VARIANTS[name]
                 game = Pix2PixGame(Runtime(torch.device("cpu"), dtype, cl), PairedInfo(channels, size, in_channels=channels),
-                                   Pix2PixOptions(width=64, d_width=64, d_layers=3), get_loss("non_saturating"), TrainConfig())
+                                   Pix2PixOptions(width=64, d_width=64, d_layers=3), get_loss("non_saturating"),
+                                   resolve_defaults(TrainConfig(model="pix2pix")))
                 fmt = torch.channels_last if cl else torch.contiguous_format
 
                 def ours(x, y, game=game, dtype=dtype):

@@ -37,6 +37,7 @@ def test_dcgan_presets_build_players_of_the_papers_width(name, size, widest):
     cfg = _cfg(name)
     family = get_family("dcgan")
     game = family.build(cfg, resolve_options(family.options, cfg.options, "dcgan"), DataInfo(3, size), Runtime(torch.device("cpu")))
+    assert (cfg.lr_g, cfg.lr_d) == (2e-4, 2e-4)  # the paper's, where the family's own default is twice it
     first = game.generator.net[0]
     assert first.out_channels == widest and cfg.options["z_dim"] == 100
     with torch.no_grad():

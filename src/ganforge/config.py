@@ -34,8 +34,8 @@ class TrainConfig:
     image_size: Optional[int] = None  #: training resolution; None: the family's default
     channels: Optional[int] = None  #: 1 or 3; None: the data's own
     memory_budget_gb: Optional[float] = None  #: GiB of images held in memory (None: 1/4 of RAM); larger folders must be prepared, larger prepared sets stream
-    lr_g: float = 2e-4  #: generator Adam learning rate (Radford et al. 2015)
-    lr_d: float = 2e-4  #: discriminator Adam learning rate
+    lr_g: Optional[float] = None  #: generator Adam learning rate; None: the family's (`Family.default_lr`)
+    lr_d: Optional[float] = None  #: discriminator Adam learning rate; None: the family's (`Family.default_lr`)
     beta1: float = 0.5  #: Adam β1
     beta2: float = 0.999  #: Adam β2
     n_critic: int = 1  #: discriminator updates per generator update

@@ -9,7 +9,7 @@ from scipy.special import j1
 
 from ganforge.config import TrainConfig, parse_assignment, resolve_options
 from ganforge.data.degradations import gaussian_noise, jpeg, levels, poisson_noise, resize
-from ganforge.data.kernels import delta, filter2d, gaussian, generalized_gaussian, plateau, sinc
+from ganforge.data.kernels import delta, filter2d, flush_subnormal, gaussian, generalized_gaussian, plateau, sinc
 from ganforge.data.realesrgan import RealESRGANConfig, RealESRGANDegradation
 from ganforge.data.superres import SuperResBatchSource, make_degradation, superres_from_tensor
 from ganforge.errors import GanforgeError
@@ -51,6 +51,18 @@ def test_a_delta_kernel_is_the_identity():
     mixed = torch.cat([delta(1, K), gaussian(one(2.0), one(2.0), one(0.0), torch.tensor([7]), K), delta(1, K)])
     out = filter2d(images, mixed)
     assert torch.equal(out[0], images[0]) and torch.equal(out[2], images[2]) and not torch.allclose(out[1], images[1])
+
+
+def test_kernel_values_too_small_for_the_images_dtype_are_flushed_to_zero():
+    kernels = gaussian(torch.tensor([1.0, 1.5], dtype=torch.float64), torch.tensor([1.0, 1.5], dtype=torch.float64),
+                       torch.zeros(2, dtype=torch.float64), torch.tensor([K, K]), K)
+    tiny = torch.finfo(torch.float32).tiny
+    small = (kernels != 0) & (kernels.abs() < tiny)
+    assert small.any()  # the narrow Gaussian's far corners underflow fp32 (subnormal weights slow a CPU convolution)
+    flushed = flush_subnormal(kernels, torch.float32)
+    assert not flushed[small].any() and torch.equal(flushed[~small], kernels[~small])
+    images = torch.rand(2, 3, 24, 24)  # to fp32's resolution the flushed filter is the float64 one
+    assert torch.allclose(filter2d(images, kernels).double(), filter2d(images.double(), kernels), atol=1e-6)
 
 
 @pytest.mark.parametrize("size", [7, 13, 21])

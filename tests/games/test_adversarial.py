@@ -9,7 +9,7 @@ from tests.games.game_contract import GameContract
 
 def make_game(family, **options):
     fam = get_family(family)
-    return fam.build(TrainConfig(model=family, loss="non_saturating"), fam.options(**options), DataInfo(1, 16),
+    return fam.build(TrainConfig(model=family, loss="non_saturating", lr_g=2e-4, lr_d=2e-4), fam.options(**options), DataInfo(1, 16),
                      Runtime(torch.device("cpu")))
 
 
@@ -52,7 +52,7 @@ def test_dcgan_r1_is_lazy_by_default_weighted_by_its_interval():
 
 def test_lazy_r1_steps_are_a_pure_function_of_the_round_and_its_d_steps():
     fam = get_family("dcgan")
-    cfg = TrainConfig(model="dcgan", loss="non_saturating", n_critic=3)
+    cfg = TrainConfig(model="dcgan", loss="non_saturating", n_critic=3, lr_g=2e-4, lr_d=2e-4)
     game = fam.build(cfg, fam.options(width=4, z_dim=8, r1_interval=4), DataInfo(1, 16), Runtime(torch.device("cpu")))
     # D steps 0..11 over rounds 0..3; every 4th gets R1: (0,0), (1,1), (2,2)
     assert r1_rounds(game, 4) == [(0, 0), (1, 1), (2, 2)]
@@ -87,7 +87,7 @@ def test_reuse_fake_saves_one_generator_forward_a_round():
     assert g_forwards_per_round(make_game("dcgan", width=4, z_dim=8, reuse_fake=False)) == 2
     assert g_forwards_per_round(make_game("dcgan", width=4, z_dim=8)) == 1  # the default
     fam = get_family("dcgan")
-    cfg = TrainConfig(model="dcgan", loss="non_saturating", n_critic=3)
+    cfg = TrainConfig(model="dcgan", loss="non_saturating", n_critic=3, lr_g=2e-4, lr_d=2e-4)
     three = fam.build(cfg, fam.options(width=4, z_dim=8, reuse_fake=True), DataInfo(1, 16), Runtime(torch.device("cpu")))
     assert g_forwards_per_round(three) == 3  # only the last of the round's D steps keeps its fakes for G
 

@@ -27,7 +27,7 @@ def one_sentence(err: str) -> bool:
 
 def build(options=None, classes=10, loss="non_saturating"):
     opts = resolve_options(conditional.CGANOptions, {**TINY, **(options or {})}, "cgan")
-    return get_family("cgan").build(TrainConfig(model="cgan", loss=loss), opts, DataInfo(1, 32, classes), Runtime(torch.device("cpu")))
+    return get_family("cgan").build(TrainConfig(model="cgan", loss=loss, lr_g=2e-4, lr_d=2e-4), opts, DataInfo(1, 32, classes), Runtime(torch.device("cpu")))
 
 
 @pytest.mark.parametrize("values,needle", [

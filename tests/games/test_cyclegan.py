@@ -26,7 +26,7 @@ def make_game(loss="least_squares", size=16, channels=1, cfg=None, **options):
     info = TranslationInfo(channels, size, data=UnpairedData(
         ImageDataset(torch.randint(0, 256, (5, channels, size, size), dtype=torch.uint8)),
         ImageDataset(torch.randint(0, 256, (7, channels, size, size), dtype=torch.uint8)), "x", "y"))
-    return CycleGANGame(Runtime(torch.device("cpu")), info, opts, get_loss(loss), cfg or TrainConfig())
+    return CycleGANGame(Runtime(torch.device("cpu")), info, opts, get_loss(loss), cfg or TrainConfig(lr_g=2e-4, lr_d=2e-4))
 
 
 def batch(n=3, size=16, channels=1):

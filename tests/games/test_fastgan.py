@@ -21,7 +21,7 @@ CPU = Runtime(torch.device("cpu"))
 def game(size=64, channels=3, **options):
     family = get_family("fastgan")
     opts = resolve_options(family.options, {"width": 4, "z_dim": 8, **options}, "fastgan")
-    return family.build(TrainConfig(model="fastgan", loss="hinge"), opts, DataInfo(channels, size), CPU)
+    return family.build(TrainConfig(model="fastgan", loss="hinge", lr_g=2e-4, lr_d=2e-4), opts, DataInfo(channels, size), CPU)
 
 
 def batch(n=4, size=64, channels=3):

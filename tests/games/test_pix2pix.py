@@ -28,7 +28,7 @@ def make_game(loss="non_saturating", size=16, c_in=1, c_out=1, cfg=None, **optio
     data = PairedData(ImageDataset(torch.randint(0, 256, (5, c_in, size, size), dtype=torch.uint8)),
                       ImageDataset(torch.randint(0, 256, (5, c_out, size, size), dtype=torch.uint8)), "x", "y")
     info = PairedInfo(c_out, size, in_channels=c_in, domains=("x", "y"), data=data)
-    return Pix2PixGame(Runtime(torch.device("cpu")), info, Pix2PixOptions(**{**TINY, **options}), get_loss(loss), cfg or TrainConfig())
+    return Pix2PixGame(Runtime(torch.device("cpu")), info, Pix2PixOptions(**{**TINY, **options}), get_loss(loss), cfg or TrainConfig(lr_g=2e-4, lr_d=2e-4))
 
 
 class Scale(nn.Module):
@@ -183,8 +183,7 @@ def test_family_registered_with_the_papers_defaults():
     family = get_family("pix2pix")
     assert family.default_data == "mnist-edges" and family.default_loss == "non_saturating"
     assert family.default_ema_decay == 0.0
-    cfg = TrainConfig()
-    assert (cfg.lr_g, cfg.lr_d, cfg.beta1) == (2e-4, 2e-4, 0.5)
+    assert family.default_lr == 2e-4 and TrainConfig().beta1 == 0.5
     assert Pix2PixOptions().lambda_l1 == 100.0 and Pix2PixOptions().decay_start == 0.5
 
 

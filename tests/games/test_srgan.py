@@ -26,7 +26,7 @@ TINY = {"scale": 2, "blocks": 1, "features": 8, "growth": 4, "d_width": 4}
 def make_game(cfg=None, crop=16, **options):
     data = superres_from_tensor(torch.randint(0, 256, (3, 3, 40, 40), dtype=torch.uint8))
     info = SuperResInfo(3, crop, scale=options.get("scale", 2), data=data)
-    return SRGANGame(Runtime(torch.device("cpu")), info, SRGANOptions(**{**TINY, **options}), cfg or TrainConfig())
+    return SRGANGame(Runtime(torch.device("cpu")), info, SRGANOptions(**{**TINY, **options}), cfg or TrainConfig(lr_g=2e-4, lr_d=2e-4))
 
 
 class Scale(nn.Module):
@@ -118,7 +118,7 @@ def test_r1_and_r2_add_their_closed_forms_to_ds_loss_and_gradient():
     lr, hr = torch.full((2, 3, 4, 4), 0.4), torch.full((2, 3, 8, 8), -0.2)
     grads = {}
     for r1_gamma, r2_gamma in ((0.0, 0.0), (10.0, 0.0), (10.0, 4.0)):
-        game = make_game(TrainConfig(r2_gamma=r2_gamma), psnr_fraction=0.0, r1_gamma=r1_gamma)
+        game = make_game(TrainConfig(r2_gamma=r2_gamma, lr_g=2e-4, lr_d=2e-4), psnr_fraction=0.0, r1_gamma=r1_gamma)
         game.players.update(generator=Scale(0.5), discriminator=Critic(2.0))
         game.optimizers["discriminator"] = torch.optim.SGD(game.players["discriminator"].parameters(), lr=0.0)
         game.set_phase(0, 10)
@@ -308,7 +308,7 @@ class PixelCritic(nn.Module):
 
 
 def test_relativistic_pairing_judges_each_pixel_against_the_same_pixel_of_gs_output():
-    game = get_family("srgan").build(TrainConfig(loss="relativistic_pairing"), SRGANOptions(**TINY, psnr_fraction=0.0),
+    game = get_family("srgan").build(TrainConfig(loss="relativistic_pairing", lr_g=2e-4, lr_d=2e-4), SRGANOptions(**TINY, psnr_fraction=0.0),
                                      SuperResInfo(3, 16, scale=2, data=None), Runtime(torch.device("cpu")))
     assert game.loss.name == "relativistic_pairing"
     game.players.update(generator=Scale(1.0), discriminator=PixelCritic(3.0))

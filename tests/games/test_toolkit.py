@@ -145,7 +145,7 @@ def test_add_adam_over_several_players_keeps_their_order():
 
 def test_dcgan_plays_the_relativistic_pairing_loss_with_the_runs_r2():
     family = get_family("dcgan")
-    cfg = TrainConfig.from_dict({"model": "dcgan", "loss": "relativistic_pairing", "r2_gamma": 0.5, "image_size": 8})
+    cfg = TrainConfig.from_dict({"model": "dcgan", "loss": "relativistic_pairing", "r2_gamma": 0.5, "image_size": 8, "lr_g": 4e-4, "lr_d": 4e-4})
     game = family.build(cfg, resolve_options(family.options, {"width": 8}, "dcgan"), DataInfo(1, 8),
                         Runtime(torch.device("cpu")))
     assert game.loss.relativistic and game.penalties.r2_gamma == 0.5 and game.penalties.r1_gamma == 0.2
@@ -155,7 +155,7 @@ def test_dcgan_plays_the_relativistic_pairing_loss_with_the_runs_r2():
     assert {"r1", "r2"} <= set(logs) and logs["r2"] > 0
     assert_g_loss_pairs_with_reals(game, real)
     with pytest.raises(GanforgeError, match="r2_gamma=-1"):
-        family.build(TrainConfig(model="dcgan", loss="non_saturating", r2_gamma=-1.0), resolve_options(family.options, {}, "dcgan"),
+        family.build(TrainConfig(model="dcgan", loss="non_saturating", r2_gamma=-1.0, lr_g=2e-4, lr_d=2e-4), resolve_options(family.options, {}, "dcgan"),
                      DataInfo(1, 8), Runtime(torch.device("cpu")))
 
 
@@ -178,7 +178,7 @@ def test_in_passes_splits_rows_by_the_pixel_budget_and_joins_them_in_order():
 
 def test_a_256_px_dcgan_preview_is_rendered_in_passes_with_the_images_of_one_pass():
     fam = get_family("dcgan")
-    game = fam.build(TrainConfig(model="dcgan", loss="non_saturating"), fam.options(width=2, z_dim=8), DataInfo(3, 256), CPU)
+    game = fam.build(TrainConfig(model="dcgan", loss="non_saturating", lr_g=2e-4, lr_d=2e-4), fam.options(width=2, z_dim=8), DataInfo(3, 256), CPU)
     inputs = game.sample_inputs(64, torch.Generator().manual_seed(0))
     rows = []
     hook = game.generator.register_forward_hook(lambda module, args, out: rows.append(out.shape[0]))

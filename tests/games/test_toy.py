@@ -77,7 +77,7 @@ class TestToyContract(GameContract):
         from ganforge.data.toy import PointInfo, get_mixture
 
         family = get_family("toy")
-        return family.build(TrainConfig(model="toy"), family.options(**SMALL),
+        return family.build(TrainConfig(model="toy", lr_g=2e-4, lr_d=2e-4), family.options(**SMALL),
                             PointInfo(channels=1, image_size=0, mixture=get_mixture("ring8")), Runtime(torch.device("cpu")))
 
     def make_batch(self):

@@ -136,7 +136,7 @@ def test_controller_updates_every_interval_from_the_sign_of_real_logits():
 def _dcgan_game(**cfg_values):
     family = get_family("dcgan")
     opts = resolve_options(family.options, {"width": 4, "z_dim": 8}, "dcgan")
-    cfg = TrainConfig(model="dcgan", loss="non_saturating", **cfg_values)
+    cfg = TrainConfig(model="dcgan", loss="non_saturating", lr_g=2e-4, lr_d=2e-4, **cfg_values)
     cfg.validate()
     return family.build(cfg, opts, DataInfo(3, 16), Runtime(torch.device("cpu")))
 

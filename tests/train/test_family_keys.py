@@ -41,6 +41,26 @@ def test_stylegan_reads_lr_g_only_when_its_own_lr_is_null(tmp_path):
     assert game.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3)
 
 
+def test_learning_rates_left_unset_take_the_family_s_and_given_ones_stay(tmp_path):
+    assert get_family("dcgan").default_lr == 4e-4 and get_family("cgan").default_lr == 2e-4
+    dcgan = resolve_defaults(cfg_for("dcgan", tmp_path))
+    assert (dcgan.lr_g, dcgan.lr_d) == (4e-4, 4e-4)
+    assert (resolve_defaults(cfg_for("cgan", tmp_path)).lr_g, resolve_defaults(cfg_for("pix2pix", tmp_path)).lr_d) == (2e-4, 2e-4)
+    given = resolve_defaults(cfg_for("dcgan", tmp_path, lr_g=2e-4))  # the old default, given: kept, not replaced
+    assert (given.lr_g, given.lr_d) == (2e-4, 4e-4)
+    # a family that does not read them leaves them unset, so its saved config reopens without a refusal
+    cfg, run_dir = new_run(cfg_for("vae", tmp_path))
+    assert (cfg.lr_g, cfg.lr_d) == (None, None)
+    assert open_run(run_dir)[0] == cfg
+
+
+def test_a_game_built_from_an_unresolved_config_names_the_unset_learning_rate():
+    family = get_family("dcgan")
+    with pytest.raises(GanforgeError, match="^The learning rate of optimizer 'generator' is unset; expected lr_g and lr_d"):
+        family.build(TrainConfig(model="dcgan", loss="non_saturating"), family.options(width=2, z_dim=4), DataInfo(1, 8),
+                     Runtime(torch.device("cpu")))
+
+
 def test_the_vae_resolves_no_loss_and_a_saved_config_reopens(tmp_path):
     cfg, run_dir = new_run(cfg_for("vae", tmp_path))
     assert cfg.loss is None

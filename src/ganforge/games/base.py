@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.contract import Batch, DataInfo, Runtime
+from ganforge.errors import GanforgeError
 from ganforge.games.penalties import NO_PENALTIES, Penalties
 
 __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
@@ -42,6 +43,9 @@ class Game:
 
     def add_adam(self, name: str, lr: float, betas: tuple[float, float], players: Sequence[str] = ()) -> None:
         """An Adam called `name` over the named players' parameters (default: the player `name`), at base rate `lr`."""
+        if lr is None:
+            raise GanforgeError(f"The learning rate of optimizer {name!r} is unset; expected lr_g and lr_d filled by "
+                                f"run_dir.resolve_defaults (the family's default_lr) or given.")
         modules = [self.players[p] for p in (players or (name,))]
         self.optimizers[name] = self.adam(modules[0] if len(modules) == 1 else nn.ModuleList(modules), lr, betas)
         self.base_lr[name] = lr

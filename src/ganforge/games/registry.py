@@ -37,6 +37,7 @@ class Family:
     default_steps: int = 2000
     default_batch_size: int = 64
     default_ema_decay: float = 0.999
+    default_lr: float = 2e-4  #: Adam learning rate of both players where the run leaves lr_g, lr_d unset (Radford et al. 2015)
     load_data: Callable | None = None  # (cfg, options, runtime) -> contract.Batches; None: the labelled-image source
     #: (cfg) -> (config values worked out from the data for what the user left unset, a sentence saying so); None: none
     defaults_from_data: Callable | None = None

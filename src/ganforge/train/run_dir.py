@@ -28,13 +28,15 @@ def fill_from_data(cfg: TrainConfig) -> tuple[TrainConfig, str]:
 
 
 def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
-    """Fill what the user left to the family (first what it works out from the data, then data, loss, image size,
-    batch, EMA, budget), validate options and refuse a run setting the family does not read."""
+    """Fill what the user left to the family (first what it works out from the data, then learning rates, data, loss,
+    image size, batch, EMA, budget), validate options and refuse a run setting the family does not read."""
     family = get_family(cfg.model)
     cfg, _ = fill_from_data(cfg)
     options = resolve_options(family.options, cfg.options, cfg.model)
     family.refuse_unread(cfg, options)
-    reads_loss = "loss" in family.keys_read(options)
+    reads = family.keys_read(options)
+    reads_loss = "loss" in reads
+    cfg = replace(cfg, **{key: family.default_lr for key in ("lr_g", "lr_d") if key in reads and getattr(cfg, key) is None})
     cfg = replace(cfg, data=cfg.data or family.default_data, loss=(cfg.loss or family.default_loss) if reads_loss else None,
                   image_size=cfg.image_size or family.default_image_size,
                   batch_size=cfg.batch_size or family.default_batch_size,
