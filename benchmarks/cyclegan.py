@@ -176,7 +176,7 @@ def seconds_per_iteration(step, real_a: torch.Tensor, real_b: torch.Tensor, iter
 
 def speed(sizes: tuple[int, ...], iters: int, channels: int = 3) -> dict:
     """Seconds per iteration, batch 1, of ganforge's game (paper-sized players) and of the reference."""
-    out = {}
+    out, cfg = {}, resolve_defaults(TrainConfig(model="cyclegan"))
     for size in sizes:
         torch.manual_seed(0)
         real_a, real_b = torch.rand(1, channels, size, size) * 2 - 1, torch.rand(1, channels, size, size) * 2 - 1
@@ -184,8 +184,7 @@ def speed(sizes: tuple[int, ...], iters: int, channels: int = 3) -> dict:
         for layout in ("channels_last", "contiguous"):
             cl = layout == "channels_last"
             game = CycleGANGame(Runtime(torch.device("cpu"), None, cl), TranslationInfo(channels, size),
-                                CycleGANOptions(width=64, n_res_blocks=9, d_width=64), get_loss("least_squares"),
-                                resolve_defaults(TrainConfig(model="cyclegan")))
+                                CycleGANOptions(width=64, n_res_blocks=9, d_width=64), get_loss("least_squares"), cfg)
             fmt = torch.channels_last if cl else torch.contiguous_format
 
             def ours(a, b, game=game):

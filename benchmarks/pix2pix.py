@@ -233,7 +233,7 @@ def speed(sizes: tuple[int, ...], batches: tuple[int, ...], iters: int, variants
     """Seconds per iteration of ganforge's game (paper-sized players) in each variant, and of the reference."""
     from ganforge.models.pix2pix import auto_depth
 
-    out = {}
+    out, cfg = {}, resolve_defaults(TrainConfig(model="pix2pix"))
     for size in sizes:
         for batch in batches:
             torch.manual_seed(0)
@@ -242,8 +242,7 @@ def speed(sizes: tuple[int, ...], batches: tuple[int, ...], iters: int, variants
             for name in variants:
                 dtype, cl = GAME_VARIANTS[name]
                 game = Pix2PixGame(Runtime(torch.device("cpu"), dtype, cl), PairedInfo(channels, size, in_channels=channels),
-                                   Pix2PixOptions(width=64, d_width=64, d_layers=3), get_loss("non_saturating"),
-                                   resolve_defaults(TrainConfig(model="pix2pix")))
+                                   Pix2PixOptions(width=64, d_width=64, d_layers=3), get_loss("non_saturating"), cfg)
                 fmt = torch.channels_last if cl else torch.contiguous_format
 
                 def ours(x, y, game=game, dtype=dtype):

@@ -35,9 +35,9 @@ def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
     options = resolve_options(family.options, cfg.options, cfg.model)
     family.refuse_unread(cfg, options)
     reads = family.keys_read(options)
-    reads_loss = "loss" in reads
-    cfg = replace(cfg, **{key: family.default_lr for key in ("lr_g", "lr_d") if key in reads and getattr(cfg, key) is None})
-    cfg = replace(cfg, data=cfg.data or family.default_data, loss=(cfg.loss or family.default_loss) if reads_loss else None,
+    unset_rates = {key: family.default_lr for key in ("lr_g", "lr_d") if key in reads and getattr(cfg, key) is None}
+    cfg = replace(cfg, **unset_rates, data=cfg.data or family.default_data,
+                  loss=(cfg.loss or family.default_loss) if "loss" in reads else None,
                   image_size=cfg.image_size or family.default_image_size,
                   batch_size=cfg.batch_size or family.default_batch_size,
                   ema_decay=family.default_ema_decay if cfg.ema_decay is None else cfg.ema_decay)
