@@ -17,7 +17,9 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
 `fastgan` is what a user gets (width 8 since Dec 5); the rows recorded before under that name were width 16, which
 `--families fastgan-w16` reproduces, and `fastgan-w8b32` is width 8 at batch 32 (docs/fastgan.md compares them).
 Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
-ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly).
+ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
+CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
+recorded before penalised every D step, which `--families r3gan-eager` reproduces.
 
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
@@ -60,7 +62,8 @@ ADA = ["--set", "augment=ada", "--set", "ada_speed_images=20000"]
 RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "32"],
         "stylegan": ["--model", "stylegan", "--option", "growth=false", "--batch-size", "32"],
         "r3gan": ["--model", "r3gan", "--option", "widths=[128,128,96,48,24]", "--option", "blocks=1", "--option", "gamma=2.0",
-                  "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32"],  # src/ganforge/presets/r3gan-64-cpu.yaml
+                  "--option", "ema_half_life=2000", "--option", "augment=0", "--batch-size", "32",
+                  "--option", "penalty_interval=16"],  # src/ganforge/presets/r3gan-64-cpu.yaml
         "fastgan": ["--model", "fastgan"],
         "fastgan-w16": ["--model", "fastgan", "--option", "width=16"],
         "fastgan-w8": ["--model", "fastgan", "--option", "width=8"],
@@ -68,8 +71,10 @@ RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "3
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
 #: dcgan at a stated learning rate: 4e-4 is its default since Dec 5, 2e-4 (the paper's) reproduces the board rows before
 RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", f"lr_d={k}e-4"] for k in (2, 4)})
+#: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
+RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
 #: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the variants)
-DEFAULT_RUNS = [name for name in RUNS if not name.startswith(("fastgan-", "dcgan-lr"))]
+DEFAULT_RUNS = [name for name in RUNS if not name.startswith(("fastgan-", "dcgan-lr", "r3gan-"))]
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
 
 

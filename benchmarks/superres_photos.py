@@ -11,11 +11,19 @@ motorcycle = stereo_motorcycle's left image, hubble_deep_field, retina), never s
     flock /tmp/heavy.lock python benchmarks/superres_photos.py gan --init runs/bench-photos/psnr-10min --minutes 10
     # score every export found (bicubic in the same table), textured crops, the side-by-side figure
     flock /tmp/heavy.lock python benchmarks/superres_photos.py score
+    # choose one export of a GAN phase exported at several marks (--gan-marks) on validation crops of a third source
+    flock /tmp/heavy.lock python benchmarks/superres_photos.py select --init runs/bench-photos/psnr-10min
 
 Scores (ganforge.metrics.superres, the papers' convention): Y-PSNR and Y-SSIM on BT.601 luma with a
 `scale`-px border cut, and the HF ratio (Laplacian energy of the output over the original's: 1 = as much
 fine detail as the original, bicubic far below), on the whole photos and on textured crops (each
 photo's most detailed `--crop-side` windows, cut from the whole-image outputs so the model had context).
+
+Selection (`select`): a GAN phase's sharpness cycles with D's falls and rises, so where it stops decides how sharp
+its export is. `select` scores the start (`--init`) and every gan-*min export on validation crops of a third source
+(the most detailed `--val-side` windows of `mate-backgrounds`' nature photographs that are not flat: neither trained on
+nor in the test set) and keeps the export whose HF ratio is nearest the original's (|log HF ratio| least) among those within
+`--max-psnr-cost` dB of the start's Y-PSNR; the start itself when none is.
 """
 from __future__ import annotations
 
@@ -34,10 +42,12 @@ from machine import describe  # noqa: E402
 
 from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.contract import Callback  # noqa: E402
+from ganforge.games.srgan import SRGANOptions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PLASMA = ("BytheWater", "ColdRipple", "ColorfulCups", "EveningGlow", "FallenLeaf", "Grey", "OneStandsOut", "Path")
 PLASMA_PHOTOS = [f"/usr/share/wallpapers/{name}/contents/images/2560x1600.jpg" for name in PLASMA]
+MATE_NATURE = "/usr/share/backgrounds/mate/nature"
 SKIMAGE = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "hubble_deep_field", "retina")
 
 
@@ -212,6 +222,64 @@ def score(args: argparse.Namespace) -> dict:
     return results
 
 
+def validation_crops(photos: list[Path], folder: Path, side: int, per_photo: int, min_texture: float) -> list[Path]:
+    """Of each photo's `per_photo` most detailed `side`-px windows, those with texture >= `min_texture` (mean absolute
+    luma gradient, as the training crops are chosen), written once as PNG files into `folder`."""
+    from PIL import Image
+
+    from ganforge.data.superres import load_images
+    from ganforge.data.texture import image_texture
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for photo in photos:
+        image = load_images([photo], 3).image(0)
+        for k, (top, left) in enumerate(textured_windows(image, side, per_photo)):
+            window = image[:, top:top + side, left:left + side]
+            if float(image_texture(window.permute(1, 2, 0)[None])[0]) < min_texture:
+                continue
+            path = folder / f"{photo.stem}-{k}.png"
+            if not path.exists():
+                Image.fromarray(window.permute(1, 2, 0).numpy()).save(path)
+            files.append(path)
+    return files
+
+
+def choose_export(rows: dict[str, dict], start: str, max_psnr_cost: float) -> str:
+    """The export (a key of `rows`: {"psnr_y", "hf_ratio"} each) with |log HF ratio| least among those within
+    `max_psnr_cost` dB of `start`'s Y-PSNR, or `start` itself when no other is."""
+    import math
+
+    floor = rows[start]["psnr_y"] - max_psnr_cost
+    fit = [name for name, row in rows.items() if row["psnr_y"] >= floor and row["hf_ratio"] > 0]
+    return min(fit, key=lambda name: (abs(math.log(rows[name]["hf_ratio"])), name != start)) if fit else start
+
+
+def select(args: argparse.Namespace) -> dict:
+    """The start (--init) and every gan-*min export in --out scored on validation crops; the export chosen by choose_export."""
+    from ganforge.export import load_generator
+    from ganforge.metrics.superres import evaluate_superres
+
+    photos = sorted(Path(args.val_photos).glob("*.jpg"))
+    if not photos:
+        raise SystemExit(f"Validation folder {args.val_photos!r} has no JPEG photos; install mate-backgrounds or pass --val-photos.")
+    files = validation_crops(photos, args.out / f"val-crops-{args.val_side}", args.val_side, args.val_per_photo, args.val_min_texture)
+    exports = [args.init] + sorted(args.out.glob("gan-*min"), key=lambda p: float(p.name[4:-3]))
+    rows = {}
+    for folder in exports:
+        generator, info = load_generator(folder)
+        scores = evaluate_superres(generator, info, files=files)
+        rows[folder.name] = {"steps": info.get("steps"), "bicubic": scores["bicubic"], **scores["model"]}
+        print(f"{folder.name:>12} ({info.get('steps')} rounds): validation {scores['model']['psnr_y']:.2f} dB, "
+              f"SSIM {scores['model']['ssim_y']:.4f}, HF {scores['model']['hf_ratio']:.3f}", flush=True)
+    chosen = choose_export(rows, args.init.name, args.max_psnr_cost)
+    print(f"chosen: {chosen} (|log HF| least within {args.max_psnr_cost} dB of {args.init.name})", flush=True)
+    return {"validation": {"photos": str(args.val_photos), "crops": [f.name for f in files], "side": args.val_side,
+                           "min_texture": args.val_min_texture},
+            "criterion": f"|log hf_ratio| least within {args.max_psnr_cost} dB of the start's Y-PSNR",
+            "start": args.init.name, "exports": rows, "chosen": chosen}
+
+
 def figure(psnr: dict, gan: dict, side: int, rows: int, path: Path) -> dict:
     """bicubic | PSNR model | GAN model | original for the `rows` windows (one per photo) where the GAN and PSNR outputs differ most."""
     from PIL import Image, ImageDraw
@@ -253,7 +321,7 @@ def json_or_text(value: str):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("psnr", "gan", "score", "all"))
+    parser.add_argument("what", choices=("psnr", "gan", "score", "select", "all"))
     parser.add_argument("--photos", nargs="+", default=PLASMA_PHOTOS, help="training photographs (default: plasma-workspace-wallpapers' eight)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-photos"))
     parser.add_argument("--minutes", type=float, default=None, help="training budget (psnr: 20, gan: 10)")
@@ -276,6 +344,12 @@ def main() -> int:
                         help="another srgan option, e.g. --option gan_weight 0.1 or --option d_betas '[0.9, 0.9]' (JSON values as such)")
     parser.add_argument("--crop-side", type=int, default=128, help="score: side of the textured crops")
     parser.add_argument("--crops-per-photo", type=int, default=2)
+    parser.add_argument("--val-photos", default=MATE_NATURE, help="select: folder of validation photographs (JPEG)")
+    parser.add_argument("--val-side", type=int, default=256, help="select: side of the validation crops")
+    parser.add_argument("--val-per-photo", type=int, default=4, help="select: most detailed windows tried per photo")
+    parser.add_argument("--val-min-texture", type=float, default=SRGANOptions.min_texture,
+                        help="select: windows flatter than this (mean absolute luma gradient) are left out, as in training")
+    parser.add_argument("--max-psnr-cost", type=float, default=1.0, help="select: the most Y-PSNR (dB) an export may lose against the start")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "superres-photos-crops.png")
     parser.add_argument("--figure-psnr", default="psnr-10min")
     parser.add_argument("--figure-gan", default="gan-10min")
@@ -299,6 +373,10 @@ def main() -> int:
         results["gan"] = train_gan(args)
     if args.what in ("score", "all"):
         results["scores"] = score(args)
+    if args.what == "select":
+        if args.init is None:
+            raise SystemExit("select needs --init, the PSNR export the GAN phase started from.")
+        results["select"] = select(args)
     results_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"wrote {results_path}")
     return 0

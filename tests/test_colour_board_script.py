@@ -69,3 +69,18 @@ def test_table_has_a_row_per_run_with_its_scores():
     assert len(lines) == 4 and lines[2].startswith("| dcgan-30min-seed0 | 10,092 | 157.2 |")
     assert lines[3] == "| stylegan-30min-seed0 | 9,962 | 157.2 | 0.0651 ± 0.0021 (528) | 0.188 | 0.009 | 4.0 % |"
     assert lines[2].endswith("| – |")  # no copy check recorded
+
+
+def test_the_r3gan_run_is_the_64_px_cpu_preset():
+    import yaml
+
+    from ganforge.games.r3gan import R3GANOptions
+
+    preset = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/ganforge/presets/r3gan-64-cpu.yaml").read_text())
+    args = colour.RUNS["r3gan"]
+    options = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")
+    assert {k: yaml.safe_load(v) for k, v in options.items()} == {k: v for k, v in preset["options"].items() if k in options}
+    defaults = R3GANOptions()
+    assert {k: v for k, v in preset["options"].items() if k not in options} == {"z_dim": defaults.z_dim, "group_width": defaults.group_width}
+    assert args[args.index("--batch-size") + 1] == str(preset["batch_size"])
+    assert "penalty_interval=1" in colour.RUNS["r3gan-eager"] and colour.RUNS["r3gan-lazy16"] == args

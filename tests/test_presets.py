@@ -89,6 +89,7 @@ def test_the_r3gan_64_cpu_preset_matches_the_scoreboards_stylegan_in_size():
     assert counts == [331_624, 323_560]  # the preset's comment; the scoreboard's stylegan (growth off): 396,599 + 214,217
     recipe = game.recipe(1000)
     assert recipe.horizon == 1000 * 32 and recipe.gamma == pytest.approx((2.0, 0.2))  # FFHQ-64's γ over the whole run
+    assert game.options.penalty_interval == 16  # lazy R1 + R2, measured on the colour board
     with torch.no_grad():
         assert game.generator(torch.randn(2, 64)).shape == (2, 3, 64, 64)
 

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -28,3 +29,25 @@ def test_crops_figure_has_a_title_line_and_one_row_per_photo_at_the_largest_diff
     # the GAN tile of the first row is the white patch, the PSNR tile beside it is not
     y = 14 + 14 + 8
     assert sheet.getpixel((2 * (16 + 3) + 8, y)) == (255, 255, 255) and sheet.getpixel((16 + 3 + 8, y)) == (20, 20, 20)
+
+
+def test_choose_export_keeps_the_detail_nearest_the_original_within_the_psnr_cost():
+    rows = {"start": {"psnr_y": 30.0, "hf_ratio": 0.15}, "gan-1min": {"psnr_y": 29.5, "hf_ratio": 0.30},
+            "gan-2min": {"psnr_y": 28.5, "hf_ratio": 0.90}, "gan-3min": {"psnr_y": 28.8, "hf_ratio": 1.05}}
+    assert superres_photos.choose_export(rows, "start", 1.0) == "gan-1min"  # gan-2min and gan-3min cost more than 1 dB
+    assert superres_photos.choose_export(rows, "start", 0.1) == "start"
+    assert superres_photos.choose_export(rows, "start", 2.0) == "gan-3min"  # 1.05 over is nearer than 0.9 under
+    rows["gan-3min"].update(psnr_y=29.2, hf_ratio=1.2)
+    assert superres_photos.choose_export(rows, "start", 1.0) == "gan-3min"
+
+
+def test_validation_crops_are_the_most_detailed_windows_written_once(tmp_path):
+    image = torch.full((3, 64, 96), 128, dtype=torch.uint8)
+    image[:, 32:64, 64:96] = torch.randint(0, 256, (3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / "p.png")
+    files = superres_photos.validation_crops([tmp_path / "p.png"], tmp_path / "crops", side=32, per_photo=2, min_texture=4.0)
+    assert [f.name for f in files] == ["p-0.png"]  # the second window is flat
+    assert torch.equal(torch.from_numpy(np.asarray(Image.open(files[0])).copy()).permute(2, 0, 1), image[:, 32:64, 64:96])
+    stamp = files[0].stat().st_mtime_ns
+    assert superres_photos.validation_crops([tmp_path / "p.png"], tmp_path / "crops", side=32, per_photo=2, min_texture=4.0) == files
+    assert files[0].stat().st_mtime_ns == stamp

@@ -160,8 +160,10 @@ def test_poisson_noise_scales_with_the_level():
         for i, s in enumerate(scale.tolist()):
             variance = float(noise[i, :, :, cols].var())
             assert variance == pytest.approx(s * s * mean_level / 256, rel=0.05), (half, s)  # var = scale² · x / levels
-    grey = poisson_noise(ramp[:1], torch.tensor([1.0]), torch.tensor([True]), torch.Generator().manual_seed(1)) - ramp[:1]
-    assert torch.equal(grey[0, 0], grey[0, 1]) and float(grey.abs().sum()) > 0
+    mixed = poisson_noise(ramp, torch.tensor([1.0, 1.0]), torch.tensor([False, True]), torch.Generator().manual_seed(1)) - ramp
+    assert not torch.equal(mixed[0, 0], mixed[0, 1]) and torch.equal(mixed[1, 0], mixed[1, 1])  # grey: one plane for all
+    bright = ramp[0, 0, 0, 128:].mean()
+    assert float(mixed[1, 0, :, 128:].var()) == pytest.approx(float(bright) / 256, rel=0.05)  # on the luma, same law
 
 
 def test_resize_modes_and_sizes():

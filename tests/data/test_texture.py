@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganforge.data.superres import MARGIN, SuperResBatchSource, SuperResData, superres_from_tensor
-from ganforge.data.texture import crop_texture, texture_table
+from ganforge.data.texture import crop_texture, image_texture, texture_table
 from ganforge.errors import GanforgeError
 
 CPU = torch.device("cpu")
@@ -39,6 +39,13 @@ def test_crop_texture_equals_the_direct_mean_gradient(sizes):
     for i, top, left in ((0, 0, 0), (1, 8, 12), (0, 12, 4), (1, 24, 24)):  # the last one touches the right edge
         got = crop_texture(table, torch.tensor([i]), torch.tensor([top]), torch.tensor([left]), 16)
         assert float(got) == pytest.approx(direct_texture(data.image(i), top, left, 16), rel=1e-6)
+
+
+def test_image_texture_equals_the_direct_mean_gradient():
+    images = half_flat(n=2, side=24)
+    images[1] = 7
+    got = image_texture(images.permute(0, 2, 3, 1))
+    assert got.tolist() == pytest.approx([direct_texture(images[0], 0, 0, 24), 0.0], rel=1e-6) and float(got[0]) > 4
 
 
 def hr_textures(source, params, index):

@@ -41,9 +41,12 @@ def _draw(shape: tuple, generator: torch.Generator, like: Tensor) -> Tensor:
 def gaussian_noise(images: Tensor, sigma: Tensor, gray: Tensor, generator: torch.Generator) -> Tensor:
     """Images plus N(0, σ²) noise, σ per image on the [0, 1] scale; `gray` images get one noise plane shared by their channels."""
     b, c, h, w = images.shape
-    colour = _draw((b, c, h, w), generator, images)
-    plane = _draw((b, 1, h, w), generator, images)
-    noise = torch.where(gray.to(images.device).view(b, 1, 1, 1), plane.expand(b, c, h, w), colour)
+    gray = gray.to(images.device)
+    noise = torch.empty_like(images)
+    if (~gray).any():
+        noise[~gray] = _draw((int((~gray).sum()), c, h, w), generator, images)
+    if gray.any():
+        noise[gray] = _draw((int(gray.sum()), 1, h, w), generator, images).expand(-1, c, h, w)
     return images + noise * sigma.to(images).view(b, 1, 1, 1)
 
 
@@ -55,20 +58,29 @@ def levels(images: Tensor) -> Tensor:
     return torch.exp2(torch.ceil(torch.log2(distinct)))
 
 
+def _shot(base: Tensor, generator: torch.Generator) -> Tensor:
+    """Poisson(L·x)/L − x of [0, 1] images x, with L each image's levels."""
+    count = levels(base).view(-1, 1, 1, 1).float()
+    return torch.poisson(base * count, generator=generator) / count - base
+
+
 def poisson_noise(images: Tensor, scale: Tensor, gray: Tensor, generator: torch.Generator) -> Tensor:
     """Images plus `scale` times shot noise: Poisson(L·x)/L − x with L the image's levels, per channel or (`gray`) on its luma.
 
-    Its standard deviation at level x is scale·sqrt(x / L), so it grows with brightness and with `scale`.
+    Its standard deviation at level x is scale·sqrt(x / L), so it grows with brightness and with `scale`. A grey image's
+    noise is drawn once, on its luma plane, and shared by its channels.
     """
     b, c, h, w = images.shape
-    gray = gray.cpu().view(b, 1, 1, 1)
+    gray = gray.cpu()
     q = images.detach().float().cpu().mul(255).round_().clamp_(0, 255).div_(255)
-    luma = (q * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True) if c == 3 else q.mean(1, keepdim=True)
-    luma = luma.mul(255).round_().clamp_(0, 255).div_(255)
-    base = torch.where(gray, luma.expand(b, c, h, w), q)
-    count = levels(base).view(b, 1, 1, 1).float()
-    shot = torch.poisson(base * count, generator=generator) / count - base
-    shot = torch.where(gray, shot[:, :1].expand(b, c, h, w), shot)
+    shot = torch.empty_like(q)
+    if (~gray).any():
+        shot[~gray] = _shot(q[~gray], generator)
+    if gray.any():
+        grey = q[gray]
+        luma = (grey * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True) if c == 3 else grey.mean(1, keepdim=True)
+        luma = luma.mul(255).round_().clamp_(0, 255).div_(255)
+        shot[gray] = _shot(luma, generator).expand(-1, c, h, w)
     return images + shot.to(images) * scale.to(images).view(b, 1, 1, 1)
 
 

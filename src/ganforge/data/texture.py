@@ -49,6 +49,12 @@ def _integral(blocks: Tensor) -> Tensor:
     return table
 
 
+def image_texture(images: Tensor) -> Tensor:
+    """(N,) mean absolute luma gradient (levels per pixel) of whole uint8 (N, H, W, C) images."""
+    n, h, w, _ = images.shape
+    return _block_gradients(images, 1).flatten(1).sum(1) / (h * w)
+
+
 def texture_table(store: Tensor, offsets: Tensor, heights: Tensor, widths: Tensor, channels: int, block: int) -> TextureTable:
     """The TextureTable of images kept in a flat uint8 (H, W, C)-ordered `store` (see data.superres.SuperResData)."""
     n = len(offsets)
