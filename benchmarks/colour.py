@@ -19,7 +19,11 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
 Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
-recorded before penalised every D step, which `--families r3gan-eager` reproduces.
+recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x` and `r3gan-gamma02`
+change one thing of the preset each (twice the learning rates; a tenth of γ).
+
+`--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
+then see the same images, which tells a per-image difference from a difference in speed.
 
 `floor` measures what real data scores against itself: the held-out icons against the training icons
 (FID, KID with its subset size, precision/recall), under both resize rules and in bf16, how far the two
@@ -73,6 +77,9 @@ RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] 
 RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", f"lr_d={k}e-4"] for k in (2, 4)})
 #: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
 RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
+#: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), or with a tenth of its γ (0.2 -> 0.02)
+RUNS.update({"r3gan-lr2x": RUNS["r3gan"] + ["--option", "lr=4e-4", "--option", "lr_end=1e-4"],
+             "r3gan-gamma02": RUNS["r3gan"] + ["--option", "gamma=0.2"]})
 #: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the variants)
 DEFAULT_RUNS = [name for name in RUNS if not name.startswith(("fastgan-", "dcgan-lr", "r3gan-"))]
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}
@@ -125,24 +132,30 @@ def last_round(run_dir: Path) -> int:
     return max((int(r["step"]) for r in rows if "step" in r), default=0)
 
 
+def budgets(minutes: list[float], rounds: list[int]) -> list[tuple[str, list[str]]]:
+    """Each budget's part of a run name and its `ganforge train` arguments: CPU minutes, or rounds (equal images seen)."""
+    return [(f"{m:g}min", ["--minutes", str(m)]) for m in minutes] + [(f"{r}rounds", ["--steps", str(r)]) for r in rounds]
+
+
 def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None,
-        board_file: Path | None) -> dict:
+        board_file: Path | None, rounds: list[int] = ()) -> dict:
     """Train each run name x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception.
 
+    A budget is CPU minutes (`minutes`) or a number of rounds (`rounds`: families at one batch size then see equal images).
     With `board_file`, runs already on that board are kept and skipped, and the board is rewritten after every
     run, so a scoreboard can grow over several sittings and an interruption loses only the run under way.
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     board = json.loads(board_file.read_text()) if board_file is not None and board_file.exists() else {"data": str(data), "runs": {}}
     for run_name in families:
-        for budget in minutes:
+        for budget, budget_args in budgets(minutes, rounds):
             for seed in seeds:
-                name = f"{run_name}-{budget:g}min-seed{seed}"
+                name = f"{run_name}-{budget}-seed{seed}"
                 if name in board["runs"]:
                     print(f"{name}: on the board already, skipped", flush=True)
                     continue
                 cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[run_name], "--data", str(data), "--image-size", "64",
-                       "--minutes", str(budget), "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
+                       *budget_args, "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
                        "--device", "cpu"]
                 for key, value in COMMON.items():
                     cmd += ["--set", f"{key}={value}"]
@@ -168,7 +181,8 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
 def sheet_label(name: str) -> str:
     """A board run's row label on the sheet, e.g. "stylegan-ada 30 min s0" for stylegan-ada-30min-seed0 (24 characters fit)."""
     run_name, budget, seed = name.rsplit("-", 2)
-    return f"{run_name} {budget.replace('min', ' min')} s{seed.removeprefix('seed')}"
+    unit = "rounds" if budget.endswith("rounds") else "min"
+    return f"{run_name} {budget.removesuffix(unit)} {unit} s{seed.removeprefix('seed')}"
 
 
 def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:
@@ -210,7 +224,8 @@ def main() -> None:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--families", nargs="+", default=DEFAULT_RUNS, choices=list(RUNS), help="run names (a family, with ADA, or a variant)")
-    p.add_argument("--minutes", type=float, nargs="+", default=[15, 30])
+    p.add_argument("--minutes", type=float, nargs="+", help="CPU-minute budgets (15 and 30 when no budget is given)")
+    p.add_argument("--rounds", type=int, nargs="+", default=[], help="round budgets: equal images seen at equal batch sizes")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the data's training split)")
     add_outputs(p)
@@ -225,7 +240,8 @@ def main() -> None:
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
     else:
-        result = run(args.data, args.runs, args.families, args.minutes, args.seeds, args.n, args.img, args.json)
+        minutes = args.minutes if args.minutes is not None else ([] if args.rounds else [15, 30])
+        result = run(args.data, args.runs, args.families, minutes, args.seeds, args.n, args.img, args.json, args.rounds)
     write_json(result, getattr(args, "json", None))
 
 

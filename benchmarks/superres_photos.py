@@ -23,7 +23,8 @@ Selection (`select`): a GAN phase's sharpness cycles with D's falls and rises, s
 its export is. `select` scores the start (`--init`) and every gan-*min export on validation crops of a third source
 (the most detailed `--val-side` windows of `mate-backgrounds`' nature photographs that are not flat: neither trained on
 nor in the test set) and keeps the export whose HF ratio is nearest the original's (|log HF ratio| least) among those within
-`--max-psnr-cost` dB of the start's Y-PSNR; the start itself when none is.
+`--max-psnr-cost` dB of the best Y-PSNR (the start's, unless an export beats it); the start itself when none is.
+`ganforge train --eval-every N` makes the same choice during a super-resolution run (metrics.superres.SharpestWithinPSNR).
 """
 from __future__ import annotations
 
@@ -246,13 +247,15 @@ def validation_crops(photos: list[Path], folder: Path, side: int, per_photo: int
 
 
 def choose_export(rows: dict[str, dict], start: str, max_psnr_cost: float) -> str:
-    """The export (a key of `rows`: {"psnr_y", "hf_ratio"} each) with |log HF ratio| least among those within
-    `max_psnr_cost` dB of `start`'s Y-PSNR, or `start` itself when no other is."""
-    import math
+    """The export (a key of `rows`: {"psnr_y", "hf_ratio"} each) that `SharpestWithinPSNR` picks from `start`
+    and then the others in the order of `rows` (the pick of `ganforge train --eval-every` on a super-resolution run)."""
+    from ganforge.metrics.superres import SharpestWithinPSNR
 
-    floor = rows[start]["psnr_y"] - max_psnr_cost
-    fit = [name for name, row in rows.items() if row["psnr_y"] >= floor and row["hf_ratio"] > 0]
-    return min(fit, key=lambda name: (abs(math.log(rows[name]["hf_ratio"])), name != start)) if fit else start
+    rule, chosen = SharpestWithinPSNR(max_psnr_cost), start
+    for name in [start] + [name for name in rows if name != start]:
+        if rule.consider(rows[name]["psnr_y"], rows[name]["hf_ratio"]):
+            chosen = name
+    return chosen
 
 
 def select(args: argparse.Namespace) -> dict:
@@ -273,10 +276,10 @@ def select(args: argparse.Namespace) -> dict:
         print(f"{folder.name:>12} ({info.get('steps')} rounds): validation {scores['model']['psnr_y']:.2f} dB, "
               f"SSIM {scores['model']['ssim_y']:.4f}, HF {scores['model']['hf_ratio']:.3f}", flush=True)
     chosen = choose_export(rows, args.init.name, args.max_psnr_cost)
-    print(f"chosen: {chosen} (|log HF| least within {args.max_psnr_cost} dB of {args.init.name})", flush=True)
+    print(f"chosen: {chosen} (|log HF| least within {args.max_psnr_cost} dB of the best Y-PSNR)", flush=True)
     return {"validation": {"photos": str(args.val_photos), "crops": [f.name for f in files], "side": args.val_side,
                            "min_texture": args.val_min_texture},
-            "criterion": f"|log hf_ratio| least within {args.max_psnr_cost} dB of the start's Y-PSNR",
+            "criterion": f"|log hf_ratio| least within {args.max_psnr_cost} dB of the best Y-PSNR (the start's, unless an export beats it)",
             "start": args.init.name, "exports": rows, "chosen": chosen}
 
 
@@ -349,7 +352,7 @@ def main() -> int:
     parser.add_argument("--val-per-photo", type=int, default=4, help="select: most detailed windows tried per photo")
     parser.add_argument("--val-min-texture", type=float, default=SRGANOptions.min_texture,
                         help="select: windows flatter than this (mean absolute luma gradient) are left out, as in training")
-    parser.add_argument("--max-psnr-cost", type=float, default=1.0, help="select: the most Y-PSNR (dB) an export may lose against the start")
+    parser.add_argument("--max-psnr-cost", type=float, default=1.0, help="select: the most Y-PSNR (dB) an export may lose against the best")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "superres-photos-crops.png")
     parser.add_argument("--figure-psnr", default="psnr-10min")
     parser.add_argument("--figure-gan", default="gan-10min")

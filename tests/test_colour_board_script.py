@@ -51,8 +51,19 @@ def test_ada_runs_add_ada_to_their_family_arguments(tmp_path, monkeypatch):
     assert "augment=ada" not in colour.RUNS["stylegan"]
 
 
+def test_a_round_budget_trains_for_that_many_steps_and_is_named_by_it(tmp_path, monkeypatch):
+    fake = FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr(colour.subprocess, "run", fake)
+    board = colour.run(tmp_path / "data", tmp_path / "runs", ["dcgan"], [15], [0], 500, None, None, rounds=[2333])
+    assert list(board["runs"]) == ["dcgan-15min-seed0", "dcgan-2333rounds-seed0"]
+    args = board["runs"]["dcgan-2333rounds-seed0"]["arguments"]
+    assert args[args.index("--steps") + 1] == "2333" and "--minutes" not in args
+    assert "--steps" not in board["runs"]["dcgan-15min-seed0"]["arguments"]
+
+
 def test_sheet_labels_name_run_budget_and_seed_and_fit_the_margin():
     assert colour.sheet_label("fastgan-w8b32-30min-seed1") == "fastgan-w8b32 30 min s1"
+    assert colour.sheet_label("dcgan-2333rounds-seed0") == "dcgan 2333 rounds s0"
     assert all(len(colour.sheet_label(f"{run}-30min-seed0")) <= 24 for run in colour.RUNS)  # the sheet's margin cuts longer labels
 
 
@@ -84,3 +95,12 @@ def test_the_r3gan_run_is_the_64_px_cpu_preset():
     assert {k: v for k, v in preset["options"].items() if k not in options} == {"z_dim": defaults.z_dim, "group_width": defaults.group_width}
     assert args[args.index("--batch-size") + 1] == str(preset["batch_size"])
     assert "penalty_interval=1" in colour.RUNS["r3gan-eager"] and colour.RUNS["r3gan-lazy16"] == args
+
+
+def test_the_r3gan_variants_change_only_what_they_name():
+    def options(args):
+        return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")  # the last of a name wins, as in train
+
+    preset = options(colour.RUNS["r3gan"])
+    assert options(colour.RUNS["r3gan-lr2x"]) == {**preset, "lr": "4e-4", "lr_end": "1e-4"}
+    assert options(colour.RUNS["r3gan-gamma02"]) == {**preset, "gamma": "0.2"} and preset["gamma"] == "2.0"

@@ -56,7 +56,10 @@ class TrainConfig:
     loss_bound: float = 1e4  #: warn once (metrics.jsonl, progress bar) when a logged value's magnitude passes this; non-finite ones stop the run
     eval_every: int = 0  #: steps between quality evaluations during training; 0 disables them
     eval_n: int = 2000  #: samples per evaluation during training
-    eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best")
+    eval_metrics: str = "fd"  #: comma-separated metrics evaluated during training (first one picks "best"); image generators only
+    #: super-resolution runs: "best" is the HF ratio nearest 1 within this many dB of the best Y-PSNR evaluated (0: the best Y-PSNR)
+    eval_psnr_cost: float = 1.0
+    eval_data: str = ""  #: super-resolution runs: a folder of validation images to evaluate on; empty: the data's held-out images
     copy_check_n: int = 1000  #: samples checked against the training images at the end of an image family's run (copy_check.png); 0: off
     tensorboard: bool = False  #: also write losses, D outputs, scores and sample grids for TensorBoard (runs/<name>/tensorboard)
     snapshot_every: int = 0  #: steps between exports of all players to snapshots/ (read by `ganforge theory`); 0 disables them
@@ -96,6 +99,10 @@ class TrainConfig:
             raise GanforgeError(f"Config value copy_check_n={self.copy_check_n!r} is invalid; expected an integer >= 0 (0 turns the check off).")
         if self.snapshot_every < 0:
             raise GanforgeError(f"Config value snapshot_every={self.snapshot_every!r} is invalid; expected an integer >= 0.")
+        if not (math.isfinite(self.eval_psnr_cost) and self.eval_psnr_cost >= 0):
+            raise GanforgeError(f"Config value eval_psnr_cost={self.eval_psnr_cost!r} is invalid; expected a number of dB >= 0.")
+        if self.eval_data and self.eval_every == 0:
+            raise GanforgeError(f"Config value eval_data={self.eval_data!r} is set but eval_every is 0; expected eval_every > 0 to evaluate on it.")
         if self.eval_every < 0 or self.eval_n < 2:
             raise GanforgeError(f"Config values eval_every={self.eval_every!r}, eval_n={self.eval_n!r} are invalid; expected eval_every >= 0 and eval_n >= 2.")
         if self.batch_size is not None and self.batch_size < 1:

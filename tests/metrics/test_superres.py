@@ -8,7 +8,7 @@ from PIL import Image
 from ganforge.errors import GanforgeError
 from ganforge.export import save_players
 from ganforge.metrics.scores.psnr_ssim import shave
-from ganforge.metrics.superres import evaluate_superres, format_superres, high_frequency_energy, image_scores, modcrop
+from ganforge.metrics.superres import SharpestWithinPSNR, detail_distance, evaluate_superres, format_superres, high_frequency_energy, image_scores, modcrop
 from ganforge.models.srgan import RRDBGenerator
 
 
@@ -72,3 +72,18 @@ def test_ganforge_eval_on_an_srgan_export_prints_the_table_and_writes_json(tmp_p
     assert "bicubic" in out and "Y-PSNR" in out and "1 held-out image(s)" in out
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["images"][0]["file"] == "1.png" and set(scores["model"]) == {"psnr_y", "ssim_y", "hf_ratio"}
+
+
+def test_the_sharpest_pick_stays_within_the_psnr_cost_of_the_best_so_far():
+    rule = SharpestWithinPSNR(1.0)
+    assert rule.consider(30.0, 0.15)  # the first score is the pick
+    assert rule.consider(29.5, 0.30)  # 0.5 dB below the best, more detail
+    assert not rule.consider(28.5, 0.90)  # more than 1 dB below
+    assert not rule.consider(29.8, 0.20)  # within the cost, but less detail than the pick
+    assert rule.consider(29.2, 1.20) and rule.pick == (29.2, 1.20)  # |log 1.2| < |log 0.3|: over by 20 % beats under by 70 %
+    assert not rule.consider(float("nan"), 1.0) and not rule.consider(29.9, 0.0) and not rule.consider(29.9, float("inf"))
+    # a newer best 0.5 dB up: the pick (29.2) is now 1.3 dB below it, so the newer best takes its place
+    assert rule.consider(30.5, 0.10) and rule.pick == (30.5, 0.10) and rule.best_psnr == 30.5
+    best_only = SharpestWithinPSNR(0.0)  # no cost allowed: the best Y-PSNR wins, whatever its detail
+    assert [best_only.consider(p, h) for p, h in ((30.0, 0.1), (29.9, 1.0), (30.2, 0.05))] == [True, False, True]
+    assert detail_distance(1.0) == 0.0 and detail_distance(0.0) == math.inf and detail_distance(2.0) == detail_distance(0.5)

@@ -237,3 +237,15 @@ def test_html_report_with_parts_missing(tmp_path):
     assert "does not hold a mapping" in page and "Last logged step: <b>1</b>" in page
     with pytest.raises(GanforgeError, match="does not exist"):
         write_html_report(tmp_path / "missing")
+
+
+def test_a_reference_method_is_drawn_in_its_scores_panel_not_its_own(tmp_path):
+    from ganforge.report.curves import plot_scores, score_panels
+
+    keys = ["psnr_y", "hf_ratio", "bicubic_psnr_y", "bicubic_hf_ratio", "bicubic_only"]
+    assert score_panels(keys) == ["psnr_y", "hf_ratio", "bicubic_only"]  # a bicubic_ key without its score keeps a panel
+    events = [{"event": "eval", "step": s, "psnr_y": 30 + s, "hf_ratio": 0.2 * s, "bicubic_psnr_y": 29.0, "bicubic_hf_ratio": 0.1}
+              for s in (1, 2, 3)]
+    with Image.open(plot_scores(events, tmp_path / "metrics.png")) as two, \
+            Image.open(plot_scores([{k: v for k, v in e.items() if not k.startswith("bicubic")} for e in events], tmp_path / "m.png")) as bare:
+        assert two.size == bare.size  # two panels either way

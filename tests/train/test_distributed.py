@@ -87,6 +87,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     from ganforge.data.prepared import PreparedSource
     from ganforge.train.checkpoint import Checkpoints
+    from ganforge.train.distributed import leave_process_group
 
     results = {}
     restore = _patched_noise(rank, world)
@@ -104,7 +105,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     _, results["resumed"], trainer = _train(_config("dcgan", out, "stopped", 8 // world, steps=4), Checkpoints(run_dir).latest())
     assert trainer.step == 4
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
-    dist.destroy_process_group()
+    leave_process_group()
 
 
 def _distance(a_start, a_end, b_end):
@@ -162,3 +163,26 @@ def test_torchrun_launches_one_run_from_the_command_line(tmp_path):
     runs = list((tmp_path / "runs").iterdir())  # rank 0 made the one folder (and its name) for both processes
     assert len(runs) == 1 and (runs[0] / "checkpoints" / "latest").read_text() == "step_00000002"
     assert done.stdout.count(f"run saved in {runs[0]}") == 2
+
+
+def test_a_finished_run_leaves_its_process_group(tmp_path, free_port, monkeypatch):
+    import argparse
+
+    from ganforge.train import api, command
+    from ganforge.train.distributed import leave_process_group
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port}", rank=0, world_size=1)
+    left = []
+
+    def fake_train(cfg, resume=None, progress=True):
+        assert dist.is_initialized()  # the group lives through the whole run
+        (tmp_path / "metrics.jsonl").write_text("")
+        return tmp_path
+
+    monkeypatch.setattr(api, "train", fake_train)
+    monkeypatch.setattr(command, "config_from_args", lambda args: TrainConfig(data="mnist"))
+    monkeypatch.setattr("ganforge.train.run_dir.fill_from_data", lambda cfg: (cfg, ""))
+    monkeypatch.setattr("ganforge.train.distributed.leave_process_group", lambda: (left.append(True), leave_process_group()))
+    assert command.run(argparse.Namespace(resume=None, no_progress=True)) == 0
+    assert left == [True] and not dist.is_initialized()
+    leave_process_group()  # alone, or once left: nothing to do

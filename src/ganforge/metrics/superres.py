@@ -10,6 +10,8 @@ Sharpness: the high-frequency energy of an image is the mean square of its discr
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -27,6 +29,39 @@ def high_frequency_energy(y: Tensor) -> Tensor:
     """Per-image mean square of the 4-neighbour Laplacian of (N, 1, H, W) float images (valid positions)."""
     k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64, device=y.device).view(1, 1, 3, 3)
     return F.conv2d(y.double(), k).square().flatten(1).mean(1)
+
+
+def detail_distance(hf_ratio: float) -> float:
+    """|log HF ratio|: how far an output's high-frequency energy lies from the original's (0: the same; inf: none, or NaN)."""
+    return abs(math.log(hf_ratio)) if hf_ratio > 0 else math.inf
+
+
+@dataclass
+class SharpestWithinPSNR:
+    """The pick among super-resolution scores seen one after another: detail nearest the original's (least
+    `detail_distance`) among the scores within `max_psnr_cost` dB of the best Y-PSNR seen so far.
+
+    SRGAN's and ESRGAN's trade, decided on validation images: a little PSNR for realistic detail. With
+    `max_psnr_cost` 0 the pick is the best Y-PSNR. A pick that ends more than `max_psnr_cost` below a
+    newer best gives way to that newer score (an earlier one that would still qualify is not revisited).
+    """
+
+    max_psnr_cost: float = 1.0
+    best_psnr: float = -math.inf  #: the best Y-PSNR seen so far
+    pick: Optional[tuple[float, float]] = None  #: (Y-PSNR, HF ratio) of the current pick
+
+    def consider(self, psnr_y: float, hf_ratio: float) -> bool:
+        """Take one more score; True when it becomes the pick."""
+        if not (math.isfinite(psnr_y) and math.isfinite(hf_ratio) and hf_ratio > 0):
+            return False
+        self.best_psnr = max(self.best_psnr, psnr_y)
+        floor = self.best_psnr - self.max_psnr_cost
+        if psnr_y < floor:
+            return False
+        if self.pick is None or self.pick[0] < floor or detail_distance(hf_ratio) < detail_distance(self.pick[1]):
+            self.pick = (psnr_y, hf_ratio)
+            return True
+        return False
 
 
 def image_scores(output: Tensor, original: Tensor, scale: int) -> dict[str, float]:

@@ -21,7 +21,12 @@ SCORE_TITLES = {
     "is": "Inception score (higher is better)",
     "precision": "Precision (higher is better)",
     "recall": "Recall (higher is better)",
+    "psnr_y": "Y-PSNR in dB (higher is better; dashed: bicubic)",
+    "ssim_y": "Y-SSIM (higher is better; dashed: bicubic)",
+    "hf_ratio": "High-frequency energy over the original's (1: as much detail; dashed: bicubic)",
 }
+#: An evaluation's reference method: `bicubic_<score>` is drawn dashed in the panel of `<score>`.
+REFERENCE_PREFIX = "bicubic_"
 
 
 def series(records: Iterable[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -221,14 +226,22 @@ def _is_score(key: str, value: object) -> bool:
     return key not in _NOT_SCORES and not key.endswith("_std") and key != "event" and number(value) is not None
 
 
+def score_panels(keys: list[str]) -> list[str]:
+    """The scores that get a panel of their own: all but a reference method's (`bicubic_<key>` beside `<key>`)."""
+    return [k for k in keys if not (k.startswith(REFERENCE_PREFIX) and k.removeprefix(REFERENCE_PREFIX) in keys)]
+
+
 def plot_scores(events: list[dict], path: Path) -> Path | None:
-    """metrics.png: one panel per evaluation score against the step (± its `_std` when logged); None if none."""
+    """metrics.png: one panel per evaluation score against the step (± its `_std` when logged, a reference method's
+    dashed beside it); None if none."""
     evaluations = score_events(events)
-    keys = _keys(evaluations, lambda k: k not in _NOT_SCORES and not k.endswith("_std") and k != "event")
+    keys = score_panels(_keys(evaluations, lambda k: k not in _NOT_SCORES and not k.endswith("_std") and k != "event"))
     if not keys:
         return None
     fig, axes = _figure(len(keys))
     for i, (ax, key) in enumerate(zip(axes, keys)):
+        if any(REFERENCE_PREFIX + key in e for e in evaluations):
+            ax.plot(*series(evaluations, REFERENCE_PREFIX + key), color="grey", linestyle="--", linewidth=1.0)
         steps, values = series(evaluations, key)
         spread = np.asarray([number(e.get(f"{key}_std")) or math.nan
                              for e in evaluations if key in e and number(e[key]) is not None], dtype=np.float64)

@@ -23,7 +23,8 @@ def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]
     if cfg.eval_every > 0:
         from ganforge.metrics.training_eval import EvalCallback
 
-        callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(",")))
+        callbacks.append(EvalCallback(cfg.eval_every, cfg.eval_n, cfg.eval_metrics.split(","), max_psnr_cost=cfg.eval_psnr_cost,
+                                      superres_data=cfg.eval_data or None))
     if getattr(cfg, "tensorboard", False):
         from ganforge.train.tensorboard import TensorBoard
 

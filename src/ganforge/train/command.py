@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", type=arguments.device_setting, help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--precision", help="auto (default), fp32, bf16")
     parser.add_argument("--eval-every", type=arguments.non_negative_int, metavar="N",
-                        help="score the EMA generator every N steps (eval_n samples, eval_metrics) and keep the best")
+                        help="score the EMA generator every N steps (eval_n samples, eval_metrics; super-resolution: Y-PSNR and "
+                             "HF ratio beside bicubic, eval_data, eval_psnr_cost) and keep the best")
     parser.add_argument("--config", help="YAML file of config values (flags override it)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config value, e.g. --set lr_g=1e-4 --set ema_decay=0 (repeatable)")
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print where the run lives, with the referee's warning if it gave one."""
     from ganforge.runlog import read_metrics
     from ganforge.train.api import train
+    from ganforge.train.distributed import leave_process_group
     from ganforge.train.guard import WARNING
     from ganforge.train.stop import TrainingStopped
 
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingStopped as stopped:
         print(f"ganforge train: {stopped}", file=sys.stderr)
         return stopped.exit_code
+    leave_process_group()  # every process has passed the run's closing barrier
     warnings = [e for e in read_metrics(run_dir / "metrics.jsonl")[1] if e.get("event") == WARNING]
     print(f"run saved in {run_dir}" + (f" (warning: {warnings[-1].get('message')})" if warnings else ""))
     return 0

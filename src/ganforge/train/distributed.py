@@ -31,6 +31,14 @@ def wait_for_all() -> None:
         dist.barrier()
 
 
+def leave_process_group() -> None:
+    """Leave the process group once every process is done with it, so that its worker threads end before the
+    interpreter does (gloo's can abort the process at exit otherwise); nothing when run alone."""
+    if dist.is_initialized():
+        dist.barrier()  # no process tears its connections down while a peer still uses them
+        dist.destroy_process_group()
+
+
 def average_gradients(params: list[torch.Tensor]) -> None:
     """All-reduce and average the gradients of `params` across the process group, in one flat buffer."""
     grads = [p.grad for p in params if p.grad is not None]
