@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
 from ganforge.metrics.training_eval import EvalCallback
 from ganforge.train.api import train
+from tests.data.photo_folder import write_photos
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +40,9 @@ class FakeGame:
 
 
 class FakeTrainer:
-    def __init__(self, run_dir: Path, step: int = 0, kind: str = "noise"):
+    def __init__(self, run_dir: Path, step: int = 0, kind: str = "noise", data: str = "mnist"):
         self.run_dir, self.step, self.is_main, self.game = run_dir, step, True, FakeGame(kind)
+        self.cfg = TrainConfig(data=data)
         self.saved, self.logged = [], []
 
     def save_checkpoint(self, tag=None):
@@ -77,7 +80,7 @@ def test_resume_replays_the_sharpest_pick_of_a_superres_run(tmp_path):
              {"event": "eval", "step": 6, "psnr_y": 29.8, "hf_ratio": 0.3}, {"event": "eval", "step": 8, "psnr_y": 29.0, "hf_ratio": 1.0}]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     cb = EvalCallback(every=2, max_psnr_cost=1.0)
-    cb.on_start(FakeTrainer(tmp_path, step=6, kind="superres"))  # step 8 lies beyond the checkpoint resumed from
+    cb.on_start(FakeTrainer(tmp_path, step=6, kind="superres", data=str(write_photos(tmp_path / "photos"))))  # step 8: beyond the checkpoint
     assert cb.sharpest.pick == (29.6, 0.5) and cb.sharpest.best_psnr == 30.0 and cb.best is None
 
 
@@ -101,8 +104,6 @@ def _sr_config(tmp_path, data, **kw):
 
 def test_a_superres_run_is_scored_beside_bicubic_and_keeps_the_sharpest_within_the_psnr_cost(tmp_path):
     from ganforge.metrics.superres import SharpestWithinPSNR
-    from tests.data.photo_folder import write_photos
-
     data = write_photos(tmp_path / "photos")
     run = train(_sr_config(tmp_path, data, eval_psnr_cost=0.5), progress=False)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -120,8 +121,6 @@ def test_a_superres_run_is_scored_beside_bicubic_and_keeps_the_sharpest_within_t
 
 
 def test_a_superres_run_evaluates_on_every_image_of_a_validation_folder(tmp_path):
-    from tests.data.photo_folder import write_photos
-
     data, val = write_photos(tmp_path / "photos"), write_photos(tmp_path / "val", n=3, size=(32, 32))
     (val / "notes.txt").write_text("not an image")
     run = train(_sr_config(tmp_path, data, steps=2, eval_data=str(val)), progress=False)
@@ -130,8 +129,6 @@ def test_a_superres_run_evaluates_on_every_image_of_a_validation_folder(tmp_path
 
 
 def test_validation_images_are_refused_where_they_cannot_be_used(tmp_path):
-    from ganforge.errors import GanforgeError
-
     with pytest.raises(GanforgeError, match="eval_data='v' is set but eval_every is 0"):
         TrainConfig(eval_data="v").validate()
     with pytest.raises(GanforgeError, match="eval_psnr_cost=-1.0 is invalid"):
@@ -145,3 +142,7 @@ def test_validation_images_are_refused_where_they_cannot_be_used(tmp_path):
                       eval_data=str(tmp_path / "val"), options={"width": 4, "z_dim": 8})
     with pytest.raises(GanforgeError, match="is for super-resolution runs; expected it empty for model 'dcgan'"):
         train(cfg, progress=False)
+    no_held_out = _sr_config(tmp_path, write_photos(tmp_path / "photos"), name="none", options={**SR_TINY, "holdout_every": 0})
+    with pytest.raises(GanforgeError, match="has no held-out images"):  # before the first round, not at the first evaluation
+        train(no_held_out, progress=False)
+    assert not list((tmp_path / "none").glob("checkpoints/*"))

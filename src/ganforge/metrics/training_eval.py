@@ -10,7 +10,7 @@ from ganforge.contract import EVENT, Callback
 from ganforge.errors import GanforgeError
 from ganforge.kinds import kind_of
 from ganforge.metrics.evaluate import DIRECTION, parse_metrics, result_key
-from ganforge.metrics.superres import SharpestWithinPSNR
+from ganforge.metrics.superres import SharpestWithinPSNR, held_out_images
 from ganforge.runlog import read_metrics
 
 
@@ -39,10 +39,13 @@ class EvalCallback(Callback):
         self.superres_files = validation_files(superres_data) if superres_data else None
 
     def on_start(self, trainer) -> None:
-        """Check that validation images are asked for a super-resolution run only; recover earlier evaluations' pick."""
-        if self.superres_data and kind_of(trainer.game.export_info()).name != "superres":
+        """Check before the first round that there is something to evaluate on; recover earlier evaluations' pick."""
+        superres = kind_of(trainer.game.export_info()).name == "superres"
+        if self.superres_data and not superres:
             raise GanforgeError(f"Config value eval_data={self.superres_data!r} is for super-resolution runs; "
                                 f"expected it empty for model {trainer.cfg.model!r}.")
+        if superres and self.superres_files is None:
+            held_out_images({**trainer.game.export_info(), "data": trainer.cfg.data})  # raises when there are none
         _, events = read_metrics(trainer.run_dir / "metrics.jsonl")
         for record in events:
             if record.get(EVENT) != "eval" or record["step"] > trainer.step:

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingStopped as stopped:
         print(f"ganforge train: {stopped}", file=sys.stderr)
         return stopped.exit_code
-    leave_process_group()  # every process has passed the run's closing barrier
+    leave_process_group()  # the run is saved: under torchrun, leave the process group before exiting
     warnings = [e for e in read_metrics(run_dir / "metrics.jsonl")[1] if e.get("event") == WARNING]
     print(f"run saved in {run_dir}" + (f" (warning: {warnings[-1].get('message')})" if warnings else ""))
     return 0
