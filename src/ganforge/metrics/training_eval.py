@@ -40,12 +40,13 @@ class EvalCallback(Callback):
 
     def on_start(self, trainer) -> None:
         """Check before the first round that there is something to evaluate on; recover earlier evaluations' pick."""
-        superres = kind_of(trainer.game.export_info()).name == "superres"
+        info = trainer.game.export_info()
+        superres = kind_of(info).name == "superres"
         if self.superres_data and not superres:
             raise GanforgeError(f"Config value eval_data={self.superres_data!r} is for super-resolution runs; "
                                 f"expected it empty for model {trainer.cfg.model!r}.")
         if superres and self.superres_files is None:
-            held_out_images({**trainer.game.export_info(), "data": trainer.cfg.data})  # raises when there are none
+            held_out_images({**info, "data": trainer.cfg.data})  # raises when there are none
         _, events = read_metrics(trainer.run_dir / "metrics.jsonl")
         for record in events:
             if record.get(EVENT) != "eval" or record["step"] > trainer.step:
@@ -96,8 +97,7 @@ class EvalCallback(Callback):
         finally:
             generator.train(was_training)
         model = scores["model"]
-        record = {"event": "eval", "step": step, **model, "bicubic_psnr_y": scores["bicubic"]["psnr_y"],
-                  "bicubic_ssim_y": scores["bicubic"]["ssim_y"], "bicubic_hf_ratio": scores["bicubic"]["hf_ratio"],
+        record = {"event": "eval", "step": step, **model, **{f"bicubic_{k}": v for k, v in scores["bicubic"].items()},
                   "n": scores["n"], "data": scores["data"]}
         trainer.log_event(record)
         if self.sharpest.consider(model["psnr_y"], model["hf_ratio"]):
