@@ -19,8 +19,9 @@ The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan
 Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
-recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x` and `r3gan-gamma02`
-change one thing of the preset each (twice the learning rates; a tenth of γ).
+recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x`, `r3gan-gamma02`,
+`r3gan-flatlr` and `r3gan-beta05` change one thing of the preset each (twice the learning rates; a tenth of γ; no
+learning-rate decay; Adam's β1 at 0.5).
 
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
 then see the same images, which tells a per-image difference from a difference in speed.
@@ -77,9 +78,12 @@ RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] 
 RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", f"lr_d={k}e-4"] for k in (2, 4)})
 #: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
 RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
-#: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), or with a tenth of its γ (0.2 -> 0.02)
+#: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), a tenth of its γ (0.2 -> 0.02), or its
+#: start rate kept to the end (2e-4, no decay), or with Adam's β1 at dcgan's 0.5 (the paper: 0)
 RUNS.update({"r3gan-lr2x": RUNS["r3gan"] + ["--option", "lr=4e-4", "--option", "lr_end=1e-4"],
-             "r3gan-gamma02": RUNS["r3gan"] + ["--option", "gamma=0.2"]})
+             "r3gan-gamma02": RUNS["r3gan"] + ["--option", "gamma=0.2"],
+             "r3gan-flatlr": RUNS["r3gan"] + ["--option", "lr_end=2e-4"],
+             "r3gan-beta05": RUNS["r3gan"] + ["--option", "beta1=0.5"]})
 #: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the variants)
 DEFAULT_RUNS = [name for name in RUNS if not name.startswith(("fastgan-", "dcgan-lr", "r3gan-"))]
 COMMON = {"sample_every": 500, "checkpoint_every": 1000, "log_every": 10}

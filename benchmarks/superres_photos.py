@@ -13,6 +13,8 @@ motorcycle = stereo_motorcycle's left image, hubble_deep_field, retina), never s
     flock /tmp/heavy.lock python benchmarks/superres_photos.py score
     # choose one export of a GAN phase exported at several marks (--gan-marks) on validation crops of a third source
     flock /tmp/heavy.lock python benchmarks/superres_photos.py select --init runs/bench-photos/psnr-10min
+    # the same choice made by the run itself (`ganforge train --eval-every`): gan-best beside gan-end, then score both
+    flock /tmp/heavy.lock python benchmarks/superres_photos.py gan --init runs/bench-photos/psnr-10min --steps 400 --eval-every 40
 
 Scores (ganforge.metrics.superres, the papers' convention): Y-PSNR and Y-SSIM on BT.601 luma with a
 `scale`-px border cut, and the HF ratio (Laplacian energy of the output over the original's: 1 = as much
@@ -29,6 +31,7 @@ nor in the test set) and keeps the export whose HF ratio is nearest the original
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -86,7 +89,8 @@ def run_config(args: argparse.Namespace, name: str, minutes: float, psnr_fractio
     G's learning rate is `--lr-g` when given (two time scales), else `lr` like D's."""
     options = dict(scale=args.scale, blocks=args.blocks, features=args.features, growth=args.growth, crop=args.crop,
                    d_width=args.d_width, psnr_fraction=psnr_fraction, holdout_every=0, **dict(args.option))
-    return TrainConfig(model="srgan", data=str(args.out / "train-photos"), minutes=minutes, batch_size=args.batch_size, seed=args.seed,
+    return TrainConfig(model="srgan", data=str(args.out / "train-photos"), minutes=None if args.steps else minutes, steps=args.steps,
+                       batch_size=args.batch_size, seed=args.seed,
                        out=str(args.out), name=name, lr_g=args.lr_g or lr, lr_d=lr, beta1=0.9, beta2=0.99, ema_decay=args.ema_decay, loss=args.loss,
                        log_every=25, sample_every=10 ** 9, checkpoint_every=10 ** 9, copy_check_n=0, options=options)
 
@@ -159,17 +163,35 @@ def train_psnr(args: argparse.Namespace) -> dict:
 
 
 def train_gan(args: argparse.Namespace) -> dict:
-    """The GAN phase for `--minutes` from the generator of `--init`, exported at `--gan-marks` minutes (default: its end) as gan-<m>min."""
-    from ganforge.train.api import train
+    """The GAN phase for `--minutes` (or `--steps` rounds) from the generator of `--init`, exported at `--gan-marks` minutes
+    (default: the end of a minutes budget) as gan-<m>min. With `--eval-every N` the run itself chooses its export on the
+    validation crops (`ganforge train --eval-every`, bound `--max-psnr-cost`), copied as gan-best beside its end, gan-end."""
+    from ganforge.train.api import default_callbacks, train
 
-    marks = [float(m) for m in args.gan_marks.split(",")] if args.gan_marks else [args.minutes]
+    marks = [float(m) for m in args.gan_marks.split(",")] if args.gan_marks else ([] if args.steps else [args.minutes])
     exporter, gap = ExportAt(marks, args.out, "gan"), DiscriminatorGap()
     cfg = run_config(args, "gan-run", args.minutes, 0.0, args.lr)
-    shutil.rmtree(args.out / "gan-run", ignore_errors=True)
+    if args.eval_every:
+        crops = validation_crops(validation_photos(args), args.out / f"val-crops-{args.val_side}", args.val_side, args.val_per_photo,
+                                 args.val_min_texture)
+        cfg = dataclasses.replace(cfg, eval_every=args.eval_every, eval_data=str(crops[0].parent), eval_psnr_cost=args.max_psnr_cost)
+    run = args.out / "gan-run"
+    shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
-    train(cfg, callbacks=[StartFrom(args.init), exporter, gap])
-    return {"config": cfg.to_dict(), "init": str(args.init), "wall_seconds": round(time.perf_counter() - started, 1),
-            "exports": exporter.done, "discriminator": gap.rows}
+    own = [StartFrom(args.init), exporter, gap]
+    # with evaluations, the callbacks a `ganforge train` run has (its evaluation among them) follow the benchmark's own
+    train(cfg, callbacks=(lambda resolved: own + list(default_callbacks(resolved, progress=False))) if args.eval_every else own)
+    out = {"config": cfg.to_dict(), "init": str(args.init), "wall_seconds": round(time.perf_counter() - started, 1),
+           "exports": exporter.done, "discriminator": gap.rows}
+    if args.eval_every:
+        for source, name in (("export-best", "gan-best"), ("export", "gan-end")):
+            shutil.rmtree(args.out / name, ignore_errors=True)
+            shutil.copytree(run / source, args.out / name)
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+        out["evaluations"] = [{k: r[k] for k in ("step", "psnr_y", "ssim_y", "hf_ratio")} for r in rows]
+        out["best_step"] = json.loads((run / "export-best" / "config.json").read_text())["info"]["steps"]
+        print(f"the run kept round {out['best_step']} of {[r['step'] for r in rows]}", flush=True)
+    return out
 
 
 def textured_windows(original: torch.Tensor, side: int, count: int) -> list[tuple[int, int]]:
@@ -192,7 +214,8 @@ def score(args: argparse.Namespace) -> dict:
 
     files = skimage_photos(args.out / "skimage-photos")
     exports = (sorted(args.out.glob("psnr-*min"), key=lambda p: float(p.name[5:-3]))
-               + sorted(args.out.glob("gan-*min"), key=lambda p: float(p.name[4:-3])))
+               + sorted(args.out.glob("gan-*min"), key=lambda p: float(p.name[4:-3]))
+               + [args.out / name for name in ("gan-best", "gan-end") if (args.out / name).is_dir()])
     results, kept = {}, {}
     for folder in exports:
         generator, info = load_generator(folder)
@@ -258,15 +281,20 @@ def choose_export(rows: dict[str, dict], start: str, max_psnr_cost: float) -> st
     return chosen
 
 
+def validation_photos(args: argparse.Namespace) -> list[Path]:
+    """The JPEG photographs of `--val-photos`, or exit naming the folder."""
+    photos = sorted(Path(args.val_photos).glob("*.jpg"))
+    if not photos:
+        raise SystemExit(f"Validation folder {args.val_photos!r} has no JPEG photos; install mate-backgrounds or pass --val-photos.")
+    return photos
+
+
 def select(args: argparse.Namespace) -> dict:
     """The start (--init) and every gan-*min export in --out scored on validation crops; the export chosen by choose_export."""
     from ganforge.export import load_generator
     from ganforge.metrics.superres import evaluate_superres
 
-    photos = sorted(Path(args.val_photos).glob("*.jpg"))
-    if not photos:
-        raise SystemExit(f"Validation folder {args.val_photos!r} has no JPEG photos; install mate-backgrounds or pass --val-photos.")
-    files = validation_crops(photos, args.out / f"val-crops-{args.val_side}", args.val_side, args.val_per_photo, args.val_min_texture)
+    files = validation_crops(validation_photos(args), args.out / f"val-crops-{args.val_side}", args.val_side, args.val_per_photo, args.val_min_texture)
     exports = [args.init] + sorted(args.out.glob("gan-*min"), key=lambda p: float(p.name[4:-3]))
     rows = {}
     for folder in exports:
@@ -328,6 +356,9 @@ def main() -> int:
     parser.add_argument("--photos", nargs="+", default=PLASMA_PHOTOS, help="training photographs (default: plasma-workspace-wallpapers' eight)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-photos"))
     parser.add_argument("--minutes", type=float, default=None, help="training budget (psnr: 20, gan: 10)")
+    parser.add_argument("--steps", type=int, default=None, help="psnr, gan: training budget in rounds instead of --minutes")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="gan: evaluate on the validation crops every N rounds and keep the export the run chooses (gan-best)")
     parser.add_argument("--marks", default="5,10,20", help="psnr: minutes at which the EMA generator is exported")
     parser.add_argument("--gan-marks", default="", help="gan: minutes at which the EMA generator is exported (default: the end)")
     parser.add_argument("--init", type=Path, default=None, help="gan: the PSNR export to start from (default: --out/psnr-10min)")
@@ -352,7 +383,8 @@ def main() -> int:
     parser.add_argument("--val-per-photo", type=int, default=4, help="select: most detailed windows tried per photo")
     parser.add_argument("--val-min-texture", type=float, default=SRGANOptions.min_texture,
                         help="select: windows flatter than this (mean absolute luma gradient) are left out, as in training")
-    parser.add_argument("--max-psnr-cost", type=float, default=1.0, help="select: the most Y-PSNR (dB) an export may lose against the best")
+    parser.add_argument("--max-psnr-cost", type=float, default=1.0,
+                        help="select, gan --eval-every: the most Y-PSNR (dB) an export may lose against the best")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "img" / "superres-photos-crops.png")
     parser.add_argument("--figure-psnr", default="psnr-10min")
     parser.add_argument("--figure-gan", default="gan-10min")

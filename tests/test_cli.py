@@ -247,6 +247,12 @@ def test_export_then_sample_from_the_export(capsys, tmp_path, trained_run):
     assert code == 0 and np.load(tmp_path / "s.npz")["images"].shape == (4, 1, 32, 32)
 
 
+def test_export_of_the_best_checkpoint_needs_a_run_that_evaluated(capsys, tmp_path, trained_run):
+    code, _, err = run_cli(capsys, "export", str(trained_run), "--checkpoint", "best", "--out", str(tmp_path / "model"))
+    assert code == 2 and "no export-best/" in err and "--eval-every" in err and single_sentence(err)
+    assert not (tmp_path / "model").exists()
+
+
 def test_existing_run_and_corrupt_checkpoint(capsys, tmp_path, trained_run):
     code, _, err = run_cli(capsys, "train", "--out", str(trained_run.parent), "--name", "r", "--steps", "1")
     assert code == 2 and "already exists" in err

@@ -51,3 +51,26 @@ def test_validation_crops_are_the_most_detailed_windows_written_once(tmp_path):
     stamp = files[0].stat().st_mtime_ns
     assert superres_photos.validation_crops([tmp_path / "p.png"], tmp_path / "crops", side=32, per_photo=2, min_texture=4.0) == files
     assert files[0].stat().st_mtime_ns == stamp
+
+
+def test_a_gan_phase_with_eval_every_keeps_the_runs_own_choice_beside_its_end(tmp_path, monkeypatch):
+    from tests.data.photo_folder import write_photos
+
+    photos, val = write_photos(tmp_path / "photos", n=3, size=(64, 64)), tmp_path / "val"
+    val.mkdir()
+    for i in range(2):  # JPEG photographs with texture everywhere: every window passes the texture rule
+        noise = np.random.default_rng(10 + i).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(val / f"v{i}.jpg", quality=95)
+    tiny = ["--photos", *map(str, sorted(photos.iterdir())), "--out", str(tmp_path / "out"), "--scale", "2", "--blocks", "1",
+            "--features", "8", "--growth", "4", "--crop", "16", "--d-width", "4", "--batch-size", "2"]
+    monkeypatch.setattr(sys, "argv", ["superres_photos.py", "psnr", *tiny, "--steps", "2", "--marks", "1"])
+    assert superres_photos.main() == 0
+    monkeypatch.setattr(sys, "argv", ["superres_photos.py", "gan", *tiny, "--steps", "4", "--eval-every", "2", "--init",
+                                      str(tmp_path / "out" / "psnr-1min"), "--val-photos", str(val), "--val-side", "32"])
+    assert superres_photos.main() == 0
+    import json
+    gan = json.loads((tmp_path / "out" / "results.json").read_text())["gan"]
+    assert [e["step"] for e in gan["evaluations"]] == [2, 4] and gan["best_step"] in (2, 4)
+    assert gan["config"]["eval_data"] == str(tmp_path / "out" / "val-crops-32") and gan["config"]["steps"] == 4
+    info = {name: json.loads((tmp_path / "out" / name / "config.json").read_text())["info"] for name in ("gan-best", "gan-end")}
+    assert (info["gan-best"]["steps"], info["gan-end"]["steps"]) == (gan["best_step"], 4)

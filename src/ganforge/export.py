@@ -66,6 +66,11 @@ def save_generator(generator: nn.Module, info: dict[str, Any], folder: str | Pat
     return save_players({"generator": generator}, info, folder)
 
 
+def run_export_dir(run_dir: str | Path, checkpoint: str | None = None) -> Path:
+    """A run's exported model: `export/` (the latest step checkpoint's) or `export-<tag>/` (a named checkpoint's, e.g. best)."""
+    return Path(run_dir) / ("export" if checkpoint is None else f"export-{checkpoint}")
+
+
 def resolve_model_dir(path: str | Path) -> Path:
     """The exported-model folder for a model folder or a run folder (its `export/`)."""
     p = Path(path)

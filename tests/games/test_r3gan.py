@@ -53,6 +53,9 @@ def test_set_phase_applies_every_scheduled_value():
     assert game.current_ema_decay() == pytest.approx(0.5 ** (8 / 800))
     game.set_phase(0, 100)
     assert game.current_ema_decay() == 0.0  # the half-life ramps up from 0: no averaging at the start
+    momentum = make_game(beta1=0.5)
+    momentum.set_phase(50, 100)
+    assert all(opt.param_groups[0]["betas"][0] == 0.5 for opt in momentum.optimizers.values())  # β1 is kept, not scheduled
 
 
 def test_the_d_step_adds_r1_and_r2_and_the_g_step_pairs_fakes_with_reals():
@@ -89,7 +92,7 @@ def test_conditional_players_get_the_labels():
 
 @pytest.mark.parametrize("options, match", [
     ({"blocks": 0}, "blocks=0"), ({"gamma": -1.0}, "gamma=-1.0"), ({"beta2": [0.9]}, "beta2"),
-    ({"augment": 1.5}, "augment=1.5"), ({"lr": 0.0}, "lr=0.0"), ({"horizon": 100, "warmup": 100}, "warmup=100"),
+    ({"augment": 1.5}, "augment=1.5"), ({"beta1": 1.0}, "beta1=1.0"), ({"lr": 0.0}, "lr=0.0"), ({"horizon": 100, "warmup": 100}, "warmup=100"),
 ])
 def test_bad_options_are_refused_in_one_sentence(options, match):
     with pytest.raises(GanforgeError, match=match):

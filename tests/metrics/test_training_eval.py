@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from ganforge.cli import main
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.metrics.training_eval import EvalCallback
@@ -29,6 +30,12 @@ def test_training_logs_eval_events_and_keeps_the_best(tmp_path):
     best_step = min(evals, key=lambda r: r["fd"])["step"]
     meta = json.loads((run / "checkpoints" / "best" / "meta.json").read_text())
     assert meta["step"] == best_step
+    best = json.loads((run / "export-best" / "config.json").read_text())["info"]  # the best's generator, exported beside it
+    assert (best["steps"], best["checkpoint"]) == (best_step, "best")
+    assert json.loads((run / "export" / "config.json").read_text())["info"]["steps"] == 6
+    assert main(["export", str(run), "--checkpoint", "best", "--out", str(tmp_path / "model")]) == 0
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["info"]["steps"] == best_step
+    assert f"- checkpoint: best (the generator the run's evaluations kept, at round {best_step})" in (tmp_path / "model" / "README.md").read_text()
 
 
 class FakeGame:
@@ -118,6 +125,7 @@ def test_a_superres_run_is_scored_beside_bicubic_and_keeps_the_sharpest_within_t
         if rule.consider(r["psnr_y"], r["hf_ratio"]):
             picked = r["step"]
     assert json.loads((run / "checkpoints" / "best" / "meta.json").read_text())["step"] == picked
+    assert json.loads((run / "export-best" / "config.json").read_text())["info"]["steps"] == picked  # a model folder for upscale
 
 
 def test_a_superres_run_evaluates_on_every_image_of_a_validation_folder(tmp_path):

@@ -113,8 +113,10 @@ def build_card(info: dict[str, Any], kind: str, run: Optional[Path], scores_file
     if info.get("num_classes"):
         out.append(f"- classes: {info['num_classes']} ({', '.join(map(str, info.get('class_names') or []))})")
     out += ["", "## Training", "", f"- rounds: {info.get('steps', 'not recorded')}, batch size {info.get('batch_size', 'not recorded')}",
-            f"- training time: {info.get('train_seconds', 'not recorded')} s", f"- machine: {info.get('machine', 'not recorded')}", "",
-            "## Scores", ""]
+            f"- training time: {info.get('train_seconds', 'not recorded')} s", f"- machine: {info.get('machine', 'not recorded')}"]
+    if info.get("checkpoint"):
+        out.append(f"- checkpoint: {info['checkpoint']} (the generator the run's evaluations kept, at round {info.get('steps')})")
+    out += ["", "## Scores", ""]
     if rows:
         out += [f"Protocol: {RESIZE_RULE}; n generated images and the extractor per row.", "",
                 "| source | metric | value | extractor | n |", "|---|---|---|---|---|"]

@@ -3,7 +3,7 @@ the R3GAN players, its hyperparameters following cosine schedules over the image
 
 R3GAN's contribution over the toolkit's classic round is its loss (RpGAN, `losses.py`), R2 beside R1
 (`toolkit.Penalties`) and the schedules of `schedules.RecipeSchedule`; each round, `set_phase` sets the
-learning rate, Adam's β2 (β1 = 0), γ, the augmentation probability and the EMA's decay from them.
+learning rate, Adam's β2 (β1 is constant, 0 as in the paper), γ, the augmentation probability and the EMA's decay from them.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class R3GANOptions:
     penalty_interval: int = 1  #: R1 and R2 every this many D steps, weighted by it (lazy, Karras et al. 2020); the paper: 1
     lr: float = 2e-4  #: Adam learning rate of both players at the start
     lr_end: float = 5e-5  #: learning rate at the horizon
-    beta2: list = field(default_factory=lambda: [0.9, 0.99])  #: Adam β2 at the start and at the horizon (β1 = 0)
+    beta1: float = 0.0  #: Adam β1 of both players, constant (the paper: 0)
+    beta2: list = field(default_factory=lambda: [0.9, 0.99])  #: Adam β2 at the start and at the horizon
     warmup: int = 0  #: images of linear learning-rate warm-up from 0
     ema_half_life: float = 10_000  #: EMA half-life in images at the horizon, ramped up from 0 (the paper: 5M CIFAR-10, 500k FFHQ)
     augment: float = 0.0  #: bgc augmentation probability at the horizon, ramped up from 0 (the paper: 0.55 CIFAR-10); 0: the run's augment
@@ -62,6 +63,8 @@ class R3GANOptions:
             raise GanforgeError(f"R3GAN options lr={self.lr!r}, lr_end={self.lr_end!r} are invalid; expected numbers > 0.")
         if self.gamma_end is not None and self.gamma_end < 0:
             raise GanforgeError(f"R3GAN option gamma_end={self.gamma_end!r} is invalid; expected a number >= 0, or null for a tenth of gamma.")
+        if not (isinstance(self.beta1, (int, float)) and 0 <= self.beta1 < 1):
+            raise GanforgeError(f"R3GAN option beta1={self.beta1!r} is invalid; expected a number in [0, 1).")
         if len(self.beta2) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.beta2):
             raise GanforgeError(f"R3GAN option beta2={self.beta2!r} is invalid; expected two numbers in [0, 1) (start, end).")
         if not 0 <= self.augment <= 1:
@@ -85,8 +88,8 @@ class R3GANGame(NoiseRendering, Game):
                      num_classes=classes, embed_dim=o.embed_dim)
         self.seat(generator=R3GANGenerator(o.z_dim, info.channels, info.image_size, **shape),
                   discriminator=R3GANDiscriminator(info.channels, info.image_size, **shape))
-        self.add_adam("generator", o.lr, (0.0, o.beta2[0]))
-        self.add_adam("discriminator", o.lr, (0.0, o.beta2[0]))
+        self.add_adam("generator", o.lr, (o.beta1, o.beta2[0]))
+        self.add_adam("discriminator", o.lr, (o.beta1, o.beta2[0]))
         self.critic_steps = cfg.n_critic
         self.loss = get_loss(cfg.loss or "relativistic_pairing")
         self.gp_weight = cfg.gp_weight if self.loss.needs_gradient_penalty else 0.0
@@ -115,7 +118,7 @@ class R3GANGame(NoiseRendering, Game):
         self.scale_learning_rates(values["lr"] / self.options.lr)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
-                group["betas"] = (0.0, values["beta2"])
+                group["betas"] = (self.options.beta1, values["beta2"])
         gamma = values["gamma"]
         self.penalties = Penalties(r1_gamma=gamma, r2_gamma=gamma if self.options.r2 else 0.0, gp_weight=self.gp_weight,
                                    interval=self.options.penalty_interval)

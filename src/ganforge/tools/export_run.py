@@ -10,7 +10,7 @@ from ganforge.atomic import write_folder_atomic
 from ganforge.deploy.card import CARD, build_card, read_scores
 from ganforge.deploy.kinds import export_kind
 from ganforge.errors import GanforgeError
-from ganforge.export import load_players, read_config, write_players
+from ganforge.export import load_players, read_config, run_export_dir, write_players
 from ganforge.tools.outputs import claim_outputs
 
 GRID = "samples.png"
@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ganforge export`."""
     parser.add_argument("run", metavar="RUN", help="run folder made by `ganforge train`")
     parser.add_argument("--out", type=arguments.output_path, required=True, metavar="DIR", help="new folder for the exported model")
+    parser.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
+                        help="which of the run's generators: the latest step checkpoint's (default) or the best evaluation's (--eval-every)")
     parser.add_argument("--onnx", action="store_true", help="also write ONNX graphs, checked against PyTorch (extra: ganforge[onnx])")
     parser.add_argument("--scores", action="append", default=[], metavar="JSON",
                         help="an eval JSON (`ganforge eval --json`) to show on the model card; may be repeated")
@@ -42,11 +44,14 @@ def _grid(players: dict, info: dict, kind: str, folder: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the run's export loads, then write it, its card (and its ONNX graphs) to --out, whole or not at all."""
-    source = Path(args.run) / "export"
+    source = run_export_dir(args.run, None if args.checkpoint == "latest" else args.checkpoint)
     if not Path(args.run).is_dir():
         raise GanforgeError(f"Run folder {args.run!r} does not exist; expected a folder made by `ganforge train`.")
     if not (source / "config.json").is_file() and (Path(args.run) / "config.json").is_file():
         raise GanforgeError(f"Folder {args.run!r} is an exported model already; expected a run folder made by `ganforge train` (copy the folder instead).")
+    if not (source / "config.json").is_file() and args.checkpoint == "best":
+        raise GanforgeError(f"Run folder {args.run!r} has no {source.name}/; expected a run trained with --eval-every, "
+                            "which exports its best evaluation's generator there.")
     if not (source / "config.json").is_file():
         raise GanforgeError(f"Run folder {args.run!r} has no export/ yet; expected a run with at least one checkpoint.")
     out = Path(args.out)

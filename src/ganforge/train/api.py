@@ -1,9 +1,9 @@
 """The training API: `train(cfg)` runs the referee with the standard callbacks handed to it."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Callback
@@ -39,9 +39,10 @@ def default_callbacks(cfg: TrainConfig, progress: bool = True) -> list[Callback]
     return callbacks
 
 
-def train(cfg: TrainConfig, resume: Optional[Path] = None, callbacks: Optional[Sequence[Callback]] = None,
-          progress: bool = True) -> Path:
-    """Train (or resume) a run; `callbacks` None means the standard ones of `default_callbacks`."""
+def train(cfg: TrainConfig, resume: Optional[Path] = None,
+          callbacks: Union[None, Sequence[Callback], Callable[[TrainConfig], Sequence[Callback]]] = None, progress: bool = True) -> Path:
+    """Train (or resume) a run; `callbacks` (a list, or a function of the resolved config returning one) None means the
+    standard ones of `default_callbacks`."""
     if callbacks is None:
         return run_training(cfg, resume, lambda resolved: default_callbacks(resolved, progress))
     return run_training(cfg, resume, callbacks)

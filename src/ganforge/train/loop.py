@@ -14,7 +14,7 @@ import torch
 from ganforge.config import TrainConfig, resolve_options
 from ganforge.contract import Callback
 from ganforge.errors import GanforgeError
-from ganforge.export import save_players
+from ganforge.export import run_export_dir, save_players
 from ganforge.games.registry import get_family
 from ganforge.train.checkpoint import Checkpoints, read_training_state
 from ganforge.train.distributed import all_min, broadcast_module, gather_rng_states, on_rank0, wait_for_all, world
@@ -77,7 +77,8 @@ class Trainer:
             self.records.write([record])
 
     def save_checkpoint(self, tag: Optional[str] = None) -> None:
-        """Checkpoint the whole state (main process) once its weights are checked finite; step checkpoints also refresh export/."""
+        """Checkpoint the whole state (main process) once its weights are checked finite, and export its generator: a step
+        checkpoint refreshes export/, a named one (`tag`, e.g. "best") writes export-<tag>/."""
         if self._checked_at != self.step:
             self.guard.check(self.step, [], self.guard.device_flags(None, self.runtime.device).tolist(), self._kept())
             self._checked_at = self.step
@@ -87,11 +88,11 @@ class Trainer:
             return
         try:
             self.checkpoints.save(self._state(rng_ranks), self.step, tag)
-            if tag is None:
-                info = {**self.game.export_info(), "family": self.cfg.model, "summary": get_family(self.cfg.model).summary,
-                        "data": self.cfg.data, "steps": self.step, "batch_size": self.cfg.batch_size,
-                        "train_seconds": round(self.elapsed, 3), "machine": machine_summary(self.runtime.device)}
-                save_players(self.game.export_players(self.sample_generator), info, self.run_dir / "export")
+            info = {**self.game.export_info(), "family": self.cfg.model, "summary": get_family(self.cfg.model).summary,
+                    "data": self.cfg.data, "steps": self.step, "batch_size": self.cfg.batch_size,
+                    "train_seconds": round(self.elapsed, 3), "machine": machine_summary(self.runtime.device)}
+            save_players(self.game.export_players(self.sample_generator), {**info, **({"checkpoint": tag} if tag else {})},
+                         run_export_dir(self.run_dir, tag))
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
