@@ -285,6 +285,20 @@ def test_assignments_read_numbers_like_a_person_writes_them():
     assert parse_assignment("x=[1, 2]") == ("x", [1, 2])
 
 
+def test_a_whole_number_for_a_float_setting_is_taken_as_that_float(tmp_path, capsys):
+    from ganforge.config import TrainConfig, resolve_options
+    from ganforge.games.registry import get_family
+
+    cfg = TrainConfig.from_dict({"beta1": 0, "lr_g": 1})
+    assert (cfg.beta1, cfg.lr_g) == (0.0, 1.0) and type(cfg.beta1) is float and type(cfg.lr_g) is float
+    options = resolve_options(get_family("dcgan").options, {"r1_gamma": 2}, "dcgan")
+    assert type(options.r1_gamma) is float and options.r1_gamma == 2.0
+    code, _, err = run_cli(capsys, "train", "--model", "dcgan", "--steps", "1", "--batch-size", "8", "--out", str(tmp_path), "--name", "r",
+                           "--option", "width=4", "--option", "z_dim=8", "--set", "beta1=0", "--set", "beta2=0.99", "--no-progress")
+    assert code == 0, err  # Adam takes the betas (0.0, 0.99): before, the integer 0 stopped it
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["beta1"] == 0.0
+
+
 @pytest.mark.parametrize("argv", [
     ["edit", "m", "--direction", "0", "--out", "x", "--strength", "nan"],
     ["sample", "m", "--out", "x", "--truncation", "inf"],

@@ -94,7 +94,7 @@ class TrainConfig:
         """Raise GanforgeError naming the first invalid value."""
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            _check_type(f.name, getattr(self, f.name), hints[f.name])
+            setattr(self, f.name, _check_type(f.name, getattr(self, f.name), hints[f.name]))
         if self.copy_check_n < 0:
             raise GanforgeError(f"Config value copy_check_n={self.copy_check_n!r} is invalid; expected an integer >= 0 (0 turns the check off).")
         if self.snapshot_every < 0:
@@ -184,20 +184,22 @@ def check_run_name(name: str) -> None:
 _KIND = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping", list: "a list"}
 
 
-def _check_type(name: str, value: Any, hint: Any) -> None:
+def _check_type(name: str, value: Any, hint: Any) -> Any:
+    """The value as its field's type holds it (an integer written for a float field becomes that float), or raise."""
     origin_args = getattr(hint, "__args__", None)
     allowed = tuple(a for a in origin_args if a is not type(None)) if origin_args else (hint,)
     expected = _KIND.get(allowed[0], f"a {getattr(allowed[0], '__name__', allowed[0])}")
     if value is None:
         if origin_args and type(None) in origin_args:
-            return
+            return None
         raise GanforgeError(f"Config value {name}=None is invalid; expected {expected}.")
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-        return
+        return float(value)  # `--set beta1=0` reads as the integer 0; Adam and others expect floats
     if isinstance(value, bool) and bool not in allowed:
         raise GanforgeError(f"Config value {name}={value!r} is invalid; expected {expected}.")
     if not isinstance(value, allowed):
         raise GanforgeError(f"Config value {name}={value!r} is invalid; expected {expected}.")
+    return value
 
 
 SHOWN_KEYS = 3  #: an unknown key is answered with at most this many known keys
@@ -220,10 +222,11 @@ def resolve_options(options_cls: type, values: dict, family: str) -> Any:
     """Validate a family's options dict against its dataclass, naming any unknown key or bad value."""
     known = {f.name: f for f in dataclasses.fields(options_cls)}
     hints = get_type_hints(options_cls)
+    values = dict(values)
     for key, value in values.items():
         if key not in known:
             raise GanforgeError(f"Unknown option {key!r} for model {family!r}; expected {closest_keys(key, known)}.")
-        _check_type(key, value, hints[key])
+        values[key] = value = _check_type(key, value, hints[key])
         if isinstance(value, float) and not math.isfinite(value):
             raise GanforgeError(f"Option {key}={value} for model {family!r} is invalid; expected a finite number.")
     result = options_cls(**values)

@@ -103,6 +103,7 @@ def _write_metrics(path, steps=120, with_d=True, evals=True):
             lines.append(json.dumps({"event": "eval", "step": s, "fd": 100.0 / s, "kid": 0.5 / s, "kid_std": 0.01,
                                      "n": 200, "extractor": "digits"}))
     lines.append(json.dumps({"event": "resume", "step": 60}))
+    lines.append(json.dumps({"event": "threads", "step": 70, "threads": 1}))  # numeric, but not a score
     lines.append('{"step": 121, "loss_d": 0.')  # a line cut short by a crash
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -134,7 +135,7 @@ def test_plot_curves_writes_the_three_figures(tmp_path):
         with Image.open(p) as image:
             assert image.format == "PNG" and image.width >= 400
     evaluations = score_events(read_metrics(path)[1])
-    assert [e["step"] for e in evaluations] == [50, 100] and "resume" not in [e.get("event") for e in evaluations]
+    assert [e["step"] for e in evaluations] == [50, 100] and {e.get("event") for e in evaluations} == {"eval"}
 
 
 def test_plot_curves_only_what_exists(tmp_path):

@@ -1,4 +1,6 @@
 """threads.py: a CPU run computes with the cores other processes leave free; the user's setting wins."""
+import json
+
 import pytest
 import torch
 
@@ -150,6 +152,8 @@ def test_training_beside_a_busy_process_runs_on_one_thread_and_restores_the_coun
 
     cfg = TrainConfig(model="dcgan", data="mnist", steps=3, batch_size=8, out=str(tmp_path), name="t",
                       sample_every=3, checkpoint_every=3, copy_check_n=0, options={"width": 8, "z_dim": 8})
-    train(cfg, callbacks=[Watch()], progress=False)
+    run = train(cfg, callbacks=[Watch()], progress=False)
     assert seen == [1, 1, 1]
     assert torch.get_num_threads() == 2
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"threads"' in line]
+    assert events == [{"event": "threads", "step": 1, "threads": 1}]  # logged once, where the count moved

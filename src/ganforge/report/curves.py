@@ -9,6 +9,7 @@ from typing import Union
 
 import numpy as np
 
+from ganforge.contract import EVENT
 from ganforge.runlog import number, read_metrics
 
 #: Keys of evaluation events that are bookkeeping, not scores.
@@ -210,9 +211,12 @@ def plot_augment(records: list[dict], path: Path) -> Path | None:
 
 
 def score_events(events: list[dict]) -> list[dict]:
-    """The evaluation events: those with a step and at least one numeric score; one per step (the last)."""
+    """The evaluation events ("eval", not e.g. a thread-count change): those with a step and at least one numeric score;
+    one per step (the last)."""
     by_step: dict[float, dict] = {}
     for event in events:
+        if event.get(EVENT, "eval") != "eval":
+            continue
         step = number(event.get("step"))
         if step is None or not math.isfinite(step):
             continue

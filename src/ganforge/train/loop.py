@@ -141,8 +141,9 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(game.generator, game.current_ema_decay())
             self.step += 1
-            if self.threads is not None:
-                self.threads.tick()
+            if self.threads is not None and self.threads.threads != (threads := self.threads.tick()):
+                # a new thread count reduces in another order: the event says where bit-for-bit results may part
+                self.log_event({"event": "threads", "step": self.step, "threads": threads})
             self.elapsed = elapsed_before + time.perf_counter() - started
             self.records.add(self.step, logs)
             if self.step % cfg.log_every == 0 or self._finished():
