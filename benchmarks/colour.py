@@ -20,8 +20,8 @@ Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
 recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x`, `r3gan-gamma02`,
-`r3gan-flatlr` and `r3gan-beta05` change one thing of the preset each (twice the learning rates; a tenth of γ; no
-learning-rate decay; Adam's β1 at 0.5), and `dcgan-rp`, `dcgan-rp-gamma2`, `dcgan-r3adam` and `dcgan-r3recipe` give
+`r3gan-flatlr`, `r3gan-beta05` and `r3gan-faststart` change one thing of the preset each (twice the learning rates; a
+tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, the same end rate), and `dcgan-rp`, `dcgan-rp-gamma2`, `dcgan-r3adam` and `dcgan-r3recipe` give
 dcgan's players r3gan's recipe one part at a time (its loss, its γ, its Adam, all of them).
 
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
@@ -80,11 +80,13 @@ RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", 
 #: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
 RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
 #: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), a tenth of its γ (0.2 -> 0.02), or its
-#: start rate kept to the end (2e-4, no decay), or with Adam's β1 at dcgan's 0.5 (the paper: 0)
+#: start rate kept to the end (2e-4, no decay), with Adam's β1 at dcgan's 0.5 (the paper: 0), or starting at twice the rate
+#: and decaying to the preset's end rate (4e-4 -> 5e-5)
 RUNS.update({"r3gan-lr2x": RUNS["r3gan"] + ["--option", "lr=4e-4", "--option", "lr_end=1e-4"],
              "r3gan-gamma02": RUNS["r3gan"] + ["--option", "gamma=0.2"],
              "r3gan-flatlr": RUNS["r3gan"] + ["--option", "lr_end=2e-4"],
-             "r3gan-beta05": RUNS["r3gan"] + ["--option", "beta1=0.5"]})
+             "r3gan-beta05": RUNS["r3gan"] + ["--option", "beta1=0.5"],
+             "r3gan-faststart": RUNS["r3gan"] + ["--option", "lr=4e-4"]})
 #: dcgan's players moved toward r3gan's recipe one part at a time (which part costs r3gan per round): its loss (RpGAN with
 #: R2 beside R1, at dcgan's γ 0.2 or r3gan's preset γ 2), its Adam (β1 0, β2 0.99, the preset's mean learning rate 1.25e-4,
 #: constant: dcgan has no schedule), and all of them

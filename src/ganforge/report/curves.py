@@ -215,7 +215,7 @@ def score_events(events: list[dict]) -> list[dict]:
     one per step (the last)."""
     by_step: dict[float, dict] = {}
     for event in events:
-        if event.get(EVENT, "eval") != "eval":
+        if event.get(EVENT) != "eval":
             continue
         step = number(event.get("step"))
         if step is None or not math.isfinite(step):
