@@ -20,8 +20,8 @@ Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
 recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x`, `r3gan-gamma02`,
-`r3gan-flatlr`, `r3gan-beta05` and `r3gan-faststart` change one thing of the preset each (twice the learning rates; a
-tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, the same end rate), and `dcgan-rp`, `dcgan-rp-gamma2`, `dcgan-r3adam` and `dcgan-r3recipe` give
+`r3gan-flatlr`, `r3gan-beta05` and `r3gan-fast` change one thing of the preset each (twice the learning rates; a
+tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, the same end rate), and `dcgan-rp`, `dcgan-rp-g2`, `dcgan-r3adam` and `dcgan-r3recipe` give
 dcgan's players r3gan's recipe one part at a time (its loss, its γ, its Adam, all of them).
 
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
@@ -86,14 +86,14 @@ RUNS.update({"r3gan-lr2x": RUNS["r3gan"] + ["--option", "lr=4e-4", "--option", "
              "r3gan-gamma02": RUNS["r3gan"] + ["--option", "gamma=0.2"],
              "r3gan-flatlr": RUNS["r3gan"] + ["--option", "lr_end=2e-4"],
              "r3gan-beta05": RUNS["r3gan"] + ["--option", "beta1=0.5"],
-             "r3gan-faststart": RUNS["r3gan"] + ["--option", "lr=4e-4"]})
+             "r3gan-fast": RUNS["r3gan"] + ["--option", "lr=4e-4"]})
 #: dcgan's players moved toward r3gan's recipe one part at a time (which part costs r3gan per round): its loss (RpGAN with
 #: R2 beside R1, at dcgan's γ 0.2 or r3gan's preset γ 2), its Adam (β1 0, β2 0.99, the preset's mean learning rate 1.25e-4,
 #: constant: dcgan has no schedule), and all of them
 RPGAN = ["--loss", "relativistic_pairing", "--set", "r2_gamma=0.2"]
 R3ADAM = ["--set", "lr_g=1.25e-4", "--set", "lr_d=1.25e-4", "--set", "beta1=0", "--set", "beta2=0.99"]
 GAMMA2 = ["--option", "r1_gamma=2.0", "--set", "r2_gamma=2.0"]
-RUNS.update({"dcgan-rp": RUNS["dcgan"] + RPGAN, "dcgan-rp-gamma2": RUNS["dcgan"] + RPGAN + GAMMA2,
+RUNS.update({"dcgan-rp": RUNS["dcgan"] + RPGAN, "dcgan-rp-g2": RUNS["dcgan"] + RPGAN + GAMMA2,
              "dcgan-r3adam": RUNS["dcgan"] + R3ADAM, "dcgan-r3recipe": RUNS["dcgan"] + RPGAN + GAMMA2 + R3ADAM})
 #: what `run` trains when no run names are given: every family, and dcgan and stylegan with ADA (not the variants)
 DEFAULT_RUNS = ["dcgan", "stylegan", "r3gan", "fastgan", "dcgan-ada", "stylegan-ada"]
