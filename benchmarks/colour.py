@@ -21,8 +21,9 @@ ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 exp
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
 recorded before penalised every D step, which `--families r3gan-eager` reproduces; `r3gan-lr2x`, `r3gan-gamma02`,
 `r3gan-flatlr`, `r3gan-beta05` and `r3gan-fast` change one thing of the preset each (twice the learning rates; a
-tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, the same end rate), and `dcgan-rp`, `dcgan-rp-g2`, `dcgan-r3adam` and `dcgan-r3recipe` give
-dcgan's players r3gan's recipe one part at a time (its loss, its γ, its Adam, all of them).
+tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, the same end rate), and `dcgan-rp`,
+`dcgan-rp-g2`, `dcgan-r3adam` and `dcgan-r3recipe` give dcgan's players r3gan's recipe one part at a time (its loss,
+its γ, its Adam, all of them).
 
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
 then see the same images, which tells a per-image difference from a difference in speed.
