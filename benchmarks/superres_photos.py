@@ -166,6 +166,8 @@ def train_gan(args: argparse.Namespace) -> dict:
     """The GAN phase for `--minutes` (or `--steps` rounds) from the generator of `--init`, exported at `--gan-marks` minutes
     (default: the end of a minutes budget) as gan-<m>min. With `--eval-every N` the run itself chooses its export on the
     validation crops (`ganforge train --eval-every`, bound `--max-psnr-cost`), copied as gan-best beside its end, gan-end."""
+    from ganforge.export import read_config
+    from ganforge.runlog import read_metrics
     from ganforge.train.api import default_callbacks, train
 
     marks = [float(m) for m in args.gan_marks.split(",")] if args.gan_marks else ([] if args.steps else [args.minutes])
@@ -187,9 +189,9 @@ def train_gan(args: argparse.Namespace) -> dict:
         for source, name in (("export-best", "gan-best"), ("export", "gan-end")):
             shutil.rmtree(args.out / name, ignore_errors=True)
             shutil.copytree(run / source, args.out / name)
-        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+        rows = [r for r in read_metrics(run / "metrics.jsonl")[1] if r.get("event") == "eval"]
         out["evaluations"] = [{k: r[k] for k in ("step", "psnr_y", "ssim_y", "hf_ratio")} for r in rows]
-        out["best_step"] = json.loads((run / "export-best" / "config.json").read_text())["info"]["steps"]
+        out["best_step"] = read_config(run / "export-best")["info"]["steps"]
         print(f"the run kept round {out['best_step']} of {[r['step'] for r in rows]}", flush=True)
     return out
 

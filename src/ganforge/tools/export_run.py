@@ -49,11 +49,10 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"Run folder {args.run!r} does not exist; expected a folder made by `ganforge train`.")
     if not (source / "config.json").is_file() and (Path(args.run) / "config.json").is_file():
         raise GanforgeError(f"Folder {args.run!r} is an exported model already; expected a run folder made by `ganforge train` (copy the folder instead).")
-    if not (source / "config.json").is_file() and args.checkpoint == "best":
-        raise GanforgeError(f"Run folder {args.run!r} has no {source.name}/; expected a run trained with --eval-every, "
-                            "which exports its best evaluation's generator there.")
     if not (source / "config.json").is_file():
-        raise GanforgeError(f"Run folder {args.run!r} has no export/ yet; expected a run with at least one checkpoint.")
+        expected = ("a run trained with --eval-every, which exports its best evaluation's generator there" if args.checkpoint == "best"
+                    else "a run with at least one checkpoint")
+        raise GanforgeError(f"Run folder {args.run!r} has no {source.name}/ yet; expected {expected}.")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GanforgeError(f"Output {str(out)!r} already exists and is not empty; expected a new folder.")

@@ -91,8 +91,9 @@ class Trainer:
             info = {**self.game.export_info(), "family": self.cfg.model, "summary": get_family(self.cfg.model).summary,
                     "data": self.cfg.data, "steps": self.step, "batch_size": self.cfg.batch_size,
                     "train_seconds": round(self.elapsed, 3), "machine": machine_summary(self.runtime.device)}
-            save_players(self.game.export_players(self.sample_generator), {**info, **({"checkpoint": tag} if tag else {})},
-                         run_export_dir(self.run_dir, tag))
+            if tag:
+                info["checkpoint"] = tag
+            save_players(self.game.export_players(self.sample_generator), info, run_export_dir(self.run_dir, tag))
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
