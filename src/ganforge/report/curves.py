@@ -148,40 +148,40 @@ def _plot_raw_and_smooth(ax, records: list[dict], keys: list[str]) -> list[np.nd
 
 def plot_losses(records: list[dict], path: Path) -> Path | None:
     """losses.png: every `loss*` key, raw and smoothed, against the step; None when there is none."""
-    keys = _keys(records, lambda k: k.startswith("loss"))
-    if not keys:
-        return None
-    fig, (ax,) = _figure()
-    raws = _plot_raw_and_smooth(ax, records, keys)
-    if not any(np.isfinite(r).any() for r in raws):
-        return None
-    limits = _robust_limits(raws)
-    if limits is not None:
-        ax.set_ylim(*limits)
-    ax.set_title("Losses")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return _save(fig, path)
+    def limit(ax, raws: list[np.ndarray]) -> None:
+        limits = _robust_limits(raws)
+        if limits is not None:
+            ax.set_ylim(*limits)
+
+    return _plot_keys(records, _keys(records, lambda k: k.startswith("loss")), path, "Losses", "loss", limit)
 
 
 def plot_d_outputs(records: list[dict], path: Path) -> Path | None:
     """d_outputs.png: mean D(x) and D(G(z)) with the equilibrium line D = ½; None without those keys."""
+    def equilibrium(ax, raws: list[np.ndarray]) -> None:
+        ax.axhline(0.5, color="black", linestyle="--", linewidth=1.0, label="equilibrium D = ½")
+        finite = np.concatenate([r[np.isfinite(r)] for r in raws])
+        if finite.min() >= 0.0 and finite.max() <= 1.0:
+            ax.set_ylim(-0.02, 1.02)
+
     keys = [k for k in ("d_real", "d_fake") if k in _keys(records, lambda k: k in ("d_real", "d_fake"))]
+    return _plot_keys(records, keys, path, "Mean discriminator output on real images D(x) and on generated ones D(G(z))",
+                      "mean D output", equilibrium)
+
+
+def _plot_keys(records: list[dict], keys: list[str], path: Path, title: str, ylabel: str, mark) -> Path | None:
+    """One panel of `keys`, raw and smoothed, against the step, `mark(ax, raws)` adding the plot's own marks and limits;
+    None without keys or without a finite value."""
     if not keys:
         return None
     fig, (ax,) = _figure()
     raws = _plot_raw_and_smooth(ax, records, keys)
     if not any(np.isfinite(r).any() for r in raws):
         return None
-    ax.axhline(0.5, color="black", linestyle="--", linewidth=1.0, label="equilibrium D = ½")
-    finite = np.concatenate([r[np.isfinite(r)] for r in raws])
-    if finite.min() >= 0.0 and finite.max() <= 1.0:
-        ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Mean discriminator output on real images D(x) and on generated ones D(G(z))")
+    mark(ax, raws)
+    ax.set_title(title)
     ax.set_xlabel("step")
-    ax.set_ylabel("mean D output")
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return _save(fig, path)

@@ -8,13 +8,12 @@ spreads along it.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ganforge import arguments
 from ganforge.export import load_generator
 from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.latent.directions import METHODS, edit_images, find_directions, seed_latents
-from ganforge.tools.outputs import add_force, claim_outputs
+from ganforge.tools.outputs import add_force, claim_outputs, picture_and_arrays
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,19 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_force(parser)
 
 
-def output_paths(out: str) -> tuple[Path, Path]:
-    """(npz, preview PNG) for an --out value given with or without a suffix."""
-    base = Path(out)
-    if base.suffix.lower() in (".npz", ".png"):
-        base = base.with_suffix("")
-    return base.with_name(base.name + ".npz"), base.with_name(base.name + ".png")
-
-
 def run(args: argparse.Namespace) -> int:
     """Find, save and preview the directions."""
     from ganforge.report import save_labeled_rows
 
-    npz, png = claim_outputs(output_paths(args.out), force=args.force)
+    png, npz = claim_outputs(picture_and_arrays(args.out), force=args.force)
     generator, info = load_generator(args.model, args.device)
     kind = kind_of(info)
     require(kind, args.model, "`ganforge directions`", "a noise generator (StyleGAN, GAN or VAE)", kinds=NOISE_DRIVEN)

@@ -28,6 +28,14 @@ def add_force(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
+def picture_and_arrays(out: str) -> tuple[Path, Path]:
+    """(PNG, npz) paths of a tool that writes a picture and its arrays, for an --out value with or without either suffix."""
+    base = Path(out)
+    if base.suffix.lower() in (".png", ".npz"):
+        base = base.with_suffix("")
+    return base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
+
+
 def _identity(path: Path) -> object:
     """What makes two names one file: (device, inode) for an existing file, else the resolved path."""
     try:

@@ -16,7 +16,7 @@ from ganforge.export import load_players
 from ganforge.kinds import kind_of
 from ganforge.latent.reconstruction import reconstruct
 from ganforge.sampling import parse_device
-from ganforge.tools.outputs import add_force, claim_outputs
+from ganforge.tools.outputs import add_force, claim_outputs, picture_and_arrays
 
 ROW = 8  #: images per row of the picture
 
@@ -98,14 +98,6 @@ def picture(inputs: Tensor, outputs: Tensor, row: int = ROW) -> tuple[Tensor, li
     return torch.cat(cells), labels
 
 
-def output_paths(out: str) -> tuple[Path, Path]:
-    """(PNG, npz) paths for an --out value given with or without a suffix."""
-    base = Path(out)
-    if base.suffix.lower() in (".png", ".npz"):
-        base = base.with_suffix("")
-    return base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
-
-
 def run(args: argparse.Namespace) -> int:
     """Reconstruct the images and write the picture and the arrays."""
     from ganforge.report import save_labeled_rows
@@ -116,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     decoder = players["generator"]
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     images = load_images(args.images, channels, size, args.n)
-    png, npz = claim_outputs(output_paths(args.out), [Path(i) for i in args.images], force=args.force)
+    png, npz = claim_outputs(picture_and_arrays(args.out), [Path(i) for i in args.images], force=args.force)
     outputs, codes = reconstruct(encoder, decoder, to_float(images), args.batch_size, args.sample, args.seed)
     cells, labels = picture(to_float(images), outputs)
     save_labeled_rows(cells, png, labels)

@@ -19,7 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.export import load_generator, read_config, resolve_model_dir
 from ganforge.kinds import NOISE_DRIVEN, kind_of, require
 from ganforge.sampling import check_labels, iter_samples, parse_device
-from ganforge.tools.outputs import add_force, claim_outputs, removed_on_failure
+from ganforge.tools.outputs import add_force, claim_outputs, picture_and_arrays, removed_on_failure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,14 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default: onnxruntime when the export has ONNX graphs and the onnx extra is installed, on the CPU; "
                              "else PyTorch fp32), torch, bf16 (PyTorch bf16 autocast) or onnx")
     parser.add_argument("--onnx", action="store_const", const="onnx", dest="backend", help="same as --backend onnx")
-
-
-def output_paths(out: str) -> tuple[Path, Path]:
-    """(grid PNG, npz) paths for an --out value given with or without a suffix."""
-    base = Path(out)
-    if base.suffix.lower() in (".png", ".npz"):
-        base = base.with_suffix("")
-    return base.with_name(base.name + ".png"), base.with_name(base.name + ".npz")
 
 
 SHOWN = 100  #: images in the grid (a labelled grid shows up to 10 per class)
@@ -142,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             labels = torch.arange(args.n) % classes
         batches = (to_uint8(b).cpu().numpy() for b in iter_samples(generator, args.n, args.seed, args.batch_size, labels,
                                                                        torch.device(device), **kwargs))
-    png, npz = claim_outputs(output_paths(args.out), force=args.force)
+    png, npz = claim_outputs(picture_and_arrays(args.out), force=args.force)
     channels, size = int(info.get("channels", 1)), int(info.get("image_size", 32))
     check_room(npz, args.n, channels * size * size)
     per_class = min(10, args.n // classes) if args.label is None and classes > 0 and args.n >= classes else 0
