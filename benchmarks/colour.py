@@ -195,10 +195,11 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
 
 
 def sheet_label(name: str) -> str:
-    """A board run's row label on the sheet, e.g. "stylegan-ada 30 min s0" for stylegan-ada-30min-seed0 (24 characters fit)."""
+    """A board run's row label on the sheet, e.g. "stylegan-ada 30 min s0" for stylegan-ada-30min-seed0 and "dcgan 2333 r s0"
+    (r: rounds) for dcgan-2333rounds-seed0; 24 characters fit."""
     run_name, budget, seed = name.rsplit("-", 2)
-    unit = "rounds" if budget.endswith("rounds") else "min"
-    return f"{run_name} {budget.removesuffix(unit)} {unit} s{seed.removeprefix('seed')}"
+    unit, shown = ("rounds", "r") if budget.endswith("rounds") else ("min", "min")
+    return f"{run_name} {budget.removesuffix(unit)} {shown} s{seed.removeprefix('seed')}"
 
 
 def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row: int = 10) -> None:

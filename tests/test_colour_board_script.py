@@ -63,8 +63,9 @@ def test_a_round_budget_trains_for_that_many_steps_and_is_named_by_it(tmp_path, 
 
 def test_sheet_labels_name_run_budget_and_seed_and_fit_the_margin():
     assert colour.sheet_label("fastgan-w8b32-30min-seed1") == "fastgan-w8b32 30 min s1"
-    assert colour.sheet_label("dcgan-2333rounds-seed0") == "dcgan 2333 rounds s0"
-    assert all(len(colour.sheet_label(f"{run}-30min-seed0")) <= 24 for run in colour.RUNS)  # the sheet's margin cuts longer labels
+    assert colour.sheet_label("dcgan-2333rounds-seed0") == "dcgan 2333 r s0"
+    for budget in ("30min", "2333rounds"):  # the sheet's margin cuts longer labels
+        assert all(len(colour.sheet_label(f"{run}-{budget}-seed0")) <= 24 for run in colour.RUNS)
 
 
 def test_last_round_of_a_run_without_log_is_zero(tmp_path):

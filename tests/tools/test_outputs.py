@@ -6,7 +6,7 @@ import pytest
 
 from ganforge.errors import GanforgeError
 from ganforge.tools import outputs
-from ganforge.tools.outputs import claim_outputs
+from ganforge.tools.outputs import claim_outputs, picture_and_arrays
 
 
 def test_outputs_are_not_replaced_unless_forced(tmp_path):
@@ -20,6 +20,15 @@ def test_outputs_are_not_replaced_unless_forced(tmp_path):
     assert (tmp_path / "a.png").read_text() == "mine"
     claim_outputs([tmp_path / "new" / "deep" / "x.png"])
     assert (tmp_path / "new" / "deep").is_dir()
+
+
+@pytest.mark.parametrize("out", ["runs/edit", "runs/edit.png", "runs/edit.npz", "runs/edit.PNG"])
+def test_picture_and_arrays_name_one_pair_whatever_suffix_is_given(out):
+    assert picture_and_arrays(out) == (Path("runs/edit.png"), Path("runs/edit.npz"))
+
+
+def test_picture_and_arrays_keep_other_dots_in_the_name():
+    assert picture_and_arrays("runs/v1.2") == (Path("runs/v1.2.png"), Path("runs/v1.2.npz"))
 
 
 def test_unwritable_output_folder_is_refused(tmp_path, monkeypatch):
