@@ -167,6 +167,7 @@ def train_gan(args: argparse.Namespace) -> dict:
     (default: the end of a minutes budget) as gan-<m>min. With `--eval-every N` the run itself chooses its export on the
     validation crops (`ganforge train --eval-every`, bound `--max-psnr-cost`), copied as gan-best beside its end, gan-end."""
     from ganforge.export import read_config
+    from ganforge.report.curves import score_events
     from ganforge.runlog import read_metrics
     from ganforge.train.api import default_callbacks, train
 
@@ -189,7 +190,7 @@ def train_gan(args: argparse.Namespace) -> dict:
         for source, name in (("export-best", "gan-best"), ("export", "gan-end")):
             shutil.rmtree(args.out / name, ignore_errors=True)
             shutil.copytree(run / source, args.out / name)
-        rows = [r for r in read_metrics(run / "metrics.jsonl")[1] if r.get("event") == "eval"]
+        rows = score_events(read_metrics(run / "metrics.jsonl")[1])
         out["evaluations"] = [{k: r[k] for k in ("step", "psnr_y", "ssim_y", "hf_ratio")} for r in rows]
         out["best_step"] = read_config(run / "export-best")["info"]["steps"]
         print(f"the run kept round {out['best_step']} of {[r['step'] for r in rows]}", flush=True)
