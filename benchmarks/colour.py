@@ -8,7 +8,14 @@ RGB on white, 64 px, a seeded 10 % held out), prepared by `ada.py prepare`.
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons64 --runs /tmp/gf/colour \\
         --families dcgan stylegan --minutes 15 30 --seeds 0 1 --n 10000 --json board.json --img docs/img
 
-The small-data board (FastGAN's issue) is the same command on benchmarks/fastgan.py's 300 icons:
+`table` prints a board (or the runs whose names match `--match`) with the means over seeds; `sheet` draws a row of real
+icons and a row of samples per chosen run, e.g. the families' 30-minute cells on the Xeon kind:
+
+    python benchmarks/colour.py table docs/img/colour-board-xeon.json --match '^(dcgan|stylegan|stylegan-ada|fastgan|r3gan)-30min'
+    python benchmarks/colour.py sheet docs/img/colour-board-xeon.json --data /tmp/gf/icons64 --runs /tmp/gf/colour \\
+        --match '^(dcgan|stylegan|stylegan-ada|fastgan|r3gan)-30min' --out docs/img/colour-board-xeon-30min.png
+
+The small-data board (FastGAN's issue) is the `run` command above on benchmarks/fastgan.py's 300 icons:
 
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons300
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300 --runs /tmp/gf/small300 \\
@@ -40,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -214,15 +222,52 @@ def save_sheet(path: Path, real: torch.Tensor, runs: Path, board: dict, per_row:
     save_labeled_rows(torch.cat(rows), path, labels)
 
 
+def select(board: dict, pattern: str | None) -> dict:
+    """The board with only the runs whose name matches the regular expression `pattern` (all runs when None)."""
+    return {**board, "runs": {name: run for name, run in board["runs"].items() if pattern is None or re.search(pattern, name)}}
+
+
+def chosen_runs(board_file: Path, pattern: str | None) -> dict:
+    """The runs of the board in `board_file` that `pattern` selects; exits with one sentence when there are none."""
+    try:
+        board = select(json.loads(board_file.read_text()), pattern)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"Board {str(board_file)!r} could not be read ({type(exc).__name__}); expected a JSON board written by "
+                         "`colour.py run --json`.") from None
+    if not board["runs"]:
+        raise SystemExit(f"No run of board {str(board_file)!r} matches {pattern!r}; expected a pattern such as '^dcgan-30min'.")
+    return board
+
+
+def regex(text: str) -> str:
+    """An argparse type: `text` if it compiles as a regular expression."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression ({exc}); expected e.g. '^dcgan-30min'") from None
+    return text
+
+
 def table(board: dict) -> str:
-    """The board as a markdown table, one row per run."""
+    """The board as a markdown table, one row per run, then the mean over seeds of each run name and budget run on
+    more than one seed."""
     lines = ["| run | rounds | FID ↓ | KID ↓ (± std, subset) | precision ↑ | recall ↑ | copies |", "|---|---|---|---|---|---|---|"]
+    seeds: dict[str, list[dict]] = {}
     for name in sorted(board["runs"]):
         run = board["runs"][name]
         s = run["scores"]
         copies = s.get("memorisation", {}).get("copies")
         lines.append(f"| {name} | {run['rounds']:,} | {s['fd']:.1f} | {s['kid']:.4f} ± {s['kid_std']:.4f} ({s['kid_subset_size']}) | "
                      f"{s['precision']:.3f} | {s['recall']:.3f} | {'–' if copies is None else f'{100 * copies:.1f} %'} |")
+        seeds.setdefault(name.rsplit("-", 1)[0], []).append(run)
+    means = {group: runs for group, runs in seeds.items() if len(runs) > 1}
+    if means:
+        lines += ["", "| run, mean over seeds | seeds | rounds | FID ↓ | KID ↓ | precision ↑ | recall ↑ |", "|---|---|---|---|---|---|---|"]
+        for group, runs in means.items():
+            mean = {key: sum(run["scores"][key] for run in runs) / len(runs) for key in ("fd", "kid", "precision", "recall")}
+            rounds = sum(run["rounds"] for run in runs) / len(runs)
+            lines.append(f"| {group} | {len(runs)} | {rounds:,.0f} | {mean['fd']:.1f} | {mean['kid']:.4f} | {mean['precision']:.3f} | "
+                         f"{mean['recall']:.3f} |")
     return "\n".join(lines)
 
 
@@ -235,8 +280,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", type=Path)
-    p = sub.add_parser("table", help="print a board's runs as a markdown table")
+    p = sub.add_parser("table", help="print a board's runs as a markdown table, and the means over seeds")
     p.add_argument("board", type=Path)
+    p.add_argument("--match", type=regex, help="only the runs whose name matches this regular expression")
+    p = sub.add_parser("sheet", help="draw a row of real icons, then a row of samples per chosen run of a board")
+    p.add_argument("board", type=Path)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the sheet's PNG")
+    p.add_argument("--match", type=regex, help="only the runs whose name matches this regular expression")
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
@@ -252,7 +304,16 @@ def main() -> None:
 
         result = prepare(args.out)
     elif args.command == "table":
-        print(table(json.loads(args.board.read_text())))
+        print(table(chosen_runs(args.board, args.match)))
+        return
+    elif args.command == "sheet":
+        board = chosen_runs(args.board, args.match)
+        missing = [name for name in sorted(board["runs"]) if not (args.runs / name / "export").is_dir()]
+        if missing:
+            raise SystemExit(f"Run {missing[0]!r} of the board has no export in {str(args.runs)!r}; expected the --runs folder "
+                             "the board was trained into.")
+        real = to_float(load_dataset(str(args.data), image_size=64, split="train").images[:64])
+        save_sheet(args.out, real, args.runs, board)
         return
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)

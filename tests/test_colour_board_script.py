@@ -105,3 +105,56 @@ def test_the_r3gan_variants_change_only_what_they_name():
     preset = options(colour.RUNS["r3gan"])
     assert options(colour.RUNS["r3gan-lr2x"]) == {**preset, "lr": "4e-4", "lr_end": "1e-4"}
     assert options(colour.RUNS["r3gan-gamma02"]) == {**preset, "gamma": "0.2"} and preset["gamma"] == "2.0"
+
+
+def test_select_keeps_the_runs_whose_names_match():
+    board = {"data": "icons", "runs": {name: {} for name in ("dcgan-30min-seed0", "dcgan-lr4-30min-seed0", "r3gan-15min-seed1")}}
+    assert set(colour.select(board, r"^(dcgan|r3gan)-\d+min")["runs"]) == {"dcgan-30min-seed0", "r3gan-15min-seed1"}
+    assert colour.select(board, None) == board and colour.select(board, "-15min")["data"] == "icons"
+
+
+def test_table_adds_the_mean_over_seeds_of_each_run_and_budget():
+    def run(rounds, fd, kid):
+        return {"rounds": rounds, "scores": {"fd": fd, "kid": kid, "kid_std": 0.001, "kid_subset_size": 528, "precision": 0.2,
+                                             "recall": 0.1}}
+    board = {"runs": {"dcgan-30min-seed0": run(100, 140.0, 0.06), "dcgan-30min-seed1": run(200, 150.0, 0.08),
+                      "dcgan-15min-seed0": run(50, 170.0, 0.09)}}
+    lines = colour.table(board).splitlines()
+    assert lines[5] == "" and len(lines) == 9  # two header lines and three runs, a blank line, then the means
+    assert lines[8] == "| dcgan-30min | 2 | 150 | 145.0 | 0.0700 | 0.200 | 0.100 |"  # one seed of 15 min: no mean
+
+
+def test_sheet_draws_real_icons_then_only_the_chosen_runs(tmp_path, monkeypatch):
+    import torch
+    from PIL import Image
+
+    drawn = []
+
+    def generated(export, n, seed):
+        drawn.append(export.parent.name)
+        return torch.zeros(n, 3, 64, 64), {}
+
+    monkeypatch.setattr(colour, "generated", generated)
+    board = {"runs": {name: {} for name in ("dcgan-30min-seed0", "fastgan-30min-seed0", "dcgan-15min-seed0")}}
+    for name in board["runs"]:
+        (tmp_path / name / "export").mkdir(parents=True)
+    one_row, all_rows = tmp_path / "one.png", tmp_path / "all.png"
+    colour.save_sheet(one_row, torch.ones(10, 3, 64, 64), tmp_path, colour.select(board, "fastgan"))
+    assert drawn == ["fastgan-30min-seed0"]
+    colour.save_sheet(all_rows, torch.ones(10, 3, 64, 64), tmp_path, board)
+    assert Image.open(all_rows).height > Image.open(one_row).height
+
+
+def test_chosen_runs_refuse_a_missing_board_and_a_pattern_matching_nothing(tmp_path):
+    import argparse
+
+    import pytest
+
+    with pytest.raises(SystemExit, match="could not be read"):
+        colour.chosen_runs(tmp_path / "none.json", None)
+    (tmp_path / "board.json").write_text(json.dumps({"runs": {"dcgan-30min-seed0": {}}}))
+    with pytest.raises(SystemExit, match="No run of board .* matches 'fastgan'"):
+        colour.chosen_runs(tmp_path / "board.json", "fastgan")
+    assert list(colour.chosen_runs(tmp_path / "board.json", "dcgan")["runs"]) == ["dcgan-30min-seed0"]
+    with pytest.raises(argparse.ArgumentTypeError, match="not a regular expression"):
+        colour.regex("(dcgan")
