@@ -196,10 +196,15 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if board_file is not None:
                     write_json_atomic(board_file, board)
     if img is not None:
-        real = to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
+        real = real_icons(data)
         save_grids(img, "colour-board-real", real)
         save_sheet(img / "colour-board.png", real, runs, board)
     return board
+
+
+def real_icons(data: Path) -> torch.Tensor:
+    """The first 64 training icons of `data`, in [-1, 1]: the real rows of the grids and sheets."""
+    return to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
 
 
 def sheet_label(name: str) -> str:
@@ -312,8 +317,7 @@ def main() -> None:
         if missing:
             raise SystemExit(f"Run {missing[0]!r} of the board has no export in {str(args.runs)!r}; expected the --runs folder "
                              "the board was trained into.")
-        real = to_float(load_dataset(str(args.data), image_size=64, split="train").images[:64])
-        save_sheet(args.out, real, args.runs, board)
+        save_sheet(args.out, real_icons(args.data), args.runs, board)
         return
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
