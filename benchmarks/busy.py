@@ -60,17 +60,13 @@ def child(precision: str, policy: str, rounds: int, seconds: float) -> None:
                       "others": governor.readings if governor is not None else []}), flush=True)
 
 
-def measure(precision: str, policy: str, rounds: int, beside_hog: bool, seconds: float) -> dict:
-    """One configuration in a fresh process, beside a hog or not."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    if policy.endswith("-passive"):
-        env["OMP_WAIT_POLICY"] = "passive"
+def timed_child(cmd: list[str], env: dict, beside_hog: bool, seconds: float) -> dict:
+    """Run a timing child that prints one JSON line last, beside a hog or not; its result, or {"error": ...}."""
     hog = subprocess.Popen(HOG, start_new_session=True) if beside_hog else None
     try:
         if hog is not None:
             time.sleep(0.5)
-        out = subprocess.run([sys.executable, __file__, "--child", precision, policy, str(rounds), str(seconds)], env=env,
-                             capture_output=True, text=True, timeout=seconds + 120)
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
         if out.returncode != 0:
             return {"error": out.stderr.strip().splitlines()[-1:]}
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -80,6 +76,15 @@ def measure(precision: str, policy: str, rounds: int, beside_hog: bool, seconds:
         if hog is not None:
             os.killpg(hog.pid, signal.SIGKILL)
             hog.wait()
+
+
+def measure(precision: str, policy: str, rounds: int, beside_hog: bool, seconds: float) -> dict:
+    """One configuration in a fresh process, beside a hog or not."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    if policy.endswith("-passive"):
+        env["OMP_WAIT_POLICY"] = "passive"
+    return timed_child([sys.executable, __file__, "--child", precision, policy, str(rounds), str(seconds)], env, beside_hog,
+                       seconds)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """benchmarks/round_pairs.py: per-round timings of two trees or option sets, in turn."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,24 @@ def test_an_unknown_case_or_tree_is_one_sentence(tmp_path):
     assert out.returncode != 0 and "'NoSuchGAN' is not one of speed.py's profile cases" in out.stderr
     out = run("--case", "DCGAN-32", "--a", str(tmp_path))
     assert out.returncode != 0 and "is not a ganforge source tree" in out.stderr
+
+
+def test_each_process_plays_its_own_tree_and_stops_at_the_time_cap(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    out = run("--case", "DCGAN-32", "--a", str(tree), "--rounds", "16", "--seconds", "0", "--pairs", "1",
+              "--json", str(tmp_path / "pairs.json"))
+    assert out.returncode == 0, out.stderr
+    (pair,) = json.loads((tmp_path / "pairs.json").read_text())["pairs"]
+    assert Path(pair["a_process"]["ganforge"]) == tree / "src"
+    assert Path(pair["b_process"]["ganforge"]) == ROOT / "src"
+    assert pair["a_process"]["rounds"] == pair["b_process"]["rounds"] == 1  # the cap ends the timing after one round
+    assert pair["a_process"]["governor"] and pair["b_process"]["governor"]
+
+
+def test_beside_a_hog_the_hog_is_gone_afterwards(tmp_path):
+    out = run("--case", "DCGAN-32", "--rounds", "1", "--pairs", "1", "--beside-hog", "--json", str(tmp_path / "pairs.json"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "pairs.json").read_text())["args"]["beside_hog"] == "True"
+    hogs = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True)
+    assert hogs.stdout.strip() == ""
