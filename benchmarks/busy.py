@@ -29,6 +29,22 @@ HERE = Path(__file__).resolve().parent
 HOG = ["nice", "-n", "19", sys.executable, "-c", "while True: pass"]
 
 
+def timed_rounds(play, rounds: int, seconds: float, governor=None, warmup: int = 3) -> list[float]:
+    """Seconds of each of `rounds` calls of `play` after `warmup` untimed ones, or of fewer once `seconds` have passed
+    (at least one); the thread governor, if any, ticks after every round."""
+    times, began = [], time.perf_counter()
+    for i in range(warmup + rounds):
+        if times and time.perf_counter() - began > seconds:
+            break
+        start = time.perf_counter()
+        play()
+        if governor is not None:
+            governor.tick()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
 def child(precision: str, policy: str, rounds: int, seconds: float) -> None:
     """Time `rounds` rounds of DCGAN-32 (batch 64, NHWC) under `policy`, or fewer once `seconds` have passed;
     print one JSON line."""
@@ -41,18 +57,8 @@ def child(precision: str, policy: str, rounds: int, seconds: float) -> None:
 
     fixed = 0 if policy == "auto" else int(policy.split("-")[0])
     game, runtime, data = make_game("dcgan", 64, precision, "on")
-    times = []
     with thread_policy(fixed, runtime.device) as governor:
-        began = time.perf_counter()
-        for i in range(3 + rounds):
-            if times and time.perf_counter() - began > seconds:
-                break
-            start = time.perf_counter()
-            round_once(game, runtime, data)
-            if governor is not None:
-                governor.tick()
-            if i >= 3:
-                times.append(time.perf_counter() - start)
+        times = timed_rounds(lambda: round_once(game, runtime, data), rounds, seconds, governor)
         threads = torch.get_num_threads()
     print(json.dumps({"median_s": statistics.median(times), "mean_s": sum(times) / len(times), "rounds": len(times),
                       "final_threads": threads,

@@ -23,7 +23,6 @@ import os
 import signal
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +34,7 @@ def child(root: str, case: str, rounds: int, options: str, seconds: float) -> No
     sys.path.insert(0, str(Path(root) / "src"))
     ganforge = importlib.import_module("ganforge")  # pinned to `root` before speed.py puts this tree's src on the path
     import torch
+    from busy import timed_rounds
     from speed import PROFILE_CASES, make_game, round_once
 
     try:
@@ -52,16 +52,7 @@ def child(root: str, case: str, rounds: int, options: str, seconds: float) -> No
     torch.manual_seed(0)
     game, runtime, data = make_game(**settings)
     with thread_policy(0, runtime.device) if thread_policy is not None else contextlib.nullcontext() as governor:
-        times, began = [], time.perf_counter()
-        for i in range(3 + rounds):
-            if times and time.perf_counter() - began > seconds:
-                break
-            start = time.perf_counter()
-            round_once(game, runtime, data)
-            if governor is not None:
-                governor.tick()
-            if i >= 3:
-                times.append(time.perf_counter() - start)
+        times = timed_rounds(lambda: round_once(game, runtime, data), rounds, seconds, governor)
         threads = torch.get_num_threads()
     print(json.dumps({"case": label, "s_per_round": sum(times) / len(times), "rounds": len(times), "threads": threads,
                       "governor": thread_policy is not None, "ganforge": str(Path(ganforge.__file__).parents[1])}), flush=True)

@@ -48,3 +48,20 @@ def test_beside_a_hog_the_hog_is_gone_afterwards(tmp_path):
     assert json.loads((tmp_path / "pairs.json").read_text())["args"]["beside_hog"] == "True"
     hogs = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True)
     assert hogs.stdout.strip() == ""
+
+
+def test_timed_rounds_skips_the_warm_up_ticks_the_governor_and_stops_at_the_cap():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from busy import timed_rounds
+
+    class Governor:
+        ticks = 0
+
+        def tick(self):
+            self.ticks += 1
+
+    calls, governor = [], Governor()
+    times = timed_rounds(lambda: calls.append(1), 5, 60.0, governor, warmup=2)
+    assert len(calls) == 7 and len(times) == 5 and governor.ticks == 7 and all(t >= 0 for t in times)
+    calls.clear()
+    assert len(timed_rounds(lambda: calls.append(1), 5, 0.0)) == 1 and len(calls) == 4  # warm-up, then one timed round
