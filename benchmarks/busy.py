@@ -67,17 +67,18 @@ def child(precision: str, policy: str, rounds: int, seconds: float) -> None:
 
 
 def timed_child(cmd: list[str], env: dict, beside_hog: bool, seconds: float) -> dict:
-    """Run a timing child that prints one JSON line last, beside a hog or not; its result, or {"error": ...}."""
+    """Run a timing child that prints one JSON line last, beside a hog or not; its result, or {"error": why} (the child's
+    last line of stderr, or how long it overran)."""
     hog = subprocess.Popen(HOG, start_new_session=True) if beside_hog else None
     try:
         if hog is not None:
             time.sleep(0.5)
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
         if out.returncode != 0:
-            return {"error": out.stderr.strip().splitlines()[-1:]}
+            return {"error": (out.stderr.strip().splitlines() or [f"exited with status {out.returncode}"])[-1]}
         return json.loads(out.stdout.strip().splitlines()[-1])
     except subprocess.TimeoutExpired:
-        return {"error": f"over {seconds + 120:g} s"}
+        return {"error": f"ran over {seconds + 120:g} s"}
     finally:
         if hog is not None:
             os.killpg(hog.pid, signal.SIGKILL)

@@ -65,10 +65,7 @@ def one(root: Path, case: str, rounds: int, options: str, seconds: float, beside
     out = timed_child([sys.executable, __file__, "--child", str(root), case, str(rounds), options, str(seconds)],
                       dict(os.environ), beside_hog, seconds)
     if "error" in out:
-        error = out["error"]  # the child's last line of stderr, or how long it overran
-        if isinstance(error, list):
-            raise SystemExit(" ".join(error) or f"A timing process of tree {str(root)!r} failed with no message.")
-        raise SystemExit(f"A timing process of tree {str(root)!r} ran {error}; expected it within --seconds.")
+        raise SystemExit(f"A timing process of tree {str(root)!r} failed: {out['error']}")
     return out
 
 
