@@ -3,6 +3,7 @@
     python benchmarks/fastgan.py speed --json fastgan-speed.json            # CPU preset, batch 8, random images
     apt-get install -y oxygen-icon-theme
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons300             # 300 training icons, 100 held out
+    python benchmarks/fastgan.py prepare --out /tmp/gf/icons100 --train 100 # the first 100 of them, same held-out
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only fastgan
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only dcgan-ada
     python benchmarks/fastgan.py score --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --json fastgan.json --img docs/img
@@ -70,21 +71,26 @@ def speed(sizes=(64, 128), rounds: int = 10, warmup: int = 2) -> dict:
     return result
 
 
-def prepare(out: Path, seed: int = SEED) -> dict:
-    """300 training and 100 held-out icons (seeded) from benchmarks/ada.py's prepared icons."""
+def prepare(out: Path, train: int = TRAIN, seed: int = SEED) -> dict:
+    """`train` (at most 300) training and 100 held-out icons (seeded) from benchmarks/ada.py's prepared icons.
+
+    The folders are nested: the first `train` icons of one seeded order, so 100 icons are a subset of the 300, and
+    the same 100 icons after the first 300 are held out at every size."""
     import numpy as np
     from ada import prepare as prepare_icons
 
+    if not 1 <= train <= TRAIN:
+        raise SystemExit(f"--train {train}: expected a count from 1 to {TRAIN} (the held-out icons follow the first {TRAIN})")
     full = out.parent / (out.name + "-all")
     if not full.is_dir():
         prepare_icons(full)
     files = sorted((full / "train").glob("*.png")) + sorted((full / "test").glob("*.png"))
     order = np.random.default_rng(seed).permutation(len(files))
-    for split, picked in (("train", order[:TRAIN]), ("test", order[TRAIN:TRAIN + HELD_OUT])):
+    for split, picked in (("train", order[:train]), ("test", order[TRAIN:TRAIN + HELD_OUT])):
         (out / split).mkdir(parents=True, exist_ok=True)
         for i in picked:
             shutil.copyfile(files[i], out / split / files[i].name)
-    return {"train": TRAIN, "test": HELD_OUT, "from": len(files)}
+    return {"train": train, "test": HELD_OUT, "from": len(files)}
 
 
 def train(data: Path, runs: Path, minutes: float, seed: int, names: list[str]) -> None:
@@ -136,7 +142,7 @@ def main(argv=None) -> int:
     sp = sub.add_parser("speed")
     sp.add_argument("--rounds", type=int, default=10)
     sp.add_argument("--json", type=Path)
-    add_prepare(sub)
+    add_prepare(sub).add_argument("--train", type=int, default=TRAIN, help="training icons, at most 300 (nested subsets)")
     add_train(sub, list(RUNS), minutes=3.5, seed=SEED)
     add_score(sub, list(RUNS), seed=SEED)
     args = p.parse_args(argv)
@@ -144,7 +150,7 @@ def main(argv=None) -> int:
     if args.cmd == "speed":
         results = speed(rounds=args.rounds)
     elif args.cmd == "prepare":
-        results = prepare(args.out)
+        results = prepare(args.out, args.train)
     elif args.cmd == "train":
         train(args.data, args.runs, args.minutes, args.seed, args.only)
         return 0

@@ -1,0 +1,40 @@
+"""benchmarks/fastgan.py prepare: nested training folders of 300 or fewer icons, the same 100 held out at every size."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import fastgan  # noqa: E402
+
+
+def icon_pool(folder: Path, count: int) -> None:
+    """A prepared pool as benchmarks/ada.py leaves it: train/ and test/ of PNG files (contents do not matter here)."""
+    for i in range(count):
+        split = folder / ("test" if i % 10 == 0 else "train")
+        split.mkdir(parents=True, exist_ok=True)
+        (split / f"icon{i:03d}.png").write_bytes(b"png %d" % i)
+
+
+def names(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("*.png")}
+
+
+def test_smaller_folders_are_subsets_with_the_same_held_out_icons(tmp_path):
+    icon_pool(tmp_path / "big-all", 420)
+    icon_pool(tmp_path / "small-all", 420)
+    assert fastgan.prepare(tmp_path / "big") == {"train": 300, "test": 100, "from": 420}
+    assert fastgan.prepare(tmp_path / "small", train=100) == {"train": 100, "test": 100, "from": 420}
+    big, small = names(tmp_path / "big" / "train"), names(tmp_path / "small" / "train")
+    assert len(big) == 300 and len(small) == 100 and small < big
+    held_out = names(tmp_path / "small" / "test")
+    assert held_out == names(tmp_path / "big" / "test") and len(held_out) == 100 and not held_out & big
+
+
+@pytest.mark.parametrize("count", [0, 301])
+def test_a_count_outside_one_to_300_is_refused_before_anything_is_written(tmp_path, count):
+    icon_pool(tmp_path / "x-all", 420)
+    with pytest.raises(SystemExit, match=f"--train {count}: expected a count from 1 to 300"):
+        fastgan.prepare(tmp_path / "x", train=count)
+    assert not (tmp_path / "x").exists()
