@@ -30,6 +30,7 @@ from machine import describe  # noqa: E402
 
 SEED = 0
 TRAIN, HELD_OUT = 300, 100
+POOL = "icons-pool"  #: benchmarks/ada.py's prepared icons, beside the folders, shared by every size
 #: run name -> ganforge train arguments besides data, budget, seed and output
 RUNS = {
     "fastgan": ["--model", "fastgan"],
@@ -74,14 +75,14 @@ def speed(sizes=(64, 128), rounds: int = 10, warmup: int = 2) -> dict:
 def prepare(out: Path, train: int = TRAIN, seed: int = SEED) -> dict:
     """`train` (at most 300) training and 100 held-out icons (seeded) from benchmarks/ada.py's prepared icons.
 
-    The folders are nested: the first `train` icons of one seeded order, so 100 icons are a subset of the 300, and
-    the same 100 icons after the first 300 are held out at every size."""
+    The folders are nested: the first `train` icons of one seeded order of one pool (`POOL`, beside `out`), so 100
+    icons are a subset of the 300, and the same 100 icons after the first 300 are held out at every size."""
     import numpy as np
     from ada import prepare as prepare_icons
 
     if not 1 <= train <= TRAIN:
         raise SystemExit(f"--train {train}: expected a count from 1 to {TRAIN} (the held-out icons follow the first {TRAIN})")
-    full = out.parent / (out.name + "-all")
+    full = out.parent / POOL
     if not full.is_dir():
         prepare_icons(full)
     files = sorted((full / "train").glob("*.png")) + sorted((full / "test").glob("*.png"))

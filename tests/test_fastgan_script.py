@@ -22,8 +22,7 @@ def names(folder: Path) -> set[str]:
 
 
 def test_smaller_folders_are_subsets_with_the_same_held_out_icons(tmp_path):
-    icon_pool(tmp_path / "big-all", 420)
-    icon_pool(tmp_path / "small-all", 420)
+    icon_pool(tmp_path / fastgan.POOL, 420)
     assert fastgan.prepare(tmp_path / "big") == {"train": 300, "test": 100, "from": 420}
     assert fastgan.prepare(tmp_path / "small", train=100) == {"train": 100, "test": 100, "from": 420}
     big, small = names(tmp_path / "big" / "train"), names(tmp_path / "small" / "train")
@@ -34,7 +33,7 @@ def test_smaller_folders_are_subsets_with_the_same_held_out_icons(tmp_path):
 
 @pytest.mark.parametrize("count", [0, 301])
 def test_a_count_outside_one_to_300_is_refused_before_anything_is_written(tmp_path, count):
-    icon_pool(tmp_path / "x-all", 420)
+    icon_pool(tmp_path / fastgan.POOL, 420)
     with pytest.raises(SystemExit, match=f"--train {count}: expected a count from 1 to 300"):
         fastgan.prepare(tmp_path / "x", train=count)
     assert not (tmp_path / "x").exists()
