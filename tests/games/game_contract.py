@@ -3,12 +3,13 @@
 A discriminator step lowers `loss_d` on a fixed batch, moves the discriminators and leaves every other
 player untouched; a generator step moves every generator and leaves the discriminators untouched (and
 trainable afterwards); each step logs finite 0-d values under its keys; `set_phase` is a pure function
-of (step, total); `extra_state` round-trips through `load_extra_state`.
+of (step, total); `extra_state` round-trips through `load_extra_state`; the critics' augmentation is declared.
 """
 import pytest
 import torch
 
 from ganforge.contract import LOSS_D, LOSS_G
+from ganforge.nn.augment import Augmenter
 
 
 def parameters(game, names):
@@ -110,6 +111,11 @@ class GameContract:
     def observed_phase(self, game):
         rates = {name: [g["lr"] for g in opt.param_groups] for name, opt in game.optimizers.items()}
         return rates, game.critic_steps, game.twice_differentiated(), game.export_info()
+
+    def test_the_critics_augmentation_is_declared(self):
+        """Tools (benchmarks/d_verdicts.py) read what the critics' images pass through from `augmenter`."""
+        game = self.fresh()
+        assert isinstance(game.augmenter, Augmenter) and isinstance(game.augmenter.active, bool)
 
     def test_set_phase_is_a_pure_function_of_step_and_total(self):
         step = self.total_steps * 3 // 4

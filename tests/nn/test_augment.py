@@ -133,6 +133,19 @@ def test_controller_updates_every_interval_from_the_sign_of_real_logits():
     assert c.rt == 1.0 and c.p == pytest.approx(0.5 - 32 / 1000 + 32 / 1000)
 
 
+def test_a_patch_discriminator_moves_p_by_its_images_not_its_logits():
+    """FastGAN's D gives 25 logits an image: p must move as for 8 images a step, r_t the mean sign."""
+    one, patches = (AdaController(p=0.5, target=0.6, speed_images=1000, interval=4) for _ in range(2))
+    per_image = torch.tensor([1.0, 2.0, 0.5, -1.0, 3.0, -0.1, 0.2, 0.3])
+    patch_map = per_image.view(8, 1).expand(8, 25).clone()
+    patch_map[0, :5] = -1.0  # image 0: 20 of 25 patches say real
+    for _ in range(4):
+        one.observe(per_image)
+        patches.observe(patch_map)
+    assert one.p == pytest.approx(0.5 - 32 / 1000) and patches.p == pytest.approx(0.5 - 32 / 1000)
+    assert patches.rt == pytest.approx(((20 - 5) / 25 + 5 - 2) / 8)  # image 0: 15/25; the others: 5 real, 2 fake
+
+
 def _dcgan_game(**cfg_values):
     family = get_family("dcgan")
     opts = resolve_options(family.options, {"width": 4, "z_dim": 8}, "dcgan")

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from ganforge.contract import Batch, DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.penalties import NO_PENALTIES, Penalties
+from ganforge.nn.augment import Augmenter
 
 __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 
@@ -19,7 +20,8 @@ class Game:
 
     Subclasses seat their players (`seat`, or `seat_pair` for one generator and one discriminator),
     give them optimizers (`add_adam`), name the player that is sampled, averaged (EMA) and exported in
-    `generator_name`, the discriminators in `critics`, and declare D's regularisers in `penalties`.
+    `generator_name`, the discriminators in `critics`, and declare D's regularisers in `penalties`;
+    games whose D sees transformed images (ADA, DiffAugment) set `augmenter`.
     """
 
     critic_steps: int = 1  # discriminator steps per round; 0 for games without a discriminator
@@ -33,6 +35,7 @@ class Game:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.base_lr: dict[str, float] = {}  # each optimizer's learning rate before `scale_learning_rates`
         self.penalties = NO_PENALTIES
+        self.augmenter = Augmenter()  # what every image the critics see in training passes through; none by default
         self.kept: dict[str, Any] = {}  # parts saved by the default `extra_state` (`keep_in_state`)
 
     # --- seating players ----------------------------------------------------------------------------

@@ -218,7 +218,8 @@ def augment(x: Tensor, p: float, transforms: tuple[str, ...] = BGC, params: Opti
 # --- the adaptive probability ---------------------------------------------------------------------------
 class AdaController:
     """Tunes p from r_t = E[sign(D(x_real))] (Karras et al. 2020, §3): every `interval` D steps,
-    p += sign(r_t − target) · (images seen since the last update) / speed_images, clamped to [0, 1]."""
+    p += sign(r_t − target) · (images seen since the last update) / speed_images, clamped to [0, 1].
+    A D with several logits an image (a patch map) counts each image once, its logits' mean sign."""
 
     def __init__(self, p: float = 0.0, target: float = 0.6, speed_images: int = 500_000, interval: int = 4):
         self.p, self.target, self.speed_images, self.interval = float(p), float(target), int(speed_images), int(interval)
@@ -226,9 +227,9 @@ class AdaController:
         self.rt = math.nan  # the last completed estimate
 
     def observe(self, real_logits: Tensor) -> None:
-        """Add one D step's real logits; update p when `interval` steps have been seen."""
-        signs = torch.stack([torch.sign(real_logits.detach().float()).sum(), torch.tensor(float(real_logits.numel()),
-                                                                                          device=real_logits.device)])
+        """Add one D step's real logits (one or more an image); update p when `interval` steps have been seen."""
+        per_image = torch.sign(real_logits.detach().float()).reshape(real_logits.shape[0], -1).mean(1)
+        signs = torch.stack([per_image.sum(), torch.tensor(float(per_image.numel()), device=real_logits.device)])
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(signs)
         total, count = signs.tolist()
