@@ -69,15 +69,16 @@ def verdicts(run: Path, passes: int = 8, n: int = 1000) -> dict:
     with torch.no_grad():
         noise = game.sample_inputs(len(images["train"]), torch.Generator().manual_seed(SEED + 1))
         images["samples"] = game.render(trainer.sample_generator.eval(), noise).float().clamp(-1, 1)
-    critic = game.players[game.critics[0]]
-    result = {"run": run.name, "step": trainer.step, "augment": game.augmenter.mode, "p": game.augmenter.p,
-              "batch": batch, "ways": []}
-    for mode, augmented in WAYS if game.augmenter.active else WAYS[:2]:
+    critic, augmenter = game.players[game.critics[0]], game.augmenter
+    augments = augmenter is not None and augmenter.active
+    result = {"run": run.name, "step": trainer.step, "augment": augmenter.mode if augments else "none",
+              "p": augmenter.p if augments else 0.0, "batch": batch, "ways": []}
+    for mode, augmented in WAYS if augments else WAYS[:2]:
         judge = copy.deepcopy(critic).train(mode == "train")
         torch.manual_seed(SEED)  # the augmentations' draws
         row = {"batchnorm": mode, "augmented": augmented}
         for name in SETS:
-            z = logits(judge, game.augmenter if augmented else (lambda x: x), images[name], batch, passes)
+            z = logits(judge, augmenter if augmented else (lambda x: x), images[name], batch, passes)
             row[name] = {"mean": z.mean().item(), "r_t": z.sign().mean().item()}
         row["gap"] = row["train"]["mean"] - row["held_out"]["mean"]
         result["ways"].append(row)

@@ -10,7 +10,6 @@ from torch import Tensor, nn
 from ganforge.contract import Batch, DataInfo, Runtime
 from ganforge.errors import GanforgeError
 from ganforge.games.penalties import NO_PENALTIES, Penalties
-from ganforge.nn.augment import Augmenter
 
 __all__ = ["Batch", "DataInfo", "Game", "Runtime"]
 
@@ -35,7 +34,7 @@ class Game:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.base_lr: dict[str, float] = {}  # each optimizer's learning rate before `scale_learning_rates`
         self.penalties = NO_PENALTIES
-        self.augmenter = Augmenter()  # what every image the critics see in training passes through; none by default
+        self.augmenter = None  # an nn.augment.Augmenter where the critics see transformed images (ADA, DiffAugment); None: plain
         self.kept: dict[str, Any] = {}  # parts saved by the default `extra_state` (`keep_in_state`)
 
     # --- seating players ----------------------------------------------------------------------------
