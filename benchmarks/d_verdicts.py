@@ -62,9 +62,8 @@ def verdicts(run: Path, passes: int = 8, n: int = 1000) -> dict:
     trainer = Trainer(cfg, run_dir, checkpoint=checkpoint)
     game = trainer.game
     size = cfg.image_size
-    images = {split: to_float(subset(load_dataset(str(cfg.data), image_size=size, split=split).images, n))
-              for split in ("train", "test")}
-    images["held_out"] = images.pop("test")
+    images = {name: to_float(subset(load_dataset(str(cfg.data), image_size=size, split=split).images, n))
+              for name, split in (("train", "train"), ("held_out", "test"))}
     batch = min(cfg.batch_size, len(images["held_out"]))
     with torch.no_grad():
         noise = game.sample_inputs(len(images["train"]), torch.Generator().manual_seed(SEED + 1))
