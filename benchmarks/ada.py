@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,35 +50,52 @@ COMMON = {"batch_size": 32, "sample_every": 500, "checkpoint_every": 1000, "log_
 OPTIONS = {"dcgan": {"width": 32}, "stylegan": {"growth": False}}
 
 
-def prepare(out: Path, source: Path = ICONS, held_out: float = HELD_OUT, seed: int = SEED) -> dict:
-    """Write the icons (RGB on white, 64 px) into out/train and out/test; return the counts."""
+def render_icon(path: Path):
+    """A theme's icon as an RGBA image: a PNG as it is, an SVG rendered at 64 px by rsvg-convert (None if it cannot be)."""
+    from PIL import Image
+
+    if path.suffix != ".svg":
+        return Image.open(path).convert("RGBA")
+    done = subprocess.run(["rsvg-convert", "-w", "64", "-h", "64", str(path)], capture_output=True)
+    return Image.open(io.BytesIO(done.stdout)).convert("RGBA") if done.returncode == 0 else None
+
+
+def prepare(out: Path, source: Path = ICONS, held_out: float = HELD_OUT, seed: int = SEED,
+            package: str = "oxygen-icon-theme") -> dict:
+    """Write the icons (RGB on white, 64 px) into out/train and out/test; return the counts.
+
+    PNG and SVG icons are read (SVGs need rsvg-convert, Debian `librsvg2-bin`); symlinks and byte-identical copies are
+    dropped, as are SVGs that do not render (counted under "unrendered")."""
     import numpy as np
     from PIL import Image
 
     if not source.is_dir():
-        raise SystemExit(f"{source} does not exist; expected the oxygen-icon-theme package (apt-get install -y oxygen-icon-theme).")
-    files, seen = [], set()
-    for path in sorted(source.rglob("*.png")):
-        if path.is_symlink():
-            continue
+        raise SystemExit(f"{source} does not exist; expected the {package} package (apt-get install -y {package}).")
+    paths = sorted(p for p in source.rglob("*") if p.suffix in (".png", ".svg") and not p.is_symlink())
+    if any(p.suffix == ".svg" for p in paths) and shutil.which("rsvg-convert") is None:
+        raise SystemExit(f"{source} holds SVG icons and rsvg-convert was not found; expected the librsvg2-bin package "
+                         "(apt-get install -y librsvg2-bin).")
+    icons, seen, unrendered = [], set(), 0
+    for path in paths:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest not in seen:
-            seen.add(digest)
-            files.append(path)
-    order = np.random.default_rng(seed).permutation(len(files))
-    n_test = int(round(held_out * len(files)))
-    for i, index in enumerate(order):
-        path = files[index]
-        split = "test" if i < n_test else "train"
-        im = Image.open(path).convert("RGBA")
+        if digest in seen:
+            continue
+        seen.add(digest)
+        im = render_icon(path)
+        if im is None:
+            unrendered += 1
+            continue
         if im.size != (64, 64):
             im = im.resize((64, 64), Image.LANCZOS)
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(white, im).convert("RGB")
-        target = out / split / f"{path.parent.name}-{path.stem}.png"
+        icons.append((path, Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")))
+    order = np.random.default_rng(seed).permutation(len(icons))
+    n_test = int(round(held_out * len(icons)))
+    for i, index in enumerate(order):
+        path, rgb = icons[index]
+        target = out / ("test" if i < n_test else "train") / f"{path.parent.name}-{path.stem}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         rgb.save(target)
-    return {"train": len(files) - n_test, "test": n_test, "source": str(source)}
+    return {"train": len(icons) - n_test, "test": n_test, "source": str(source), "unrendered": unrendered}
 
 
 def _command(name: str, data: Path, runs: Path, minutes: float, seed: int) -> list[str]:

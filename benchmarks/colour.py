@@ -23,7 +23,8 @@ The small-data board (FastGAN's issue) is the `run` command above on benchmarks/
 
 `fastgan` is what a user gets (width 8 since Dec 5); the rows recorded before under that name were width 16, which
 `--families fastgan-w16` reproduces, and `fastgan-w8b32` is width 8 at batch 32 (docs/fastgan.md compares them);
-`fastgan-ada` is the preset with ADA (the board's settings) in place of DiffAugment.
+`fastgan-ada` is the preset with ADA (the board's settings) in place of DiffAugment; `dcgan-ada-b8` is DCGAN + ADA at
+fastgan's batch of 8 (with `--rounds`, fastgan's updates and images).
 Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
@@ -85,6 +86,8 @@ RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "3
         "fastgan-w8": ["--model", "fastgan", "--option", "width=8"],
         "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
+#: DCGAN + ADA at fastgan's batch of 8: with `--rounds` it sees the images fastgan sees in as many updates
+RUNS["dcgan-ada-b8"] = ["--model", "dcgan", "--option", "width=32", "--batch-size", "8"] + ADA
 #: fastgan's CPU preset with ADA in place of DiffAugment (the game replaces one with the other)
 RUNS["fastgan-ada"] = RUNS["fastgan"] + ADA
 #: dcgan at a stated learning rate: 4e-4 is its default since Dec 5, 2e-4 (the paper's) reproduces the board rows before

@@ -4,12 +4,15 @@
     apt-get install -y oxygen-icon-theme
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons300             # 300 training icons, 100 held out
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons100 --train 100 # the first 100 of them, same held-out
+    apt-get install -y papirus-icon-theme librsvg2-bin                      # for 1,000 icons (Oxygen has 587)
+    python benchmarks/fastgan.py prepare --out /tmp/gf/papirus1000 --theme papirus  # 1,000 Papirus icons, 100 held out
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only fastgan
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only dcgan-ada
     python benchmarks/fastgan.py score --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --json fastgan.json --img docs/img
 
 The icons are those of benchmarks/ada.py (Oxygen theme, 64 px, on white, duplicates dropped), of which a
-seeded 300 train and 100 are held out for the memorisation check. Runs train one at a time with the
+seeded 300 train and 100 are held out for the memorisation check; `--theme papirus` draws up to 1,000 (and 100 held out)
+from the Papirus theme's application icons the same way. Runs train one at a time with the
 same wall-clock budget, FastGAN with what `ganforge train --model fastgan` picks on a CPU (64 px from the
 data, presets/fastgan-cpu.yaml), DCGAN with ADA as benchmarks/ada.py runs it. `score` reports SWD of 500
 EMA samples against the training icons, the memorisation check, and writes grids.
@@ -21,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -30,7 +34,24 @@ from machine import describe  # noqa: E402
 
 SEED = 0
 TRAIN, HELD_OUT = 300, 100
-POOL = "icons-pool"  #: benchmarks/ada.py's prepared icons, beside the folders, shared by every size
+POOL = "icons-pool"  #: benchmarks/ada.py's prepared Oxygen icons, beside the folders, shared by every size
+
+
+@dataclass(frozen=True)
+class Theme:
+    """An icon theme's 64 px icons (a Debian package; PNG or SVG) and the largest training folder drawn from them."""
+
+    source: Path
+    package: str
+    most: int  #: training icons of the largest folder; the held-out icons are the next HELD_OUT of the seeded order
+    pool: str  #: folder beside the prepared folders that holds the theme's icons, split as benchmarks/ada.py does
+
+
+#: Oxygen (LGPL-3; 587 distinct 64 px icons) for the 100- and 300-icon boards; Papirus's application icons (GPL-3; about
+#: 3,600 distinct SVGs drawn on a 64 px grid, rendered by rsvg-convert) for folders of up to 1,000, which Oxygen cannot
+#: fill (nor can Paper, 648 distinct, Moka, 805, or Faenza, 691)
+THEMES = {"oxygen": Theme(Path("/usr/share/icons/oxygen/base/64x64"), "oxygen-icon-theme", TRAIN, POOL),
+          "papirus": Theme(Path("/usr/share/icons/Papirus/64x64/apps"), "papirus-icon-theme", 1000, "icons-pool-papirus")}
 #: run name -> ganforge train arguments besides data, budget, seed and output
 RUNS = {
     "fastgan": ["--model", "fastgan"],
@@ -72,26 +93,32 @@ def speed(sizes=(64, 128), rounds: int = 10, warmup: int = 2) -> dict:
     return result
 
 
-def prepare(out: Path, train: int = TRAIN, seed: int = SEED) -> dict:
-    """`train` (at most 300) training and 100 held-out icons (seeded) from benchmarks/ada.py's prepared icons.
+def prepare(out: Path, train: int | None = None, theme: str = "oxygen", seed: int = SEED) -> dict:
+    """`train` training icons (the theme's `most` by default) and HELD_OUT held-out ones (seeded) from one theme.
 
-    The folders are nested: the first `train` icons of one seeded order of one pool (`POOL`, beside `out`), so 100
-    icons are a subset of the 300, and the same 100 icons after the first 300 are held out at every size."""
+    The folders are nested: the first `train` icons of one seeded order of one pool (the theme's, beside `out`), so 100
+    icons are a subset of the 300, and the same icons after the theme's `most` are held out at every size."""
     import numpy as np
     from ada import prepare as prepare_icons
 
-    if not 1 <= train <= TRAIN:
-        raise SystemExit(f"--train {train}: expected a count from 1 to {TRAIN} (the held-out icons follow the first {TRAIN})")
-    full = out.parent / POOL
+    chosen = THEMES[theme]
+    train = chosen.most if train is None else train
+    if not 1 <= train <= chosen.most:
+        raise SystemExit(f"--train {train}: expected a count from 1 to {chosen.most} for the {theme} theme "
+                         f"(the held-out icons follow the first {chosen.most})")
+    full = out.parent / chosen.pool
     if not full.is_dir():
-        prepare_icons(full)
+        prepare_icons(full, chosen.source, package=chosen.package)
     files = sorted((full / "train").glob("*.png")) + sorted((full / "test").glob("*.png"))
+    if len(files) < chosen.most + HELD_OUT:
+        raise SystemExit(f"{full} holds {len(files)} icons; expected at least {chosen.most + HELD_OUT} "
+                         f"({chosen.most} to train on and {HELD_OUT} held out)")
     order = np.random.default_rng(seed).permutation(len(files))
-    for split, picked in (("train", order[:train]), ("test", order[TRAIN:TRAIN + HELD_OUT])):
+    for split, picked in (("train", order[:train]), ("test", order[chosen.most:chosen.most + HELD_OUT])):
         (out / split).mkdir(parents=True, exist_ok=True)
         for i in picked:
             shutil.copyfile(files[i], out / split / files[i].name)
-    return {"train": train, "test": HELD_OUT, "from": len(files)}
+    return {"train": train, "test": HELD_OUT, "from": len(files), "theme": theme}
 
 
 def train(data: Path, runs: Path, minutes: float, seed: int, names: list[str]) -> None:
@@ -143,7 +170,9 @@ def main(argv=None) -> int:
     sp = sub.add_parser("speed")
     sp.add_argument("--rounds", type=int, default=10)
     sp.add_argument("--json", type=Path)
-    add_prepare(sub).add_argument("--train", type=int, default=TRAIN, help="training icons, at most 300 (nested subsets)")
+    prep = add_prepare(sub)
+    prep.add_argument("--train", type=int, help="training icons (nested subsets): at most 300 of Oxygen (the default), 1,000 of Papirus")
+    prep.add_argument("--theme", choices=list(THEMES), default="oxygen", help="icon theme (a Debian package)")
     add_train(sub, list(RUNS), minutes=3.5, seed=SEED)
     add_score(sub, list(RUNS), seed=SEED)
     args = p.parse_args(argv)
@@ -151,7 +180,7 @@ def main(argv=None) -> int:
     if args.cmd == "speed":
         results = speed(rounds=args.rounds)
     elif args.cmd == "prepare":
-        results = prepare(args.out, args.train)
+        results = prepare(args.out, args.train, args.theme)
     elif args.cmd == "train":
         train(args.data, args.runs, args.minutes, args.seed, args.only)
         return 0
