@@ -87,7 +87,7 @@ RUNS = {"dcgan": ["--model", "dcgan", "--option", "width=32", "--batch-size", "3
         "fastgan-w8b32": ["--model", "fastgan", "--option", "width=8", "--batch-size", "32"]}
 RUNS.update({"dcgan-ada": RUNS["dcgan"] + ADA, "stylegan-ada": RUNS["stylegan"] + ADA})
 #: DCGAN + ADA at fastgan's batch of 8: with `--rounds` it sees the images fastgan sees in as many updates
-RUNS["dcgan-ada-b8"] = ["--model", "dcgan", "--option", "width=32", "--batch-size", "8"] + ADA
+RUNS["dcgan-ada-b8"] = RUNS["dcgan"][:-1] + ["8"] + ADA
 #: fastgan's CPU preset with ADA in place of DiffAugment (the game replaces one with the other)
 RUNS["fastgan-ada"] = RUNS["fastgan"] + ADA
 #: dcgan at a stated learning rate: 4e-4 is its default since Dec 5, 2e-4 (the paper's) reproduces the board rows before
