@@ -176,23 +176,11 @@ def score(data: Path, runs: Path, names: list[str], n: int, seed: int, img: Path
 
 def trained_discriminator(run: Path):
     """The run's discriminator as of its latest checkpoint (exports hold only the generator), in eval mode."""
-    import dataclasses
+    from ganforge.train.loop import Trainer
+    from ganforge.train.run_dir import open_run
 
-    import torch
-    import yaml
-
-    from ganforge.config import TrainConfig, resolve_options
-    from ganforge.contract import DataInfo, Runtime
-    from ganforge.games.registry import get_family
-    from ganforge.train.checkpoint import Checkpoints, read_checkpoint
-
-    cfg = TrainConfig.from_dict(yaml.safe_load((run / "config.yaml").read_text()))
-    family = get_family(cfg.model)
-    known = {f.name for f in dataclasses.fields(family.options)}  # options added to the family since the run are left at defaults
-    options = resolve_options(family.options, {k: v for k, v in cfg.options.items() if k in known}, cfg.model)
-    game = family.build(cfg, options, DataInfo(3, 64), Runtime(torch.device("cpu")))
-    game.load_state_dict(read_checkpoint(Checkpoints(run).latest())["game"])
-    return game.players["discriminator"].eval()
+    cfg, run_dir, checkpoint = open_run(run)
+    return Trainer(cfg, run_dir, checkpoint=checkpoint).game.players["discriminator"].eval()
 
 
 def discriminator_features(D):
