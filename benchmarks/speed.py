@@ -5,8 +5,8 @@ Prints img/s per family and, for DCGAN-32, the achieved fraction of the machine'
 with the step's FLOPs counted by torch.utils.flop_counter (D step + G step, forward and backward).
 Peaks are measured here for fp32 and bf16 matmuls (2048², best of several runs).
 Also prints the peak resident memory of a default `ganforge train` process (a shortened run), and
-eager against torch.compile'd players (`compile: on`) side by side for DCGAN-32 (bf16 and fp32) and
-StyleGAN-32: several alternating runs of each, the compiled figure after its compilation (whose
+eager against torch.compile'd players (`compile: on`) side by side for DCGAN-32 (bf16 and fp32),
+StyleGAN-32 and FastGAN-64 (colour, its CPU defaults): several alternating runs of each, the compiled figure after its compilation (whose
 seconds are reported beside it).
 
     python benchmarks/speed.py                                   # everything
@@ -100,9 +100,10 @@ def images_per_second(model: str, batch: int, precision: str, channels_last: str
     return rounds * batch / (time.perf_counter() - start), runtime
 
 
-#: (label, family, batch, precision, channels_last) compared eager against compiled
-COMPILE_CASES = (("DCGAN-32 bf16 NHWC", "dcgan", 64, "bf16", "on"), ("DCGAN-32 fp32 NHWC", "dcgan", 64, "fp32", "on"),
-                 ("StyleGAN-32 auto", "stylegan", None, "auto", "auto"))
+#: (label, family, batch, precision, channels_last, further make_game settings) compared eager against compiled
+COMPILE_CASES = (("DCGAN-32 bf16 NHWC", "dcgan", 64, "bf16", "on", {}), ("DCGAN-32 fp32 NHWC", "dcgan", 64, "fp32", "on", {}),
+                 ("StyleGAN-32 auto", "stylegan", None, "auto", "auto", {}),
+                 ("FastGAN-64 colour, its CPU defaults", "fastgan", None, "auto", "auto", {"image_size": 64, "channels": 3}))
 
 
 def timed_rounds(game, runtime, data, seconds: float, warmup: int) -> dict:
@@ -126,14 +127,14 @@ def compare_compile(seconds: float, repeats: int, cases: str = "") -> list[dict]
 
     wanted = [c.strip() for c in cases.split(",") if c.strip()]
     rows = []
-    for label, model, batch, precision, layout in COMPILE_CASES:
+    for label, model, batch, precision, layout, settings in COMPILE_CASES:
         if wanted and not any(w in label for w in wanted):
             continue
         runs = {"eager": [], "compiled": []}
         for _ in range(repeats):
             for mode in runs:
                 torch._dynamo.reset()  # each compiled run pays its own compilation
-                game, runtime, data = make_game(model, batch, precision, layout, compiled=mode == "compiled")
+                game, runtime, data = make_game(model, batch, precision, layout, compiled=mode == "compiled", **settings)
                 warmup = 2 * max(1, getattr(getattr(game, "options", None), "r1_interval", 1))  # every graph seen twice
                 runs[mode].append(timed_rounds(game, runtime, data, seconds, warmup))
                 print(f"  {label:20s} {mode:8s}: {runs[mode][-1]['img_per_s']:7.0f} img/s "

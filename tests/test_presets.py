@@ -98,7 +98,9 @@ def test_the_fastgan_cpu_preset_is_what_fastgan_picks_on_a_cpu():
     cfg = _cfg("fastgan-cpu.yaml")
     picked = resolve_defaults(TrainConfig(model="fastgan", device="cpu"))
     assert (cfg.model, cfg.batch_size, cfg.options["width"], cfg.options["z_dim"]) == ("fastgan", 8, 8, 256)
+    assert (cfg.lr_g, cfg.lr_d) == (4e-4, 4e-4)  # dcgan's on a CPU; the paper's 2e-4 stays the GPU default
     assert (picked.batch_size, picked.options, picked.image_size, picked.minutes) == (cfg.batch_size, cfg.options, 64, 30)
+    assert (picked.lr_g, picked.lr_d) == (cfg.lr_g, cfg.lr_d)
     family = get_family("fastgan")
     game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, 128), Runtime(torch.device("cpu")))
     with torch.no_grad():

@@ -110,13 +110,16 @@ def test_a_budget_and_cpu_widths_are_picked_but_never_over_the_users(tmp_path):
     data = folder_of(tmp_path / "pics", [(64, 64)] * 2)
     values, note = defaults_from_data(TrainConfig(model="fastgan", data=data, device="cpu"))
     assert values["minutes"] == 30 and values["options"]["width"] == 8 and values["batch_size"] == 8
-    assert "30 minutes" in note and "width 8" in note
+    assert values["lr_g"] == values["lr_d"] == pytest.approx(4e-4)
+    assert "30 minutes" in note and "width 8" in note and "D's learning rate 0.0004" in note
     assert defaults_from_data(TrainConfig(model="fastgan", data=data, device="cuda"))[0]["steps"] == 20_000
-    mine = TrainConfig(model="fastgan", data=data, device="cpu", image_size=256, steps=10, batch_size=4,
-                       options={"width": 16, "z_dim": 16})
+    mine = TrainConfig(model="fastgan", data=data, device="cpu", image_size=256, steps=10, batch_size=4, lr_g=1e-4,
+                       lr_d=3e-4, options={"width": 16, "z_dim": 16})
     assert defaults_from_data(mine) == ({}, "")
     resolved = resolve_defaults(mine)
     assert (resolved.image_size, resolved.steps, resolved.batch_size, resolved.options["width"]) == (256, 10, 4, 16)
+    assert (resolved.lr_g, resolved.lr_d) == (1e-4, 3e-4)
+    assert resolve_defaults(TrainConfig(model="fastgan", data=data, device="cuda")).lr_g == pytest.approx(2e-4)  # the paper's
 
 
 def test_train_prints_what_it_picked_and_the_copy_check(capsys, tmp_path):

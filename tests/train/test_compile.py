@@ -85,3 +85,11 @@ def test_a_discriminator_differentiated_twice_stays_eager(tmp_path):
     watch = Watch()
     train(tiny(tmp_path, "r1", steps=2, checkpoint_every=2, options={"width": 4, "z_dim": 8, "r1_gamma": 1.0}), callbacks=[watch])
     assert watch.compiled == {"generator": True, "discriminator": False}  # compiled graphs have no double backward
+
+
+def test_a_spectrally_normed_discriminator_stays_eager_and_the_run_trains(tmp_path):
+    watch = Watch()
+    run = train(tiny(tmp_path, "fastgan", model="fastgan", steps=2, checkpoint_every=2, image_size=64, batch_size=4,
+                     options={"width": 2, "z_dim": 8}), callbacks=[watch])
+    assert watch.compiled == {"generator": True, "discriminator": False}  # its two compiled passes fail their backward
+    assert (run / "checkpoints" / "step_00000002" / "state.safetensors").is_file()

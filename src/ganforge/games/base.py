@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import _SpectralNorm
 
 from ganforge.contract import Batch, DataInfo, Runtime
 from ganforge.errors import GanforgeError
@@ -127,10 +128,17 @@ class Game:
         """Names of players whose forward pass a penalty differentiates twice: the critics, when `penalties` has one on."""
         return {name for name in self.critics if name in self.players} if self.penalties.any else set()
 
+    def spectrally_normed_critics(self) -> set[str]:
+        """Names of critics holding spectral-norm parametrizations (Miyato et al. 2018)."""
+        return {name for name in self.critics if name in self.players
+                and any(isinstance(m, _SpectralNorm) for m in self.players[name].modules())}
+
     def compilable_players(self) -> dict[str, nn.Module]:
-        """Players that `compile: on` may compile: all but the twice-differentiated ones (compiled graphs have no double backward)."""
-        twice = self.twice_differentiated()
-        return {name: m for name, m in self.players.items() if name not in twice}
+        """Players that `compile: on` may compile: not the twice-differentiated ones (compiled graphs have no double
+        backward), nor spectrally normed critics: a critic judges real and fake in two training passes before one backward,
+        and with spectral norm that backward fails compiled, on a buffer rewritten in place (torch 2.13; docs/speed.md)."""
+        eager = self.twice_differentiated() | self.spectrally_normed_critics()
+        return {name: m for name, m in self.players.items() if name not in eager}
 
     def train_mode(self, training: bool = True) -> None:
         """Put every player in training (or eval) mode."""

@@ -134,7 +134,8 @@ def build_fastgan(cfg: TrainConfig, options: FastGANOptions, info: DataInfo, run
     return FastGANGame(runtime, info, options, cfg)
 
 
-CPU_PRESET = Path(__file__).resolve().parent.parent / "presets" / "fastgan-cpu.yaml"  #: batch and widths on a CPU
+CPU_PRESET = Path(__file__).resolve().parent.parent / "presets" / "fastgan-cpu.yaml"  #: batch, learning rates, widths on a CPU
+PRESET_SETTINGS = {"batch_size": "batch", "lr_g": "G's learning rate", "lr_d": "D's learning rate"}  #: run settings the CPU preset fills, as said
 CPU_SIZE_CAP = 128  #: largest image size picked from the data when training on a CPU
 CPU_MINUTES = 30.0  #: budget picked on a CPU when none is given
 DEFAULT_STEPS = 20_000  #: budget picked on a GPU when none is given
@@ -143,8 +144,8 @@ FAMILY_IMAGE_SIZE = 64  #: image size where the data says nothing (MNIST, prepar
 
 def defaults_from_data(cfg: TrainConfig) -> tuple[dict, str]:
     """Where the user gave none: image size from an image folder (its median shorter side rounded down to a power of
-    two in 64..1024, at most 128 px on a CPU), a budget (30 minutes on a CPU), and on a CPU the batch and widths of
-    presets/fastgan-cpu.yaml; with a sentence saying what was picked."""
+    two in 64..1024, at most 128 px on a CPU), a budget (30 minutes on a CPU), and on a CPU the batch, learning rates
+    and widths of presets/fastgan-cpu.yaml; with a sentence saying what was picked."""
     on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
     values: dict = {}
     said = []
@@ -154,9 +155,10 @@ def defaults_from_data(cfg: TrainConfig) -> tuple[dict, str]:
         if missing:
             values["options"] = {**cfg.options, **missing}
             said.append(", ".join(f"{k} {v}" for k, v in missing.items()))
-        if cfg.batch_size is None:
-            values["batch_size"] = preset["batch_size"]
-            said.append(f"batch {preset['batch_size']}")
+        for key, name in PRESET_SETTINGS.items():
+            if getattr(cfg, key) is None:
+                values[key] = preset[key]
+                said.append(f"{name} {preset[key]:g}")
     if cfg.image_size is None:
         typical = typical_size(cfg.data) if cfg.data else None
         size = FAMILY_IMAGE_SIZE if typical is None else max(s for s in SIZES if s <= max(typical, SIZES[0]))

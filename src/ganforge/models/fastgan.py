@@ -154,15 +154,22 @@ class FastGANDiscriminator(Configurable):
             feats[r] = x
         return feats
 
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Logits (N, 25): a 5×5 map of real-or-fake scores per image."""
-        return self.head(self.features(images)[8]).flatten(1)
+    def forward(self, images: Tensor, labels: Tensor | None = None,
+                part: int | None = None) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        """Logits (N, 25): a 5×5 map of real-or-fake scores per image; with `part`, `judge_and_reconstruct`'s triple."""
+        feats = self.features(images)
+        logits = self.head(feats[8]).flatten(1)
+        if part is None:
+            return logits
+        return logits, self.decode_whole(feats[8]), self.decode_quadrant(quadrant(feats[16], part))
 
     def judge_and_reconstruct(self, images: Tensor, part: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(logits (N, 25), the whole image rebuilt from the 8×8 features, quadrant `part` rebuilt from the 16×16 ones)."""
-        feats = self.features(images)
-        return (self.head(feats[8]).flatten(1), self.decode_whole(feats[8]),
-                self.decode_quadrant(quadrant(feats[16], part)))
+        """(logits (N, 25), the whole image rebuilt from the 8×8 features, quadrant `part` rebuilt from the 16×16 ones).
+
+        A call of the module itself, so that a compiled D (`compile: on`) compiles this pass too: a BatchNorm D run
+        eagerly here and compiled on the fakes fails its backward (the compiled pass rewrites the running statistics
+        that the eager one saved)."""
+        return self(images, part=part)
 
 
 def _halvings(top: int) -> list[int]:
