@@ -166,9 +166,8 @@ class FastGANDiscriminator(Configurable):
     def judge_and_reconstruct(self, images: Tensor, part: int) -> tuple[Tensor, Tensor, Tensor]:
         """(logits (N, 25), the whole image rebuilt from the 8×8 features, quadrant `part` rebuilt from the 16×16 ones).
 
-        A call of the module itself, so that a compiled D (`compile: on`) compiles this pass too: a BatchNorm D run
-        eagerly here and compiled on the fakes fails its backward (the compiled pass rewrites the running statistics
-        that the eager one saved)."""
+        A call of the module itself, so that a compiled D compiles this pass too: a BatchNorm D run eagerly on the reals
+        and compiled on the fakes fails its backward on a buffer rewritten in place (torch 2.13; docs/speed.md)."""
         return self(images, part=part)
 
 
