@@ -17,9 +17,7 @@ D is a deep copy: nothing of the run changes. `--passes` shuffles each set that 
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -29,9 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.data.dataset import to_float  # noqa: E402
-from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.train.loop import Trainer  # noqa: E402
 from ganforge.train.run_dir import open_run  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_readings import main_over_runs  # noqa: E402
 
 SEED = 0
 SETS = ("train", "held_out", "samples")
@@ -97,22 +97,9 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="run folders made by `ganforge train` on data with a held-out split")
-    parser.add_argument("--passes", type=int, default=8, help="seeded shuffles of each set into batches")
-    parser.add_argument("--n", type=int, default=1000, help="at most this many images of each set (a seeded draw)")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    for flag, value in (("--passes", args.passes), ("--n", args.n)):
-        if value < 1:
-            raise SystemExit(f"{flag} {value}: expected a whole number of at least 1.")
-    try:
-        results = [verdicts(run, args.passes, args.n) for run in args.runs]
-    except GanforgeError as error:
-        raise SystemExit(str(error)) from None
-    print(table(results))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    main_over_runs(__doc__, verdicts, table, "run folders made by `ganforge train` on data with a held-out split",
+                   {"passes": (8, 1, "seeded shuffles of each set into batches"),
+                    "n": (1000, 1, "at most this many images of each set (a seeded draw)")})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ nothing of the run changes.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -23,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from colour import features, scores  # noqa: E402
+from run_readings import main_over_runs  # noqa: E402
 
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.data.dataset import to_uint8  # noqa: E402
-from ganforge.errors import GanforgeError  # noqa: E402
 from ganforge.train.loop import Trainer  # noqa: E402
 from ganforge.train.run_dir import open_run  # noqa: E402
 
@@ -73,22 +72,9 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="run folders made by `ganforge train` for a generator of noise")
-    parser.add_argument("--n", type=int, default=2000, help="samples per way")
-    parser.add_argument("--batch", type=int, default=64, help="batch size of the draws (BatchNorm's statistics in train mode)")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    for flag, value in (("--n", args.n), ("--batch", args.batch)):
-        if value < 2:
-            raise SystemExit(f"{flag} {value}: expected a whole number of at least 2.")
-    try:
-        results = [render_modes(run, args.n, args.batch) for run in args.runs]
-    except GanforgeError as error:
-        raise SystemExit(str(error)) from None
-    print(table(results))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    main_over_runs(__doc__, render_modes, table, "run folders made by `ganforge train` for a generator of noise",
+                   {"n": (2000, 2, "samples per way"),
+                    "batch": (64, 2, "batch size of the draws (BatchNorm's statistics in train mode)")})
 
 
 if __name__ == "__main__":
