@@ -26,7 +26,8 @@ The small-data board (FastGAN's issue) is the `run` command above on benchmarks/
 `fastgan-ada` is the preset with ADA (the board's settings) in place of DiffAugment; `dcgan-ada-b8` is DCGAN + ADA at
 fastgan's batch of 8 (with `--rounds`, fastgan's updates and images). Since Dec 7 the fastgan runs play both players at
 4e-4 (the CPU preset's, dcgan's); the fastgan rows recorded before ran at 2e-4, which `fastgan-lr2` and
-`fastgan-w16lr2` reproduce for the first two; `fastgan-lr4` (and `fastgan-w16lr4`) name 4e-4 explicitly, `-lr8` 8e-4.
+`fastgan-w16lr2` reproduce for the first two; `fastgan-lr4` (and `fastgan-w16lr4`) name 4e-4 explicitly, `-lr8` 8e-4;
+`fastgan-d16` is the preset with D at width 16.
 Likewise `dcgan` (and `dcgan-ada`) now run at dcgan's learning rate of 4e-4; the rows recorded before Dec 5, night,
 ran at 2e-4, which `--families dcgan-lr2` reproduces (`dcgan-lr4` names 4e-4 explicitly). `r3gan` is r3gan's 64 px
 CPU preset, with R1 and R2 every 16th D step since Dec 6 (`r3gan-lazy16` names it explicitly); the `r3gan` rows
@@ -98,6 +99,8 @@ RUNS.update({f"dcgan-lr{k}": RUNS["dcgan"] + ["--set", f"lr_g={k}e-4", "--set", 
 #: 4e-4 is the preset's since Dec 7, 2e-4 (the paper's) reproduces the board rows before, 8e-4 asks whether more helps
 RUNS.update({f"{short}lr{k}": RUNS[name] + ["--set", f"lr_g={k}e-4", "--set", f"lr_d={k}e-4"]
              for name, short in (("fastgan", "fastgan-"), ("fastgan-w16", "fastgan-w16")) for k in (2, 4, 8)})
+#: fastgan's CPU preset with D twice as wide (0.6 M parameters, DCGAN's D has 0.7 M; the preset's has 0.15 M)
+RUNS["fastgan-d16"] = RUNS["fastgan"] + ["--option", "d_width=16"]
 #: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
 RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
 #: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), a tenth of its γ (0.2 -> 0.02), or its
