@@ -8,7 +8,7 @@ ops. R1 is measured by difference: a round whose D step evaluates R1 and one who
 alike, and an average round of a lazy interval k holds the plain round plus 1/k of the excess, shown as
 its own row ("R1's double backward", the penalty's first backward and the second one through it).
 
-Used by `python benchmarks/speed.py --profile`.
+`top_ops` lists the ops with the most self CPU time, by name. Used by `python benchmarks/speed.py --profile`.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ CATEGORIES = ("convolution forward", "convolution backward", "BatchNorm", "other
               "host syncs", "other ops", "Python and dispatch")
 R1_ROW = "R1's double backward"
 AUGMENT_SCOPE = "ganforge.augment"
+TOP_OPS = 12  #: ops listed per case, by self CPU time
 
 
 def category(names: list[str]) -> str:
@@ -87,8 +88,17 @@ def augment_scope():
         Augmenter.__call__ = call
 
 
-def profile_rounds(play, rounds: int) -> tuple[dict[str, float], float]:
-    """(seconds per category per round, profiled wall seconds per round) of `rounds` calls of `play`."""
+def top_ops(prof, rounds: int, n: int = TOP_OPS) -> list[dict]:
+    """The `n` ops with the most self CPU time: name, milliseconds and calls per round, share of all ops' time."""
+    averages = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in averages) or 1.0
+    averages.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key, "ms_per_round": e.self_cpu_time_total / 1e3 / rounds, "calls_per_round": e.count / rounds,
+             "share": e.self_cpu_time_total / total} for e in averages[:n]]
+
+
+def profile_rounds(play, rounds: int) -> tuple[dict[str, float], float, list[dict]]:
+    """(seconds per category per round, profiled wall seconds per round, `top_ops`) of `rounds` calls of `play`."""
     with augment_scope(), profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         for _ in range(rounds):
@@ -96,7 +106,7 @@ def profile_rounds(play, rounds: int) -> tuple[dict[str, float], float]:
         wall = time.perf_counter() - start
     seconds = categorise(prof)
     seconds["Python and dispatch"] = max(0.0, wall - sum(seconds.values()))
-    return {k: v / rounds for k, v in seconds.items()}, wall / rounds
+    return {k: v / rounds for k, v in seconds.items()}, wall / rounds, top_ops(prof, rounds)
 
 
 def timed(play, rounds: int) -> float:
@@ -144,9 +154,9 @@ def profile_case(game, runtime, data, round_once, rounds: int, data_seconds: flo
     for name, due in (("plain", False), ("r1", True)) if penalised else (("plain", False),):
         with forced_penalties(game, due):
             play()  # warm
-            per_category, profiled = profile_rounds(play, rounds)
+            per_category, profiled, ops = profile_rounds(play, rounds)
             parts[name] = {"categories": per_category, "profiled_s": profiled, "round_s": timed(play, rounds + 2),
-                           "flops": round_flops(play)}
+                           "flops": round_flops(play), "ops": ops}
     plain = parts["plain"]
     rows = dict(plain["categories"])
     round_s, flops, profiled_s = plain["round_s"], plain["flops"], plain["profiled_s"]
@@ -159,7 +169,8 @@ def profile_case(game, runtime, data, round_once, rounds: int, data_seconds: flo
     rows["data"] = data_seconds
     total = sum(rows.values())
     return {"interval": k, "round_s": round_s + data_seconds, "profiled_round_s": profiled_s + data_seconds,
-            "flops_per_round": flops, "seconds": rows, "shares": {c: v / total for c, v in rows.items()}}
+            "flops_per_round": flops, "seconds": rows, "shares": {c: v / total for c, v in rows.items()},
+            "top_ops": plain["ops"]}
 
 
 def data_seconds(cfg_settings: dict, rounds_batches: int, batches: int = 200) -> float:
@@ -194,3 +205,11 @@ def markdown(results: list[dict], peak_bf16: float) -> str:
         for r in results) + " |")
     return "\n".join(lines)
 
+
+
+def ops_markdown(result: dict) -> str:
+    """A case's `top_ops` (the plain round's, without R1) as a table."""
+    lines = [f"| {result['case']}: op | ms per round | calls per round | share of ops' time |", "|---|---|---|---|"]
+    lines += [f"| `{o['op']}` | {o['ms_per_round']:.2f} | {o['calls_per_round']:g} | {100 * o['share']:.1f} % |"
+              for o in result["top_ops"]]
+    return "\n".join(lines)

@@ -190,8 +190,9 @@ PROFILE_CASES = (
 
 def profile_section(rounds: int, cases: str = "") -> dict:
     """torch.profiler's view of each PROFILE_CASES entry (those whose label contains one of the comma-separated
-    `cases`, all when empty): the share of an average round per op category, its FLOPs, the bf16 peak's share."""
-    from round_profile import data_seconds, markdown, profile_case
+    `cases`, all when empty): the share of an average round per op category, its FLOPs, the bf16 peak's share, and
+    the ops with the most self CPU time."""
+    from round_profile import data_seconds, markdown, ops_markdown, profile_case
 
     wanted = [c.strip() for c in cases.split(",") if c.strip()]
     peak = max(matmul_peak(torch.bfloat16), matmul_peak(torch.bfloat16))
@@ -208,6 +209,8 @@ def profile_section(rounds: int, cases: str = "") -> dict:
         print(f"  {label}: {result['round_s']:.3f} s per round (R1 interval {result['interval']}), "
               f"{result['flops_per_round'] / 1e9:.1f} GFLOP", flush=True)
     print(markdown(results, peak), flush=True)
+    for result in results:
+        print("\n" + ops_markdown(result), flush=True)
     return {"bf16_peak": peak, "cases": results}
 
 
