@@ -206,7 +206,6 @@ def markdown(results: list[dict], peak_bf16: float) -> str:
     return "\n".join(lines)
 
 
-
 def ops_markdown(result: dict) -> str:
     """A case's `top_ops` (the plain round's, without R1) as a table."""
     lines = [f"| {result['case']}: op | ms per round | calls per round | share of ops' time |", "|---|---|---|---|"]
