@@ -61,32 +61,37 @@ RUNS = {
 
 
 def speed(sizes=(64, 128), rounds: int = 10, warmup: int = 2) -> dict:
-    """Seconds per round (one D and one G step) of the CPU preset at batch 8 on random images."""
+    """Seconds per round (one D and one G step) of the CPU preset at batch 8 on random images, in the precision and
+    memory layout a training run picks on this machine (bf16 autocast and channels-last where the CPU runs bf16 natively)."""
     import torch
 
     from ganforge.config import TrainConfig, resolve_options
-    from ganforge.contract import DataInfo, Runtime
+    from ganforge.contract import DataInfo
     from ganforge.games.registry import get_family
     from ganforge.train.run_dir import resolve_defaults
+    from ganforge.train.runtime import autocast, make_runtime
 
     family = get_family("fastgan")
     result = {"machine": describe(), "threads": torch.get_num_threads(), "rounds": rounds}
     for size in sizes:
         cfg = resolve_defaults(TrainConfig(model="fastgan", device="cpu", image_size=size, steps=1))
-        game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, size),
-                            Runtime(torch.device("cpu")))
+        runtime = make_runtime(cfg)
+        game = family.build(cfg, resolve_options(family.options, cfg.options, "fastgan"), DataInfo(3, size), runtime)
         torch.manual_seed(SEED)
-        batch = {"images": torch.rand(cfg.batch_size, 3, size, size) * 2 - 1}
+        batch = {"images": runtime.place_images(torch.rand(cfg.batch_size, 3, size, size) * 2 - 1)}
         times = []
         for i in range(warmup + rounds):
             start = time.perf_counter()
-            game.discriminator_step(batch)
-            game.generator_step(batch)
+            with autocast(runtime):
+                game.discriminator_step(batch)
+                game.generator_step(batch)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
         times.sort()
         result[f"{size}px"] = {"median_s": round(times[len(times) // 2], 3), "min_s": round(times[0], 3),
                                "batch": cfg.batch_size, "width": cfg.options["width"],
+                               "precision": "bf16" if runtime.autocast_dtype is not None else "fp32",
+                               "channels_last": runtime.channels_last,
                                "g_params": sum(p.numel() for p in game.generator.parameters()),
                                "d_params": sum(p.numel() for p in game.players["discriminator"].parameters())}
         print(size, result[f"{size}px"], flush=True)

@@ -67,6 +67,18 @@ def test_the_reconstruction_is_scored_against_the_real_images():
     assert torch.allclose(logs[RECON], expected, atol=1e-6)
 
 
+def test_a_d_step_normalises_each_spectrally_normed_weight_once_for_both_of_ds_passes(monkeypatch):
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    g = game()
+    normed = [m for player in g.players.values() for m in player.modules() if isinstance(m, _SpectralNorm)]
+    calls = []
+    real_forward = _SpectralNorm.forward
+    monkeypatch.setattr(_SpectralNorm, "forward", lambda self, weight: calls.append(self) or real_forward(self, weight))
+    g.discriminator_step(batch())
+    assert len(calls) == len(normed) and set(map(id, calls)) == set(map(id, normed))  # G's pass and D's two, once each
+
+
 def test_diffaugment_is_on_by_default_and_hinge_is_the_loss():
     family = get_family("fastgan")
     assert family.default_loss == "hinge"

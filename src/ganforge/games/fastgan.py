@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from ganforge.config import AUGMENT_KEYS, LOSS_KEYS, OPTIMIZER_KEYS, TrainConfig, load_yaml
 from ganforge.contract import LOSS_G
@@ -88,9 +89,10 @@ class FastGANGame(Game):
             fake = G(self._noise(real.shape[0]))
         seen_real, seen_fake = self.augmenter(real), self.augmenter(fake)
         part = int(torch.randint(PARTS, ()))  # the global RNG: a resumed run picks the same quadrants
-        real_logits, whole, quarter = D.judge_and_reconstruct(seen_real, part)
-        # the toolkit scores the real batch with the logits of the pass that also reconstructed it
-        terms = discriminator_loss(lambda x: real_logits if x is seen_real else D(x), seen_real, seen_fake, self.loss)
+        with parametrize.cached():  # D's spectrally normed weights computed once for its two passes, not once a pass
+            real_logits, whole, quarter = D.judge_and_reconstruct(seen_real, part)
+            # the toolkit scores the real batch with the logits of the pass that also reconstructed it
+            terms = discriminator_loss(lambda x: real_logits if x is seen_real else D(x), seen_real, seen_fake, self.loss)
         self.augmenter.observe(real_logits)
         target_whole, target_quarter = reconstruction_targets(seen_real.detach(), part, D.reconstruction_size)
         recon = self.reconstruction_error(whole, target_whole) + self.reconstruction_error(quarter, target_quarter)

@@ -18,7 +18,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nn import Configurable
 from ganforge.nn.down_block import TwoPathDown
 from ganforge.nn.excitation import SkipLayerExcitation
-from ganforge.nn.glu_blocks import glu_upsample
+from ganforge.nn.glu_blocks import ChannelGLU, glu_upsample
 from ganforge.nn.init import normal_init
 
 SIZES = (64, 128, 256, 512, 1024)  #: image sizes the players build
@@ -73,7 +73,7 @@ class FastGANGenerator(Configurable):
         self.z_dim, self.num_classes, self.image_size = z_dim, 0, image_size
         ch = {r: _channels(f, width) for r, f in G_FACTOR.items()}
         self.initial = nn.Sequential(nn.ConvTranspose2d(z_dim, 2 * ch[4], 4, 1, 0, bias=False), nn.BatchNorm2d(2 * ch[4]),
-                                     nn.GLU(dim=1))
+                                     ChannelGLU())
         self.resolutions = [2 ** k for k in range(3, image_size.bit_length())]
         self.ups = nn.ModuleDict({str(r): glu_upsample(ch[r // 2], ch[r], r, twice=r.bit_length() % 2 == 0)
                                   for r in self.resolutions})
