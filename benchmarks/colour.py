@@ -101,6 +101,9 @@ RUNS.update({f"{short}lr{k}": RUNS[name] + ["--set", f"lr_g={k}e-4", "--set", f"
              for name, short in (("fastgan", "fastgan-"), ("fastgan-w16", "fastgan-w16")) for k in (2, 4, 8)})
 #: fastgan's CPU preset with D twice as wide (0.6 M parameters, DCGAN's D has 0.7 M; the preset's has 0.15 M)
 RUNS["fastgan-d16"] = RUNS["fastgan"] + ["--option", "d_width=16"]
+#: fastgan's CPU preset after Dec 7's faster round (a GLU keeping channels-last gradients, D's spectral norms once a
+#: step): the same arguments under a new name, so a board keeps the preset's rows from before beside it
+RUNS["fastgan-dec7"] = RUNS["fastgan"]
 #: r3gan's penalties named: every 16th D step (the preset since Dec 6) or every step (the board rows before)
 RUNS.update({f"r3gan-{name}": RUNS["r3gan"][:-1] + [f"penalty_interval={k}"] for name, k in (("lazy16", 16), ("eager", 1))})
 #: r3gan's preset with twice its learning rates (4e-4 -> 1e-4, the schedule's shape kept), a tenth of its γ (0.2 -> 0.02), or its
