@@ -18,8 +18,9 @@ class ChannelGLU(nn.Module):
     """a · σ(b) for a, b the two channel halves, as `nn.GLU(dim=1)`, with output and gradients in the input's layout.
 
     On a CPU, `nn.GLU`'s backward hands a channels-last input a plain contiguous gradient, which sends the BatchNorm
-    before it down a slow mixed-layout path (5–15× its own time); the halves are made dense in the input's layout
-    before σ for the same reason. Parameter-free, so checkpoints of `nn.GLU` players load unchanged.
+    before it down a slow mixed-layout path (3–16× slower a call; docs/fastgan.md, "A faster round"); the halves are
+    made dense in the input's layout before σ, which is slow on strided views too. Parameter-free, so checkpoints of
+    `nn.GLU` players load unchanged.
     """
 
     def forward(self, x: Tensor) -> Tensor:
