@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import argparse
 import collections
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from ganforge.nn.glu_blocks import memory_format_of  # noqa: E402
 
 MODELS = {"dcgan": dict(image_size=64, channels=3), "cgan": {}, "stylegan": {},
           "r3gan": dict(image_size=32, channels=3), "fastgan": dict(image_size=64, channels=3)}
@@ -24,7 +30,7 @@ MODELS = {"dcgan": dict(image_size=64, channels=3), "cgan": {}, "stylegan": {},
 
 def is_channels_last(t: Tensor) -> bool:
     """A 4-d map laid out NHWC and not also NCHW (maps of one pixel are both)."""
-    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+    return memory_format_of(t) == torch.channels_last
 
 
 def is_plain_contiguous(t: Tensor) -> bool:
