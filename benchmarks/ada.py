@@ -50,19 +50,19 @@ COMMON = {"batch_size": 32, "sample_every": 500, "checkpoint_every": 1000, "log_
 OPTIONS = {"dcgan": {"width": 32}, "stylegan": {"growth": False}}
 
 
-def render_icon(path: Path):
-    """A theme's icon as an RGBA image: a PNG as it is, an SVG rendered at 64 px by rsvg-convert (None if it cannot be)."""
+def render_icon(path: Path, size: int = 64):
+    """A theme's icon as an RGBA image: a PNG as it is, an SVG rendered at `size` px by rsvg-convert (None if it cannot be)."""
     from PIL import Image
 
     if path.suffix != ".svg":
         return Image.open(path).convert("RGBA")
-    done = subprocess.run(["rsvg-convert", "-w", "64", "-h", "64", str(path)], capture_output=True)
+    done = subprocess.run(["rsvg-convert", "-w", str(size), "-h", str(size), str(path)], capture_output=True)
     return Image.open(io.BytesIO(done.stdout)).convert("RGBA") if done.returncode == 0 else None
 
 
 def prepare(out: Path, source: Path = ICONS, held_out: float = HELD_OUT, seed: int = SEED,
-            package: str = "oxygen-icon-theme") -> dict:
-    """Write the icons (RGB on white, 64 px) into out/train and out/test; return the counts.
+            package: str = "oxygen-icon-theme", size: int = 64) -> dict:
+    """Write the icons (RGB on white, `size` px) into out/train and out/test; return the counts.
 
     PNG and SVG icons are read (SVGs need rsvg-convert, Debian `librsvg2-bin`); symlinks and byte-identical copies are
     dropped, as are SVGs that do not render (counted under "unrendered")."""
@@ -81,12 +81,12 @@ def prepare(out: Path, source: Path = ICONS, held_out: float = HELD_OUT, seed: i
         if digest in seen:
             continue
         seen.add(digest)
-        im = render_icon(path)
+        im = render_icon(path, size)
         if im is None:
             unrendered += 1
             continue
-        if im.size != (64, 64):
-            im = im.resize((64, 64), Image.LANCZOS)
+        if im.size != (size, size):
+            im = im.resize((size, size), Image.LANCZOS)
         icons.append((path, Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")))
     order = np.random.default_rng(seed).permutation(len(icons))
     n_test = int(round(held_out * len(icons)))

@@ -180,7 +180,7 @@ def budgets(minutes: list[float], rounds: list[int]) -> list[tuple[str, list[str
 
 
 def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds: list[int], n: int, img: Path | None,
-        board_file: Path | None, rounds: list[int] = ()) -> dict:
+        board_file: Path | None, rounds: list[int] = (), image_size: int = 64) -> dict:
     """Train each run name x budget x seed one at a time, then score it with `ganforge eval` over TF-Inception.
 
     A budget is CPU minutes (`minutes`) or a number of rounds (`rounds`: families at one batch size then see equal images).
@@ -196,7 +196,7 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if name in board["runs"]:
                     print(f"{name}: on the board already, skipped", flush=True)
                     continue
-                cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[run_name], "--data", str(data), "--image-size", "64",
+                cmd = [sys.executable, "-m", "ganforge", "train", *RUNS[run_name], "--data", str(data), "--image-size", str(image_size),
                        *budget_args, "--seed", str(seed), "--out", str(runs), "--name", name, "--no-progress",
                        "--device", "cpu"]
                 for key, value in COMMON.items():
@@ -214,15 +214,15 @@ def run(data: Path, runs: Path, families: list[str], minutes: list[float], seeds
                 if board_file is not None:
                     write_json_atomic(board_file, board)
     if img is not None:
-        real = real_icons(data)
+        real = real_icons(data, image_size)
         save_grids(img, "colour-board-real", real)
         save_sheet(img / "colour-board.png", real, runs, board)
     return board
 
 
-def real_icons(data: Path) -> torch.Tensor:
-    """The first 64 training icons of `data`, in [-1, 1]: the real rows of the grids and sheets."""
-    return to_float(load_dataset(str(data), image_size=64, split="train").images[:64])
+def real_icons(data: Path, image_size: int = 64) -> torch.Tensor:
+    """The first 64 training icons of `data` at `image_size` px, in [-1, 1]: the real rows of the grids and sheets."""
+    return to_float(load_dataset(str(data), image_size=image_size, split="train").images[:64])
 
 
 def sheet_label(name: str) -> str:
@@ -271,6 +271,11 @@ def regex(text: str) -> str:
     return text
 
 
+def add_image_size(p: argparse.ArgumentParser) -> None:
+    """`--image-size`: the side the runs train at and the real icons are shown at (the data's icons should have it)."""
+    p.add_argument("--image-size", type=int, default=64, choices=[64, 128], help="pixels (64; 128 for a 128 px folder)")
+
+
 def table(board: dict) -> str:
     """The board as a markdown table, one row per run, then the mean over seeds of each run name and budget run on
     more than one seed."""
@@ -312,6 +317,7 @@ def main() -> None:
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="the sheet's PNG")
     p.add_argument("--match", type=regex, help="only the runs whose name matches this regular expression")
+    add_image_size(p)
     p = sub.add_parser("run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, required=True)
@@ -320,6 +326,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, nargs="+", default=[], help="round budgets: equal images seen at equal batch sizes")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n", type=int, default=2000, help="samples scored per run (the reference is the data's training split)")
+    add_image_size(p)
     add_outputs(p)
     args = parser.parse_args()
     if args.command == "prepare":
@@ -335,13 +342,14 @@ def main() -> None:
         if missing:
             raise SystemExit(f"Run {missing[0]!r} of the board has no export in {str(args.runs)!r}; expected the --runs folder "
                              "the board was trained into.")
-        save_sheet(args.out, real_icons(args.data), args.runs, board)
+        save_sheet(args.out, real_icons(args.data, args.image_size), args.runs, board)
         return
     elif args.command == "floor":
         result = floor(args.data, args.seed, args.repeats)
     else:
         minutes = args.minutes if args.minutes is not None else ([] if args.rounds else [15, 30])
-        result = run(args.data, args.runs, args.families, minutes, args.seeds, args.n, args.img, args.json, args.rounds)
+        result = run(args.data, args.runs, args.families, minutes, args.seeds, args.n, args.img, args.json, args.rounds,
+                     args.image_size)
     write_json(result, getattr(args, "json", None))
 
 

@@ -6,6 +6,7 @@
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons100 --train 100 # the first 100 of them, same held-out
     apt-get install -y papirus-icon-theme librsvg2-bin                      # for 1,000 icons (Oxygen has 587)
     python benchmarks/fastgan.py prepare --out /tmp/gf/papirus1000 --theme papirus  # 1,000 Papirus icons, 100 held out
+    python benchmarks/fastgan.py prepare --out /tmp/gf/icons300-128 --theme oxygen-128  # Oxygen's 128 px icons, 300 + 100
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only fastgan
     flock /tmp/heavy.lock python benchmarks/fastgan.py train --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --minutes 3.5 --only dcgan-ada
     python benchmarks/fastgan.py score --data /tmp/gf/icons300 --runs /tmp/gf/fg-runs --json fastgan.json --img docs/img
@@ -39,18 +40,21 @@ POOL = "icons-pool"  #: benchmarks/ada.py's prepared Oxygen icons, beside the fo
 
 @dataclass(frozen=True)
 class Theme:
-    """An icon theme's 64 px icons (a Debian package; PNG or SVG) and the largest training folder drawn from them."""
+    """An icon theme's icons at one size (a Debian package; PNG or SVG) and the largest training folder drawn from them."""
 
     source: Path
     package: str
     most: int  #: training icons of the largest folder; the held-out icons are the next HELD_OUT of the seeded order
     pool: str  #: folder beside the prepared folders that holds the theme's icons, split as benchmarks/ada.py does
+    size: int = 64  #: the icons' side in pixels, as prepared
 
 
 #: Oxygen (LGPL-3; 587 distinct 64 px icons) for the 100- and 300-icon boards; Papirus's application icons (GPL-3; about
 #: 3,600 distinct SVGs drawn on a 64 px grid, rendered by rsvg-convert) for folders of up to 1,000, which Oxygen cannot
-#: fill (nor can Paper, 648 distinct, Moka, 805, or Faenza, 691)
+#: fill (nor can Paper, 648 distinct, Moka, 805, or Faenza, 691); Oxygen's own 128 px drawings (601 files) for a 128 px
+#: board, a pool of its own (its seeded order is not the 64 px pool's, so its icons are not the same ones)
 THEMES = {"oxygen": Theme(Path("/usr/share/icons/oxygen/base/64x64"), "oxygen-icon-theme", TRAIN, POOL),
+          "oxygen-128": Theme(Path("/usr/share/icons/oxygen/base/128x128"), "oxygen-icon-theme", TRAIN, "icons-pool-128", 128),
           "papirus": Theme(Path("/usr/share/icons/Papirus/64x64/apps"), "papirus-icon-theme", 1000, "icons-pool-papirus")}
 #: run name -> ganforge train arguments besides data, budget, seed and output
 RUNS = {
@@ -113,7 +117,7 @@ def prepare(out: Path, train: int | None = None, theme: str = "oxygen", seed: in
                          f"(the held-out icons follow the first {chosen.most})")
     full = out.parent / chosen.pool
     if not full.is_dir():
-        prepare_icons(full, chosen.source, package=chosen.package)
+        prepare_icons(full, chosen.source, package=chosen.package, size=chosen.size)
     files = sorted((full / "train").glob("*.png")) + sorted((full / "test").glob("*.png"))
     if len(files) < chosen.most + HELD_OUT:
         raise SystemExit(f"{full} holds {len(files)} icons; expected at least {chosen.most + HELD_OUT} "

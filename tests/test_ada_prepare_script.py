@@ -66,3 +66,14 @@ def test_svgs_are_rendered_and_one_that_does_not_render_is_counted(tmp_path):
     assert result["train"] == 1 and result["unrendered"] == 1
     (image,) = pixels(tmp_path / "out" / "train")
     assert tuple(image[32, 32]) == (255, 0, 0) and tuple(image[2, 2]) == (255, 255, 255)
+
+
+def test_a_size_of_128_resizes_every_icon_to_128px(tmp_path):
+    source = tmp_path / "theme"
+    png(source / "apps" / "big.png", (255, 0, 0, 255), size=256)
+    png(source / "apps" / "small.png", (0, 0, 255, 255), size=64)
+    ada.prepare(tmp_path / "out", source, held_out=0, size=128)
+    images = pixels(tmp_path / "out" / "train")
+    assert [im.shape for im in images] == [(128, 128, 3), (128, 128, 3)]
+    assert sorted(tuple(im[64, 64]) for im in images) == [(0, 0, 255), (255, 0, 0)]
+    assert all((im[2, 2] == 255).all() for im in images)

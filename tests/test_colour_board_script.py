@@ -61,6 +61,19 @@ def test_a_round_budget_trains_for_that_many_steps_and_is_named_by_it(tmp_path, 
     assert "--steps" not in board["runs"]["dcgan-15min-seed0"]["arguments"]
 
 
+def test_the_image_size_reaches_every_runs_training_and_is_64_unless_told(tmp_path, monkeypatch):
+    fake = FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr(colour.subprocess, "run", fake)
+    board = colour.run(tmp_path / "data", tmp_path / "runs", ["dcgan-ada", "fastgan"], [30], [0], 500, None, None, image_size=128)
+    for run in board["runs"].values():
+        args = run["arguments"]
+        assert [args[i + 1] for i, a in enumerate(args) if a == "--image-size"] == ["128"]
+    monkeypatch.setattr(colour.subprocess, "run", FakeRuns(tmp_path / "runs64"))
+    board = colour.run(tmp_path / "data", tmp_path / "runs64", ["dcgan"], [30], [0], 500, None, None)
+    args = board["runs"]["dcgan-30min-seed0"]["arguments"]
+    assert args[args.index("--image-size") + 1] == "64"
+
+
 def test_sheet_labels_name_run_budget_and_seed_and_fit_the_margin():
     assert colour.sheet_label("fastgan-w8b32-30min-seed1") == "fastgan-w8b32 30 min s1"
     assert colour.sheet_label("dcgan-2333rounds-seed0") == "dcgan 2333 r s0"

@@ -56,3 +56,9 @@ def test_a_pool_too_small_for_the_held_out_icons_is_refused_before_anything_is_w
     with pytest.raises(SystemExit, match="holds 1099 icons; expected at least 1100"):
         fastgan.prepare(tmp_path / "x", train=100, theme="papirus")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_128px_oxygen_theme_draws_from_its_own_pool_at_128px():
+    chosen = fastgan.THEMES["oxygen-128"]
+    assert chosen.size == 128 and chosen.source.name == "128x128" and chosen.pool != fastgan.THEMES["oxygen"].pool
+    assert fastgan.THEMES["oxygen"].size == 64 and chosen.most == fastgan.THEMES["oxygen"].most
