@@ -37,6 +37,12 @@ tenth of γ; no learning-rate decay; Adam's β1 at 0.5; twice the start rate, th
 `dcgan-rp-g2`, `dcgan-r3adam` and `dcgan-r3recipe` give dcgan's players r3gan's recipe one part at a time (its loss,
 its γ, its Adam, all of them).
 
+At 128 px (Oxygen's own 128 px drawings, a pool of their own; `--image-size 128` for `run`, `floor` and `sheet`):
+
+    python benchmarks/fastgan.py prepare --out /tmp/gf/icons300-128 --theme oxygen-128
+    flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300-128 --image-size 128 \\
+        --runs /tmp/gf/small300-128 --families fastgan dcgan-ada --minutes 30 --seeds 0 --json small300-128.json
+
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
 then see the same images, which tells a per-image difference from a difference in speed.
 
@@ -143,10 +149,10 @@ def features(images: torch.Tensor, resize: str = "bilinear", precision: str = "f
     return torch.cat([fx.extract(to_float(images[i:i + 64]))[0] for i in range(0, len(images), 64)])
 
 
-def floor(data: Path, seed: int, repeats: int) -> dict:
+def floor(data: Path, seed: int, repeats: int, image_size: int = 64) -> dict:
     """The real data's own scores, the resize rules' distance, the bf16 shift and FID's spread at the held-out size."""
-    train = load_dataset(str(data), image_size=64, split="train").images
-    test = load_dataset(str(data), image_size=64, split="test").images
+    train = load_dataset(str(data), image_size=image_size, split="train").images
+    test = load_dataset(str(data), image_size=image_size, split="test").images
     out = {"machine": describe(), "data": str(data), "train_images": len(train), "held_out_images": len(test)}
     t = time.perf_counter()
     f = {(rule, prec): (features(train, rule, prec), features(test, rule, prec))
@@ -308,6 +314,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", type=Path)
+    add_image_size(p)
     p = sub.add_parser("table", help="print a board's runs as a markdown table, and the means over seeds")
     p.add_argument("board", type=Path)
     p.add_argument("--match", type=regex, help="only the runs whose name matches this regular expression")
@@ -345,7 +352,7 @@ def main() -> None:
         save_sheet(args.out, real_icons(args.data, args.image_size), args.runs, board)
         return
     elif args.command == "floor":
-        result = floor(args.data, args.seed, args.repeats)
+        result = floor(args.data, args.seed, args.repeats, args.image_size)
     else:
         minutes = args.minutes if args.minutes is not None else ([] if args.rounds else [15, 30])
         result = run(args.data, args.runs, args.families, minutes, args.seeds, args.n, args.img, args.json, args.rounds,
