@@ -3,6 +3,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import colour  # noqa: E402
@@ -118,6 +120,24 @@ def test_the_r3gan_variants_change_only_what_they_name():
     preset = options(colour.RUNS["r3gan"])
     assert options(colour.RUNS["r3gan-lr2x"]) == {**preset, "lr": "4e-4", "lr_end": "1e-4"}
     assert options(colour.RUNS["r3gan-gamma02"]) == {**preset, "gamma": "0.2"} and preset["gamma"] == "2.0"
+
+
+def test_the_128_px_r3gan_run_adds_a_stage_and_ada_to_the_preset():
+    import yaml
+
+    from ganforge.models.r3gan import R3GANDiscriminator, R3GANGenerator
+
+    def options(args):
+        return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")
+
+    preset, run = options(colour.RUNS["r3gan"]), options(colour.RUNS["r3gan-ada-128"])
+    widths = yaml.safe_load(run.pop("widths"))
+    assert run == {k: v for k, v in preset.items() if k != "widths"} and widths[:-1] == yaml.safe_load(preset["widths"])
+    assert colour.RUNS["r3gan-ada-128"][-len(colour.ADA):] == colour.ADA
+    shape = dict(channels=3, image_size=128, widths=widths, blocks=int(run["blocks"]))
+    g, d = R3GANGenerator(**shape), R3GANDiscriminator(**shape)
+    image = g(torch.randn(2, g.z_dim))
+    assert image.shape == (2, 3, 128, 128) and d(image).shape[0] == 2
 
 
 def test_select_keeps_the_runs_whose_names_match():
