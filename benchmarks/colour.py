@@ -41,7 +41,10 @@ At 128 px (Oxygen's own 128 px drawings, a pool of their own; `--image-size 128`
 
     python benchmarks/fastgan.py prepare --out /tmp/gf/icons300-128 --theme oxygen-128
     flock /tmp/heavy.lock python benchmarks/colour.py run --data /tmp/gf/icons300-128 --image-size 128 \\
-        --runs /tmp/gf/small300-128 --families fastgan dcgan-ada --minutes 30 --seeds 0 --json small300-128.json
+        --runs /tmp/gf/small300-128 --families fastgan dcgan-ada stylegan-ada r3gan-ada-128 --minutes 30 --seeds 0 \\
+        --json small300-128.json
+
+(r3gan's runs list a width for each stage, so at 128 px it plays `r3gan-ada-128`, the 64 px preset with one more stage.)
 
 `--rounds N` trains for N rounds instead of a CPU budget (run names `...-Nrounds-seedS`): families at one batch size
 then see the same images, which tells a per-image difference from a difference in speed.

@@ -98,6 +98,11 @@ def test_table_has_a_row_per_run_with_its_scores():
     assert lines[2].endswith("| – |")  # no copy check recorded
 
 
+def run_options(args: list[str]) -> dict[str, str]:
+    """A run's `--option key=value` pairs; the last of a name wins, as in train."""
+    return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")
+
+
 def test_the_r3gan_run_is_the_64_px_cpu_preset():
     import yaml
 
@@ -105,7 +110,7 @@ def test_the_r3gan_run_is_the_64_px_cpu_preset():
 
     preset = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/ganforge/presets/r3gan-64-cpu.yaml").read_text())
     args = colour.RUNS["r3gan"]
-    options = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")
+    options = run_options(args)
     assert {k: yaml.safe_load(v) for k, v in options.items()} == {k: v for k, v in preset["options"].items() if k in options}
     defaults = R3GANOptions()
     assert {k: v for k, v in preset["options"].items() if k not in options} == {"z_dim": defaults.z_dim, "group_width": defaults.group_width}
@@ -114,12 +119,9 @@ def test_the_r3gan_run_is_the_64_px_cpu_preset():
 
 
 def test_the_r3gan_variants_change_only_what_they_name():
-    def options(args):
-        return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")  # the last of a name wins, as in train
-
-    preset = options(colour.RUNS["r3gan"])
-    assert options(colour.RUNS["r3gan-lr2x"]) == {**preset, "lr": "4e-4", "lr_end": "1e-4"}
-    assert options(colour.RUNS["r3gan-gamma02"]) == {**preset, "gamma": "0.2"} and preset["gamma"] == "2.0"
+    preset = run_options(colour.RUNS["r3gan"])
+    assert run_options(colour.RUNS["r3gan-lr2x"]) == {**preset, "lr": "4e-4", "lr_end": "1e-4"}
+    assert run_options(colour.RUNS["r3gan-gamma02"]) == {**preset, "gamma": "0.2"} and preset["gamma"] == "2.0"
 
 
 def test_the_128_px_r3gan_run_adds_a_stage_and_ada_to_the_preset():
@@ -127,10 +129,7 @@ def test_the_128_px_r3gan_run_adds_a_stage_and_ada_to_the_preset():
 
     from ganforge.models.r3gan import R3GANDiscriminator, R3GANGenerator
 
-    def options(args):
-        return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--option")
-
-    preset, run = options(colour.RUNS["r3gan"]), options(colour.RUNS["r3gan-ada-128"])
+    preset, run = run_options(colour.RUNS["r3gan"]), run_options(colour.RUNS["r3gan-ada-128"])
     widths = yaml.safe_load(run.pop("widths"))
     assert run == {k: v for k, v in preset.items() if k != "widths"} and widths[:-1] == yaml.safe_load(preset["widths"])
     assert colour.RUNS["r3gan-ada-128"][-len(colour.ADA):] == colour.ADA
