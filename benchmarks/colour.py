@@ -125,7 +125,7 @@ RUNS.update({"r3gan-lr2x": RUNS["r3gan"] + ["--option", "lr=4e-4", "--option", "
              "r3gan-fast": RUNS["r3gan"] + ["--option", "lr=4e-4"]})
 #: r3gan's 64 px preset at 128 px, with ADA as the small boards give dcgan and stylegan: one more stage, 16 channels at 128 px
 #: (the family default's narrowest), the rest as the preset
-RUNS["r3gan-ada-128"] = [a.replace("widths=[128,128,96,48,24]", "widths=[128,128,96,48,24,16]") for a in RUNS["r3gan"]] + ADA
+RUNS["r3gan-ada-128"] = [a.removesuffix("]") + ",16]" if a.startswith("widths=") else a for a in RUNS["r3gan"]] + ADA
 #: dcgan's players moved toward r3gan's recipe one part at a time (which part costs r3gan per round): its loss (RpGAN with
 #: R2 beside R1, at dcgan's γ 0.2 or r3gan's preset γ 2), its Adam (β1 0, β2 0.99, the preset's mean learning rate 1.25e-4,
 #: constant: dcgan has no schedule), and all of them
