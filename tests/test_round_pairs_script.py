@@ -42,26 +42,19 @@ def test_each_process_plays_its_own_tree_and_stops_at_the_time_cap(tmp_path):
     assert pair["a_process"]["governor"] and pair["b_process"]["governor"]
 
 
-def test_beside_a_hog_the_hog_is_gone_afterwards(tmp_path):
-    out = run("--case", "DCGAN-32", "--rounds", "1", "--pairs", "1", "--beside-hog", "--json", str(tmp_path / "pairs.json"))
-    assert out.returncode == 0, out.stderr
-    assert json.loads((tmp_path / "pairs.json").read_text())["args"]["beside_hog"] == "True"
-    hogs = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True)
-    assert hogs.stdout.strip() == ""
-
-
-def test_timed_rounds_skips_the_warm_up_ticks_the_governor_and_stops_at_the_cap():
+def test_beside_hog_reaches_every_timing_process(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from busy import timed_rounds
+    import busy
+    import round_pairs
 
-    class Governor:
-        ticks = 0
+    seen = []
 
-        def tick(self):
-            self.ticks += 1
+    def fake_child(cmd, env, beside_hog, seconds):
+        seen.append(beside_hog)
+        return {"case": "DCGAN-32", "s_per_round": 1.0}
 
-    calls, governor = [], Governor()
-    times = timed_rounds(lambda: calls.append(1), 5, 60.0, governor, warmup=2)
-    assert len(calls) == 7 and len(times) == 5 and governor.ticks == 7 and all(t >= 0 for t in times)
-    calls.clear()
-    assert len(timed_rounds(lambda: calls.append(1), 5, 0.0)) == 1 and len(calls) == 4  # warm-up, then one timed round
+    monkeypatch.setattr(busy, "timed_child", fake_child)
+    monkeypatch.setattr(round_pairs.signal, "signal", lambda *_: None)  # main's SIGTERM handler stays out of pytest
+    monkeypatch.setattr(sys, "argv", ["round_pairs.py", "--case", "DCGAN-32", "--pairs", "2", "--beside-hog", "--json", str(tmp_path / "p.json")])
+    round_pairs.main()
+    assert seen == [True] * 4 and json.loads((tmp_path / "p.json").read_text())["args"]["beside_hog"] == "True"

@@ -62,11 +62,11 @@ def test_one_dimensional_data_and_the_minimax_loss(tmp_path):
 
 def test_image_families_take_the_remedies(tmp_path):
     assert get_family("toy").default_data == "ring8"
-    run = train(TrainConfig(model="dcgan", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="d",
+    run = train(TrainConfig(model="dcgan", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="d", copy_check_n=0,
                             options={"width": 8, "z_dim": 8, "pack": 2, "minibatch_std": 2, "d_width": 2}), progress=False)
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert 0 < record["d_real"] < 1
-    run = train(TrainConfig(model="vanilla", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="v",
+    run = train(TrainConfig(model="vanilla", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="v", copy_check_n=0,
                             options={"pack": 4}), progress=False)
     assert (run / "export" / "config.json").is_file()
 

@@ -19,7 +19,7 @@ def cache(tmp_path_factory, monkeypatch):
 
 def test_training_logs_eval_events_and_keeps_the_best(tmp_path):
     cfg = TrainConfig(model="dcgan", data="mnist", steps=6, batch_size=16, out=str(tmp_path), name="r", log_every=2,
-                      sample_every=100, checkpoint_every=100, eval_every=3, eval_n=64, eval_metrics="fd,is",
+                      sample_every=100, checkpoint_every=100, eval_every=3, eval_n=64, eval_metrics="fd,is", copy_check_n=0,
                       options={"width": 8, "z_dim": 16})
     run = train(cfg, progress=False)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -39,7 +39,7 @@ def test_without_snapshots_the_export_is_one_frame_and_1d_works(tmp_path):
 
 
 def test_image_runs_other_than_stacked_mnist_are_refused(tmp_path, capsys):
-    run = train(TrainConfig(model="dcgan", steps=1, batch_size=4, out=str(tmp_path), name="img",
+    run = train(TrainConfig(model="dcgan", steps=1, batch_size=4, out=str(tmp_path), name="img", copy_check_n=0,
                             options={"width": 4, "z_dim": 4}), progress=False)
     assert main(["theory", str(run), "--out", str(tmp_path / "x")]) == 2
     assert "expected a toy run" in capsys.readouterr().err
@@ -47,7 +47,7 @@ def test_image_runs_other_than_stacked_mnist_are_refused(tmp_path, capsys):
 
 
 def test_a_stacked_mnist_run_gets_its_mode_count(tmp_path, capsys):
-    run = train(TrainConfig(model="dcgan", data="stacked-mnist", steps=1, batch_size=4, out=str(tmp_path), name="st",
+    run = train(TrainConfig(model="dcgan", data="stacked-mnist", steps=1, batch_size=4, out=str(tmp_path), name="st", copy_check_n=0,
                             options={"width": 4, "z_dim": 4}), progress=False)
     out = tmp_path / "st-th"
     assert main(["theory", str(run), "--out", str(out), "--n", "300"]) == 0

@@ -152,7 +152,8 @@ def test_a_full_disk_while_saving_is_one_sentence_and_keeps_the_last_good_checkp
 
     monkeypatch.setattr(state_io, "save_file", full)
     argv = ["train", "--model", "dcgan", "--steps", "4", "--batch-size", "8", "--option", "width=4", "--option", "z_dim=8",
-            "--set", "checkpoint_every=2", "--set", "sample_every=100", "--out", str(tmp_path), "--name", "r", "--no-progress"]
+            "--set", "checkpoint_every=2", "--set", "sample_every=100", "--set", "copy_check_n=0", "--out", str(tmp_path), "--name", "r",
+            "--no-progress"]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "The disk is full while saving step 4" in err

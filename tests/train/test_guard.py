@@ -18,7 +18,7 @@ from ganforge.train.guard import Guard, TrainingDiverged
 
 def tiny(tmp_path, **kw):
     base = dict(model="dcgan", data="mnist", steps=6, batch_size=8, out=str(tmp_path), log_every=2,
-                sample_every=100, checkpoint_every=3, options={"width": 4, "z_dim": 8})
+                sample_every=100, checkpoint_every=3, copy_check_n=0, options={"width": 4, "z_dim": 8})
     base.update(kw)
     return TrainConfig(**base)
 

@@ -35,7 +35,7 @@ def test_short_training_writes_every_artifact(tmp_path):
 
 
 def test_existing_run_without_resume_is_refused_and_untouched(tmp_path):
-    run = train(tiny(tmp_path, name="r", steps=2), progress=False)
+    run = train(tiny(tmp_path, name="r", steps=2, copy_check_n=0), progress=False)
     before = (run / "metrics.jsonl").read_text()
     with pytest.raises(GanforgeError, match="already exists"):
         train(tiny(tmp_path, name="r", steps=2), progress=False)
@@ -44,7 +44,7 @@ def test_existing_run_without_resume_is_refused_and_untouched(tmp_path):
 
 def test_every_loss_trains_and_wasserstein_logs_its_penalty(tmp_path):
     for loss in ("minimax", "hinge", "least_squares", "wasserstein"):
-        run = train(tiny(tmp_path, name=loss, loss=loss, steps=2, n_critic=2), progress=False)
+        run = train(tiny(tmp_path, name=loss, loss=loss, steps=2, n_critic=2, copy_check_n=0), progress=False)
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         assert all(torch.isfinite(torch.tensor(v)) for k, v in last.items() if k != "step")
         assert ("gradient_penalty" in last) == (loss == "wasserstein")
@@ -82,6 +82,6 @@ def test_gpu_preset_is_a_valid_config_with_the_papers_ema():
 
 
 def test_minutes_budget_stops_by_the_clock(tmp_path):
-    run = train(tiny(tmp_path, name="m", steps=None, minutes=0.02, model="vanilla", options={}), progress=False)
+    run = train(tiny(tmp_path, name="m", steps=None, minutes=0.02, model="vanilla", copy_check_n=0, options={}), progress=False)
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["time"] >= 1.2 and last["step"] >= 1

@@ -16,7 +16,7 @@ from ganforge.train.run_dir import new_run, open_run
 
 def tiny(tmp_path, **kw):
     base = dict(model="dcgan", data="mnist", steps=4, batch_size=8, out=str(tmp_path), log_every=2,
-                sample_every=100, checkpoint_every=100, options={"width": 4, "z_dim": 8})
+                sample_every=100, checkpoint_every=100, copy_check_n=0, options={"width": 4, "z_dim": 8})
     base.update(kw)
     return TrainConfig(**base)
 

@@ -21,7 +21,8 @@ def no_data(monkeypatch):
 
 
 def _cfg(tmp_path, **kw):
-    base = dict(model="dcgan", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="r", options={"width": 4, "z_dim": 8})
+    base = dict(model="dcgan", data="mnist", steps=2, batch_size=8, out=str(tmp_path), name="r", copy_check_n=0,
+                options={"width": 4, "z_dim": 8})
     base.update(kw)
     return TrainConfig(**base)
 

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from ganforge.runlog import read_metrics
 
 FLAGS = ["--model", "dcgan", "--data", "mnist", "--batch-size", "8", "--option", "width=4", "--option", "z_dim=8",
-         "--set", "log_every=1", "--set", "sample_every=100000", "--set", "checkpoint_every=100000", "--no-progress"]
+         "--set", "log_every=1", "--set", "sample_every=100000", "--set", "checkpoint_every=100000", "--set", "copy_check_n=0",
+         "--no-progress"]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # every process computes alike

@@ -11,7 +11,7 @@ def test_tensorboard_callback_writes_scalars_and_images(tmp_path):
     from ganforge.train.api import train
 
     cfg = TrainConfig(model="vanilla", steps=4, batch_size=8, out=str(tmp_path), name="r", log_every=2, sample_every=2,
-                      checkpoint_every=100, tensorboard=True, eval_every=2, eval_n=64, options={})
+                      checkpoint_every=100, tensorboard=True, eval_every=2, eval_n=64, copy_check_n=0, options={})
     run = train(cfg, progress=False)
     logs = run / "tensorboard"
     assert any(logs.iterdir())
