@@ -43,7 +43,7 @@ def test_each_process_plays_its_own_tree_and_stops_at_the_time_cap(tmp_path):
 
 
 def test_beside_hog_reaches_every_timing_process(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import busy
     import round_pairs
 
