@@ -1,4 +1,4 @@
-"""One line that says what machine a benchmark ran on (CPU model, cores, native bf16, torch, GPU)."""
+"""One line that says what machine a benchmark ran on (CPU model and generation, cores, native bf16, torch, GPU)."""
 from __future__ import annotations
 
 import os
@@ -10,18 +10,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ganforge.train.runtime import cpu_has_native_bf16  # noqa: E402
+from ganforge.sampling import cpu_has_native_bf16, cpu_model  # noqa: E402
 
 
 def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name with its family and model numbers (`ganforge.sampling.cpu_model`), else what `platform` knows."""
+    name = cpu_model()
+    return name if name != "CPU" else (platform.processor() or platform.machine())
 
 
 def describe() -> str:

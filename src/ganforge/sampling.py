@@ -56,6 +56,25 @@ def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def cpu_model(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's model name with its family and model numbers where cpuinfo gives them, e.g. "AMD EPYC (family 26,
+    model 2)": cloud hosts often name only the brand, and one brand's generations differ in speed; "CPU" when
+    cpuinfo cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return "CPU"
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():  # the first processor's block
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name", "CPU")
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
 def bf16_is_fast(device: torch.device, cpu_native: Callable[[], bool] = cpu_has_native_bf16) -> bool:
     """Whether bf16 autocast runs fast on `device`: GPUs with bf16, CPUs with native bf16 units (`cpu_native()`).
 

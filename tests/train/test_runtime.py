@@ -41,3 +41,12 @@ def test_machine_summary_names_the_cpu_model_and_its_logical_cpus(tmp_path):
     info.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu avx2\n")
     assert runtime.machine_summary(torch.device("cpu"), info) == f"Example CPU 9000, {os.cpu_count()} logical CPUs, cpu"
     assert runtime.machine_summary(torch.device("cpu"), tmp_path / "missing").startswith("CPU, ")
+
+
+def test_machine_summary_tells_one_brands_generations_apart(tmp_path):
+    import os
+
+    info = tmp_path / "cpuinfo"
+    block = "processor\t: {}\ncpu family\t: {}\nmodel\t\t: {}\nmodel name\t: AMD EPYC\nflags\t\t: avx512_bf16\n"
+    info.write_text(block.format(0, 26, 2) + "\n" + block.format(1, 25, 17))  # the first processor's fields count
+    assert runtime.machine_summary(torch.device("cpu"), info) == f"AMD EPYC (family 26, model 2), {os.cpu_count()} logical CPUs, cpu"

@@ -11,7 +11,7 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.contract import Runtime
-from ganforge.sampling import CPUINFO, bf16_is_fast, cpu_has_native_bf16, parse_device
+from ganforge.sampling import CPUINFO, bf16_is_fast, cpu_has_native_bf16, cpu_model, parse_device
 from ganforge.train.distributed import average_gradients, init_process_group, world
 
 
@@ -29,12 +29,7 @@ def machine_summary(device: torch.device, cpuinfo: Path = CPUINFO) -> str:
     """What a run trained on, for its export's model card: the GPU's name, or the CPU's model and logical CPUs."""
     if device.type == "cuda":
         return f"GPU {torch.cuda.get_device_name(device)}"
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        text = ""
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "CPU")
-    return f"{model}, {os.cpu_count()} logical CPUs, {device.type}"
+    return f"{cpu_model(cpuinfo)}, {os.cpu_count()} logical CPUs, {device.type}"
 
 
 def auto_uses_bf16(device: torch.device) -> bool:
