@@ -26,7 +26,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def machine_summary(device: torch.device, cpuinfo: Path = CPUINFO) -> str:
-    """What a run trained on, for its export's model card: the GPU's name, or the CPU's model and logical CPUs."""
+    """What a run trained on, for its export's model card: the GPU's name, or the CPU's model (`cpu_model`) and logical CPUs."""
     if device.type == "cuda":
         return f"GPU {torch.cuda.get_device_name(device)}"
     return f"{cpu_model(cpuinfo)}, {os.cpu_count()} logical CPUs, {device.type}"
