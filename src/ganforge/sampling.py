@@ -45,14 +45,24 @@ def device_memory(device: torch.device) -> int:
 CPUINFO = Path("/proc/cpuinfo")
 
 
-@functools.lru_cache(maxsize=4)
-def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
-    """Whether this CPU computes bf16 matmuls in hardware (AMX or AVX-512 BF16), read from its cpuinfo flags."""
+def cpuinfo_fields(cpuinfo: Path = CPUINFO) -> dict[str, str]:
+    """The first processor's fields of a cpuinfo file (e.g. "model name", "cpu family", "flags"); empty when unreadable."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+@functools.lru_cache(maxsize=4)
+def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU computes bf16 matmuls in hardware (AMX or AVX-512 BF16), read from its cpuinfo flags."""
+    flags = cpuinfo_fields(cpuinfo).get("flags", "").split()
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
@@ -60,15 +70,7 @@ def cpu_model(cpuinfo: Path = CPUINFO) -> str:
     """The CPU's model name with its family and model numbers where cpuinfo gives them, e.g. "AMD EPYC (family 26,
     model 2)": cloud hosts often name only the brand, and one brand's generations differ in speed; "CPU" when
     cpuinfo cannot be read."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return "CPU"
-    fields: dict[str, str] = {}
-    for line in text.split("\n\n", 1)[0].splitlines():  # the first processor's block
-        key, sep, value = line.partition(":")
-        if sep:
-            fields.setdefault(key.strip(), value.strip())
+    fields = cpuinfo_fields(cpuinfo)
     name = fields.get("model name", "CPU")
     if "cpu family" in fields and "model" in fields:
         name += f" (family {fields['cpu family']}, model {fields['model']})"
